@@ -1,0 +1,8 @@
+//! Runnable examples of faust-rs, one feature each. Run one with
+//! `cargo run --example NAME`; none needs a broker.
+//!
+//! | example | shows |
+//! | --- | --- |
+//! | `quickstart` | two agents chained through a sink, a timer producing demo input |
+//! | `dead_letters` | validation, decode errors and handler errors going to a dead-letter topic |
+//! | `stream_batches` | a stream agent batching with `take(n, within)` |

@@ -1,0 +1,574 @@
+//! `#[agent]`: an `async fn` that consumes one or more topics.
+//!
+//! [`expand`] reads the function and the options into an [`Agent`] (all
+//! checks happen there, collected in a [`Ctxt`]) and [`generate`] turns the
+//! model into the function plus a hidden module of the same name holding
+//! its `AgentDef` and registering it.
+
+use std::time::Duration;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Ident, ItemFn, Lit, LitStr, Path, Type};
+
+use crate::attr::{self, Args, Once};
+use crate::ctxt::Ctxt;
+use crate::func::{self, Params};
+
+/// Every option `#[agent]` accepts, in the order the docs list them.
+const OPTIONS: &[&str] = &[
+    "topic",
+    "topics",
+    "sink",
+    "concurrency",
+    "dead_letter",
+    "on_error",
+    "retries",
+    "retry_backoff",
+    "name",
+];
+
+/// What an agent fn must return, for the missing-return-type error.
+const RETURNS: &str = "write `-> faust::Result<()>`, or `-> faust::Result<T>` to send each `T` \
+                       to the `sink`s";
+
+/// The default of `retry_backoff`.
+const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Expands `#[agent(args)] item`. On any error, emits the function
+/// unchanged beside the errors.
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let func = match func::parse_fn("agent", item.clone()) {
+        Ok(func) => func,
+        Err(error) => return with_errors(item, error),
+    };
+    match Agent::from_ast(args, func) {
+        Ok(agent) => generate(&agent),
+        Err(error) => with_errors(item, error),
+    }
+}
+
+/// A checked `#[agent]`.
+#[derive(Debug)]
+pub(crate) struct Agent {
+    /// The function, emitted unchanged.
+    pub(crate) func: ItemFn,
+    /// The agent's name.
+    pub(crate) name: String,
+    /// The topics it consumes: at least one, no duplicates.
+    pub(crate) topics: Vec<String>,
+    /// Where its results go.
+    pub(crate) sinks: Vec<Sink>,
+    /// Handlers running at once, >= 1.
+    pub(crate) concurrency: usize,
+    /// Its dead-letter topic.
+    pub(crate) dead_letter: Option<String>,
+    /// Its error policy, when given.
+    pub(crate) on_error: Option<OnError>,
+    /// Retries before the policy applies.
+    pub(crate) retries: u32,
+    /// First retry delay.
+    pub(crate) retry_backoff: Duration,
+    /// Whether it takes events one by one or a stream.
+    pub(crate) form: Form,
+    /// The span of the argument's type, where trait-bound errors point.
+    pub(crate) arg_span: Span,
+}
+
+/// One `sink`.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Sink {
+    /// A topic, by name.
+    Topic(String),
+    /// Another `#[agent]` fn, by path as written.
+    Agent(Path),
+}
+
+/// `on_error`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnError {
+    /// `"stop"`.
+    Stop,
+    /// `"dead_letter"`.
+    DeadLetter,
+}
+
+/// How the function takes its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// `async fn f(event: T)`: called once per event.
+    PerEvent,
+    /// `async fn f(stream: Stream<T>)`: called once with the whole stream.
+    Stream,
+}
+
+impl Agent {
+    /// Parses and checks the options and the function, reporting every
+    /// mistake at once.
+    pub(crate) fn from_ast(args: TokenStream, func: ItemFn) -> syn::Result<Agent> {
+        let cx = Ctxt::new();
+        let argument = func::check_signature(&cx, "agent", &func.sig, Params::One, RETURNS);
+
+        let args = Args::parse_or_report(&cx, args);
+        args.reject_positional(&cx, "agent", "topic");
+
+        let mut topic = Once::new("topic");
+        let mut topics = Once::new("topics");
+        let mut sinks = Once::new("sink");
+        let mut concurrency = Once::new("concurrency");
+        let mut dead_letter = Once::new("dead_letter");
+        let mut on_error = Once::new("on_error");
+        let mut retries = Once::new("retries");
+        let mut retry_backoff = Once::new("retry_backoff");
+        let mut name = Once::new("name");
+        // Options written wrongly (a bare literal, a typo): a "missing
+        // option" error would only repeat what is reported already.
+        let mut misspelt = Vec::new();
+        if !args.positional.is_empty() {
+            misspelt.push("topic");
+        }
+        for opt in &args.options {
+            let key = &opt.key;
+            match opt.name().as_str() {
+                "topic" => topic.set(&cx, key, opt.topic_name(&cx)),
+                "topics" => topics.set(&cx, key, read_topics(&cx, opt)),
+                "sink" => sinks.set(&cx, key, read_sinks(&cx, opt)),
+                "concurrency" => concurrency.set(&cx, key, opt.int::<usize>(&cx, 1)),
+                "dead_letter" => dead_letter.set(&cx, key, opt.topic_name(&cx)),
+                "on_error" => on_error.set(&cx, key, read_on_error(&cx, opt)),
+                "retries" => retries.set(&cx, key, opt.int::<u32>(&cx, 0)),
+                "retry_backoff" => retry_backoff.set(&cx, key, opt.duration(&cx, true)),
+                "name" => name.set(&cx, key, opt.non_empty_string(&cx, "name = \"orders\"")),
+                _ => misspelt.extend(attr::unknown_option(&cx, "#[agent] option", key, OPTIONS)),
+            }
+        }
+
+        let topic_list = match (topic.key(), topics.key()) {
+            (Some(_), Some(_)) => {
+                // Point at whichever of the two comes last.
+                let later = args
+                    .options
+                    .iter()
+                    .rev()
+                    .find(|o| matches!(o.name().as_str(), "topic" | "topics"))
+                    .map(|o| &o.key);
+                cx.error(
+                    later,
+                    "`topic` and `topics` are both set; use one: `topic = \"a\"` or \
+                     `topics = [\"a\", \"b\"]`",
+                );
+                Vec::new()
+            }
+            // A misspelt `topic` was reported already.
+            (None, None) if misspelt.iter().any(|o| o.starts_with("topic")) => Vec::new(),
+            (None, None) => {
+                cx.error_at(
+                    func::attribute_span(),
+                    "#[agent] needs the topic it consumes: add `topic = \"orders\"` \
+                     (or `topics = [\"a\", \"b\"]`)",
+                );
+                Vec::new()
+            }
+            (Some(_), None) => topic.get().into_iter().map(|t| t.value()).collect(),
+            (None, Some(_)) => topics.get().unwrap_or_default(),
+        };
+
+        if let Some((OnError::DeadLetter, value)) = on_error.value()
+            && dead_letter.key().is_none()
+        {
+            cx.error(
+                value,
+                "`on_error = \"dead_letter\"` needs a dead-letter topic: add \
+                 `dead_letter = \"orders-dlq\"` (or use `on_error = \"stop\"`)",
+            );
+        }
+
+        cx.check()?;
+
+        let (form, arg_span) = argument.map_or((Form::PerEvent, Span::call_site()), |arg| {
+            (form_of(&arg.ty), arg.ty.span())
+        });
+        Ok(Agent {
+            name: name
+                .get()
+                .map_or_else(|| func::name_of(&func.sig.ident), |n| n.value()),
+            topics: topic_list,
+            sinks: sinks.get().unwrap_or_default(),
+            concurrency: concurrency.get().unwrap_or(1),
+            dead_letter: dead_letter.get().map(|t| t.value()),
+            on_error: on_error.get().map(|(policy, _)| policy),
+            retries: retries.get().unwrap_or(0),
+            retry_backoff: retry_backoff.get().unwrap_or(DEFAULT_RETRY_BACKOFF),
+            form,
+            arg_span,
+            func,
+        })
+    }
+}
+
+/// `topics = ["a", "b"]`: non-empty, valid names, no duplicates.
+fn read_topics(cx: &Ctxt, opt: &attr::Opt) -> Option<Vec<String>> {
+    let elems = opt.array(cx, "topics = [\"a\", \"b\"]")?;
+    if elems.is_empty() {
+        cx.error(
+            &opt.key,
+            "`topics` needs at least one topic, e.g. `topics = [\"a\", \"b\"]`",
+        );
+        return None;
+    }
+    let mut names: Vec<String> = Vec::new();
+    let mut valid = true;
+    for elem in elems {
+        let Some(Lit::Str(s)) = attr::lit(elem) else {
+            cx.error(
+                elem,
+                format!(
+                    "`topics` lists topic names as strings, found `{}`",
+                    attr::show(elem)
+                ),
+            );
+            valid = false;
+            continue;
+        };
+        if !attr::check_topic_name(cx, s) {
+            valid = false;
+        } else if names.contains(&s.value()) {
+            cx.error(
+                s,
+                format!("topic \"{}\" is listed twice in `topics`", s.value()),
+            );
+            valid = false;
+        } else {
+            names.push(s.value());
+        }
+    }
+    valid.then_some(names)
+}
+
+/// `sink = "t"`, `sink = other_agent` or `sink = ["t", other_agent, ...]`.
+fn read_sinks(cx: &Ctxt, opt: &attr::Opt) -> Option<Vec<Sink>> {
+    let elems = opt.one_or_many(cx, "sink = \"topic\"")?;
+    let mut sinks = Vec::new();
+    let mut valid = true;
+    for elem in elems {
+        if let Some(Lit::Str(s)) = attr::lit(elem) {
+            if attr::check_topic_name(cx, s) {
+                sinks.push(Sink::Topic(s.value()));
+            } else {
+                valid = false;
+            }
+        } else if let Some(path) = attr::as_path(elem) {
+            sinks.push(Sink::Agent(path.clone()));
+        } else {
+            cx.error(
+                elem,
+                format!(
+                    "a `sink` is a topic name (`\"out\"`) or an #[agent] fn (`other_agent`), \
+                     found `{}`",
+                    attr::show(elem)
+                ),
+            );
+            valid = false;
+        }
+    }
+    valid.then_some(sinks)
+}
+
+/// `on_error = "stop" | "dead_letter"`, with the value kept for later errors.
+fn read_on_error(cx: &Ctxt, opt: &attr::Opt) -> Option<(OnError, LitStr)> {
+    let value = opt.string(cx, "on_error = \"dead_letter\"")?;
+    let policy = match value.value().as_str() {
+        "stop" => OnError::Stop,
+        "dead_letter" => OnError::DeadLetter,
+        other => {
+            cx.error(
+                &value,
+                format!(
+                    "unknown on_error policy \"{other}\"; expected \"stop\" or \"dead_letter\""
+                ),
+            );
+            return None;
+        }
+    };
+    Some((policy, value))
+}
+
+/// A `Stream<T>` argument (by last path segment) is the stream form.
+fn form_of(ty: &Type) -> Form {
+    match ty {
+        Type::Path(path)
+            if path.qself.is_none()
+                && path
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "Stream") =>
+        {
+            Form::Stream
+        }
+        Type::Group(group) => form_of(&group.elem),
+        Type::Paren(paren) => form_of(&paren.elem),
+        _ => Form::PerEvent,
+    }
+}
+
+/// The function and the hidden module with its `AgentDef`.
+pub(crate) fn generate(agent: &Agent) -> TokenStream {
+    let Agent {
+        func,
+        name,
+        topics,
+        concurrency,
+        retries,
+        ..
+    } = agent;
+    let ident = &func.sig.ident;
+    let vis = &func.vis;
+    let cfgs = func::cfg_attrs(func);
+
+    let sinks = agent.sinks.iter().map(sink_ref);
+    let concurrency = proc_macro2::Literal::usize_suffixed(*concurrency);
+    let retries = proc_macro2::Literal::u32_suffixed(*retries);
+    let dead_letter = option(agent.dead_letter.as_ref().map(|t| quote!(#t)));
+    let on_error = option(agent.on_error.map(|policy| match policy {
+        OnError::Stop => quote!(::faust::__private::OnError::Stop),
+        OnError::DeadLetter => quote!(::faust::__private::OnError::DeadLetter),
+    }));
+    let retry_backoff = func::duration(agent.retry_backoff);
+    let location = func::location();
+    // Spanned at the argument's type so that an unmet bound ("`Foo` cannot
+    // be a key or value on a topic") points at the user's type.
+    let build = match agent.form {
+        Form::PerEvent => {
+            quote_spanned!(agent.arg_span=> ::faust::__private::per_event(super::#ident))
+        }
+        Form::Stream => quote_spanned!(agent.arg_span=> ::faust::__private::stream(super::#ident)),
+    };
+
+    quote! {
+        #func
+
+        #(#cfgs)*
+        #[doc(hidden)]
+        #vis mod #ident {
+            pub static AGENT: ::faust::__private::AgentDef = ::faust::__private::AgentDef {
+                name: #name,
+                topics: &[#(#topics),*],
+                sinks: &[#(#sinks),*],
+                concurrency: #concurrency,
+                dead_letter: #dead_letter,
+                on_error: #on_error,
+                retries: #retries,
+                retry_backoff: #retry_backoff,
+                location: #location,
+                build: __build,
+            };
+
+            fn __build() -> ::faust::__private::AgentHandler {
+                #build
+            }
+
+            ::faust::__private::register! { agent AGENT }
+        }
+    }
+}
+
+fn sink_ref(sink: &Sink) -> TokenStream {
+    match sink {
+        Sink::Topic(topic) => quote!(::faust::__private::SinkRef::Topic(#topic)),
+        Sink::Agent(path) => {
+            let def = agent_def_path(path);
+            // Spanned at the path so "cannot find `AGENT`" points at the sink.
+            quote_spanned!(path.span()=> ::faust::__private::SinkRef::Agent(&#def))
+        }
+    }
+}
+
+/// The path of another agent's `AGENT` static, seen from inside this
+/// agent's hidden module (one level below the function).
+fn agent_def_path(path: &Path) -> TokenStream {
+    let span = path.span();
+    let agent = Ident::new("AGENT", span);
+    let first = path.segments.first().map(|s| s.ident.to_string());
+    if path.leading_colon.is_some() || first.as_deref() == Some("crate") {
+        return quote_spanned!(span=> #path::#agent);
+    }
+    if first.as_deref() == Some("self") {
+        let rest = path.segments.iter().skip(1);
+        return quote_spanned!(span=> super #(::#rest)*::#agent);
+    }
+    // Relative (`other`, `flows::other`) or `super::...`: one level up.
+    quote_spanned!(span=> super::#path::#agent)
+}
+
+fn option(value: Option<TokenStream>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn with_errors(mut item: TokenStream, error: syn::Error) -> TokenStream {
+    item.extend(error.into_compile_error());
+    item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn agent(args: TokenStream, func: ItemFn) -> Result<Agent, Vec<String>> {
+        Agent::from_ast(args, func).map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
+    }
+
+    fn ok_fn() -> ItemFn {
+        parse_quote!(
+            async fn process(order: Order) -> Result<(), Error> {
+                Ok(())
+            }
+        )
+    }
+
+    #[test]
+    fn defaults_fill_what_is_not_given() {
+        let a = agent(quote!(topic = "orders"), ok_fn()).unwrap();
+        assert_eq!(a.name, "process");
+        assert_eq!(a.topics, ["orders"]);
+        assert!(a.sinks.is_empty());
+        assert_eq!(a.concurrency, 1);
+        assert_eq!(a.dead_letter, None);
+        assert_eq!(a.on_error, None);
+        assert_eq!(a.retries, 0);
+        assert_eq!(a.retry_backoff, Duration::from_millis(100));
+        assert_eq!(a.form, Form::PerEvent);
+    }
+
+    #[test]
+    fn every_option_is_read() {
+        let a = agent(
+            quote!(
+                topics = ["a", "b"],
+                sink = ["out", other, self::x],
+                concurrency = 4,
+                dead_letter = "dlq",
+                on_error = "dead_letter",
+                retries = 3,
+                retry_backoff = "1s",
+                name = "custom",
+            ),
+            ok_fn(),
+        )
+        .unwrap();
+        assert_eq!(a.name, "custom");
+        assert_eq!(a.topics, ["a", "b"]);
+        assert_eq!(a.sinks.len(), 3);
+        assert_eq!(a.sinks[0], Sink::Topic("out".into()));
+        assert_eq!(a.concurrency, 4);
+        assert_eq!(a.dead_letter.as_deref(), Some("dlq"));
+        assert_eq!(a.on_error, Some(OnError::DeadLetter));
+        assert_eq!(a.retries, 3);
+        assert_eq!(a.retry_backoff, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_stream_argument_selects_the_stream_form() {
+        let f: ItemFn = parse_quote!(
+            async fn f(s: faust::Stream<Order>) -> Result<(), E> {}
+        );
+        assert_eq!(agent(quote!(topic = "t"), f).unwrap().form, Form::Stream);
+    }
+
+    #[test]
+    fn an_unknown_option_is_named_with_the_expected_ones() {
+        let e = agent(quote!(topc = "orders"), ok_fn()).unwrap_err();
+        assert_eq!(
+            e[0],
+            "unknown #[agent] option `topc`; expected one of: topic, topics, sink, concurrency, \
+             dead_letter, on_error, retries, retry_backoff, name; did you mean `topic`?"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_topic_is_not_also_reported_missing() {
+        let e = agent(quote!(topc = "orders"), ok_fn()).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+    }
+
+    #[test]
+    fn topic_and_topics_are_exclusive_and_one_is_required() {
+        let both = agent(quote!(topic = "a", topics = ["b"]), ok_fn()).unwrap_err();
+        assert_eq!(both.len(), 1);
+        assert!(both[0].starts_with("`topic` and `topics` are both set"));
+        let neither = agent(quote!(concurrency = 2), ok_fn()).unwrap_err();
+        assert!(neither[0].starts_with("#[agent] needs the topic it consumes"));
+    }
+
+    #[test]
+    fn an_invalid_topic_does_not_also_report_a_missing_one() {
+        let e = agent(quote!(topic = 3), ok_fn()).unwrap_err();
+        assert_eq!(
+            e,
+            ["`topic` must be a string, e.g. `topic = \"orders\"`, found `3`"]
+        );
+    }
+
+    #[test]
+    fn topics_must_be_a_non_empty_list_without_duplicates() {
+        assert!(agent(quote!(topics = []), ok_fn()).unwrap_err()[0].contains("at least one"));
+        let dup = agent(quote!(topics = ["a", "a"]), ok_fn()).unwrap_err();
+        assert_eq!(dup, ["topic \"a\" is listed twice in `topics`"]);
+        let not_list = agent(quote!(topics = "a"), ok_fn()).unwrap_err();
+        assert!(not_list[0].starts_with("`topics` must be a list"));
+    }
+
+    #[test]
+    fn dead_letter_policy_needs_a_dead_letter_topic() {
+        let e = agent(quote!(topic = "t", on_error = "dead_letter"), ok_fn()).unwrap_err();
+        assert!(e[0].starts_with("`on_error = \"dead_letter\"` needs a dead-letter topic"));
+        let e = agent(quote!(topic = "t", on_error = "drop"), ok_fn()).unwrap_err();
+        assert_eq!(
+            e,
+            ["unknown on_error policy \"drop\"; expected \"stop\" or \"dead_letter\""]
+        );
+    }
+
+    #[test]
+    fn option_errors_and_signature_errors_come_together() {
+        let f: ItemFn = parse_quote!(
+            fn f(a: A, b: B) -> R {}
+        );
+        let e = agent(quote!(topic = "t", topic = "u", concurrency = 0), f).unwrap_err();
+        assert_eq!(e.len(), 4, "{e:?}");
+        assert!(e.iter().any(|m| m == "`topic` set more than once"));
+        assert!(
+            e.iter()
+                .any(|m| m == "`concurrency` must be an integer >= 1, found `0`")
+        );
+    }
+
+    #[test]
+    fn sink_paths_are_resolved_from_the_hidden_module() {
+        let p = |p: Path| attr::show(&agent_def_path(&p));
+        assert_eq!(p(parse_quote!(other)), "super::other::AGENT");
+        assert_eq!(p(parse_quote!(flows::other)), "super::flows::other::AGENT");
+        assert_eq!(p(parse_quote!(self::other)), "super::other::AGENT");
+        assert_eq!(p(parse_quote!(super::other)), "super::super::other::AGENT");
+        assert_eq!(p(parse_quote!(crate::a::other)), "crate::a::other::AGENT");
+        assert_eq!(p(parse_quote!(::dep::other)), "::dep::other::AGENT");
+    }
+
+    #[test]
+    fn generated_code_names_only_the_private_facade() {
+        let a = agent(quote!(topic = "orders", sink = other), ok_fn()).unwrap();
+        let code = generate(&a).to_string();
+        assert!(code.contains("per_event (super :: process)"), "{code}");
+        assert!(
+            code.contains("SinkRef :: Agent (& super :: other :: AGENT)"),
+            "{code}"
+        );
+        assert!(code.contains("from_nanos (100000000u64)"), "{code}");
+        assert!(code.contains("register ! { agent AGENT }"), "{code}");
+    }
+}

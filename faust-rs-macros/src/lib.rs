@@ -1,0 +1,276 @@
+//! Attribute macros of [faust-rs]: `#[agent]`, `#[task]`, `#[timer]`,
+//! `#[topic]` and `#[record]`.
+//!
+//! Use them through the `faust-rs` crate (`faust::agent`, or
+//! `use faust::prelude::*`), never from this crate directly: the code they
+//! emit names only `::faust::__private`, which the facade provides.
+//!
+//! Each macro parses its options and item into a small checked model, reports
+//! every mistake at once as spanned compile errors (still emitting the item
+//! so IDEs keep working), and only then generates code from the model. The
+//! code a macro emits is spelled out in its documentation below.
+//!
+//! [faust-rs]: https://example.invalid/faust-rs
+
+mod agent;
+mod attr;
+mod ctxt;
+mod func;
+mod record;
+mod task;
+mod topic;
+
+use proc_macro::TokenStream;
+
+/// Turns an `async fn` into an agent: the worker calls it for each event of
+/// the topics it consumes (or once, with the whole stream).
+///
+/// ```ignore
+/// use faust::prelude::*;
+///
+/// #[faust::agent(topic = "orders", sink = "order-totals", concurrency = 4)]
+/// async fn total(order: Order) -> faust::Result<Total> {
+///     Ok(Total { account: order.account, amount: order.amount })
+/// }
+///
+/// #[faust::agent(topic = "clicks")]
+/// async fn count_clicks(mut clicks: faust::Stream<Click>) -> faust::Result<()> {
+///     while let Some(click) = clicks.next().await {
+///         // ...
+///     }
+///     Ok(())
+/// }
+/// ```
+///
+/// The function must be a free `async fn` with exactly one argument and an
+/// explicit return type, and no generics. Its argument chooses the form:
+///
+/// - **per event**, `async fn f(event: T)` with `T` a `Payload` (a
+///   `#[record]`, `String`, bytes, numbers...): called once per event; what
+///   it returns goes to the `sink`s;
+/// - **stream**, `async fn f(stream: Stream<T>)`: called once with the
+///   stream of events; it sends to the `sink`s with `stream.emit(value)`.
+///
+/// # Options
+///
+/// | option | value | default |
+/// | --- | --- | --- |
+/// | `topic` | `"orders"`: the topic to consume | one of `topic` / `topics` is required |
+/// | `topics` | `["a", "b"]`: several topics (non-empty, no duplicates) | |
+/// | `sink` | `"out"`, `other_agent` (a path to another `#[agent]` fn), or a list of both | no sinks |
+/// | `concurrency` | integer >= 1: handlers running at once | `1` |
+/// | `dead_letter` | `"orders-dlq"`: topic failed events are written to | none |
+/// | `on_error` | `"stop"` or `"dead_letter"` (needs `dead_letter`) | dead letter if a `dead_letter` topic is set, else stop |
+/// | `retries` | integer >= 0: retries before `on_error` applies | `0` |
+/// | `retry_backoff` | `"100ms"`, `"1s"` (humantime) or seconds: first retry delay, doubled each retry | `"100ms"` |
+/// | `name` | `"total"`: the agent's name | the function's name |
+///
+/// Topic names are checked against Kafka's rules when compiling.
+///
+/// # Expansion
+///
+/// The function is kept as written. Beside it, a hidden module of the same
+/// name (with the function's visibility) holds the agent's definition and
+/// registers it with the worker:
+///
+/// ```text
+/// async fn total(order: Order) -> faust::Result<Total> { ... }
+///
+/// #[doc(hidden)]
+/// mod total {
+///     pub static AGENT: AgentDef = AgentDef {
+///         name: "total",
+///         topics: &["orders"],
+///         sinks: &[SinkRef::Topic("order-totals")],
+///         concurrency: 4usize,
+///         // dead_letter, on_error, retries, retry_backoff, location ...
+///         build: __build,
+///     };
+///     fn __build() -> AgentHandler { per_event(super::total) }
+///     register! { agent AGENT }
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn agent(args: TokenStream, item: TokenStream) -> TokenStream {
+    agent::expand(args.into(), item.into()).into()
+}
+
+/// Turns an `async fn` without arguments into a task the worker runs once
+/// when it starts.
+///
+/// ```ignore
+/// #[faust::task]
+/// async fn announce() -> faust::Result<()> {
+///     GREETINGS.send("worker".into(), "started".into()).await
+/// }
+/// ```
+///
+/// The function must be a free `async fn` with no arguments, no generics
+/// and an explicit `Result<(), E>` return type. An error it returns stops
+/// the worker.
+///
+/// # Options
+///
+/// | option | value | default |
+/// | --- | --- | --- |
+/// | `name` | `"announce"`: the task's name | the function's name |
+///
+/// # Expansion
+///
+/// ```text
+/// async fn announce() -> faust::Result<()> { ... }
+///
+/// #[doc(hidden)]
+/// mod announce {
+///     pub static TASK: TaskDef = TaskDef { name: "announce", location: ..., run: __run };
+///     fn __run() -> TaskFuture { task_future(super::announce()) }
+///     register! { task TASK }
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
+    task::expand(task::Kind::Task, args.into(), item.into()).into()
+}
+
+/// Turns an `async fn` without arguments into a timer the worker runs every
+/// `interval` (the first run after one interval).
+///
+/// ```ignore
+/// #[faust::timer(interval = "10s", on_leader)]
+/// async fn report() -> faust::Result<()> {
+///     // ...
+///     Ok(())
+/// }
+/// ```
+///
+/// The function has the same shape as a `#[task]`'s.
+///
+/// # Options
+///
+/// | option | value | default |
+/// | --- | --- | --- |
+/// | `interval` | `"10s"`, `"500ms"`, `"1m 30s"` (humantime), or seconds as a number (`10`, `2.5`); more than zero | required |
+/// | `on_leader` | flag (or `= true` / `= false`): run only on the group's leader worker | off |
+/// | `name` | `"report"`: the timer's name | the function's name |
+///
+/// # Expansion
+///
+/// As for `#[task]`, with
+/// `pub static TIMER: TimerDef = TimerDef { name, interval, on_leader, location, run }`
+/// and `register! { timer TIMER }`.
+#[proc_macro_attribute]
+pub fn timer(args: TokenStream, item: TokenStream) -> TokenStream {
+    task::expand(task::Kind::Timer, args.into(), item.into()).into()
+}
+
+/// Declares a topic: a `static` handle with a key type and a value type,
+/// registered so the worker knows (and can create) it.
+///
+/// ```ignore
+/// #[faust::topic("orders", partitions = 8)]
+/// pub static ORDERS: Topic<String, Order>;
+///
+/// #[faust::topic(name = "audit", value_serializer = "msgpack")]
+/// static AUDIT: Topic<String, AuditEvent>;
+/// ```
+///
+/// The declaration has no initializer: the macro writes it.
+///
+/// # Options
+///
+/// | option | value | default |
+/// | --- | --- | --- |
+/// | `name` | `"orders"` (or just `#[topic("orders")]`): the topic's name on the broker | required |
+/// | `partitions` | integer >= 1: partition count when the app creates the topic | the app's default |
+/// | `key_serializer` | codec name (`"json"`, `"msgpack"`, `"raw"`, `"str"` or a custom one) | the key type's default |
+/// | `value_serializer` | codec name | the value type's default |
+///
+/// Codec names are checked when the app starts, since custom codecs are
+/// registered at run time.
+///
+/// # Expansion
+///
+/// ```text
+/// pub static ORDERS: Topic<String, Order> = {
+///     static DEF: TopicDef = TopicDef {
+///         name: "orders",
+///         partitions: Some(8u32),
+///         key_serializer: None,
+///         value_serializer: None,
+///         location: Some(Location { ... }),
+///     };
+///     register! { topic DEF }
+///     Topic::from_def(&DEF)
+/// };
+/// ```
+#[proc_macro_attribute]
+pub fn topic(args: TokenStream, item: TokenStream) -> TokenStream {
+    topic::expand(args.into(), item.into()).into()
+}
+
+/// Makes a struct a record: a value that can travel on a topic, like Python
+/// Faust's `Record`.
+///
+/// ```ignore
+/// #[faust::record(validate, namespace = "shop.models.Order")]
+/// #[derive(Debug, Clone)]
+/// pub struct Order {
+///     #[validate(length(min = 1))]
+///     pub account: String,
+///     #[validate(range(min = 0))]
+///     pub amount: f64,
+///     #[validate(pattern = "^[A-Z]{3}-[0-9]+$")]
+///     pub sku: String,
+/// }
+/// ```
+///
+/// It derives serde's `Serialize` and `Deserialize` (do not derive them
+/// yourself; `#[serde(...)]` attributes work as usual) and implements
+/// `Payload`. Structs with named fields only, not generic.
+///
+/// # Options
+///
+/// | option | value | default |
+/// | --- | --- | --- |
+/// | `serializer` | `"json"`, `"msgpack"`, `"raw"` or `"str"`: the codec used when a topic names none | `"json"` |
+/// | `validate` | flag: check the fields' `#[validate]` rules on every decoded value | off |
+/// | `namespace` | `"myapp.models.Order"`: Python Faust's `__faust.ns`, written in encoded values | none |
+///
+/// # Field rules
+///
+/// With `#[record(validate)]`, a field may carry `#[validate(...)]` with any
+/// of these rules (an `Option` field is checked only when `Some`):
+///
+/// | rule | checks |
+/// | --- | --- |
+/// | `range(min = 0, max = 100)` | `min <= value <= max` (either bound may be left out) |
+/// | `length(min = 1, max = 64)` | the length of a string or collection |
+/// | `pattern = "^[A-Z]+$"` | a string matches the regex (checked when compiling) |
+/// | `custom = path::to::check` | `fn(&FieldType) -> Result<(), E>` with `E: Display` returns `Ok` |
+/// | `nested` | the field is a record (or `Option` / `Vec` of one): validate it too |
+///
+/// A value that decodes but breaks a rule is an error like a malformed one,
+/// handled by the consuming agent's error policy.
+///
+/// # Expansion
+///
+/// ```text
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// #[serde(crate = "...")]
+/// pub struct Order { ... }          // without the #[validate] attributes
+///
+/// impl Payload for Order {
+///     const DEFAULT_CODEC: &'static str = "json";
+///     const FAUST_NAMESPACE: Option<&'static str> = Some("shop.models.Order");
+///     fn validate(&self) -> Result<(), ValidationError> {   // only with `validate`
+///         let mut c = validate::Checker::new();
+///         validate::length(&mut c, "account", &self.account, Some(1usize), None);
+///         // ...
+///         c.finish("Order")
+///     }
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn record(args: TokenStream, item: TokenStream) -> TokenStream {
+    record::expand(args.into(), item.into()).into()
+}

@@ -1,0 +1,293 @@
+//! `#[task]` and `#[timer]`: an `async fn` without arguments that the
+//! worker runs once at start (task) or every interval (timer).
+//!
+//! Both read into a [`Job`] whose [`Schedule`] says which; [`generate`]
+//! emits the function plus a hidden module holding its `TaskDef` or
+//! `TimerDef`.
+
+use std::time::Duration;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::ItemFn;
+
+use crate::attr::{self, Args, Once};
+use crate::ctxt::Ctxt;
+use crate::func::{self, Params};
+
+/// What a task or timer fn must return, for the missing-return-type error.
+const RETURNS: &str = "write `-> faust::Result<()>` (any `Result<(), E>` where `E` converts into \
+                       a boxed error works)";
+
+/// Which macro: `#[task]` or `#[timer]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `#[task]`.
+    Task,
+    /// `#[timer]`.
+    Timer,
+}
+
+impl Kind {
+    fn attr(self) -> &'static str {
+        match self {
+            Kind::Task => "task",
+            Kind::Timer => "timer",
+        }
+    }
+
+    fn options(self) -> &'static [&'static str] {
+        match self {
+            Kind::Task => &["name"],
+            Kind::Timer => &["interval", "on_leader", "name"],
+        }
+    }
+}
+
+/// Expands `#[task(args)]` or `#[timer(args)]` on `item`. On any error,
+/// emits the function unchanged beside the errors.
+pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    let func = match func::parse_fn(kind.attr(), item.clone()) {
+        Ok(func) => func,
+        Err(error) => return with_errors(item, error),
+    };
+    match Job::from_ast(kind, args, func) {
+        Ok(job) => generate(&job),
+        Err(error) => with_errors(item, error),
+    }
+}
+
+/// A checked `#[task]` or `#[timer]`.
+#[derive(Debug)]
+pub(crate) struct Job {
+    /// The function, emitted unchanged.
+    pub(crate) func: ItemFn,
+    /// Its name.
+    pub(crate) name: String,
+    /// When it runs.
+    pub(crate) schedule: Schedule,
+}
+
+/// When a job runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Schedule {
+    /// Once, at start.
+    Once,
+    /// Every `interval` (> 0), on the leader only when `on_leader`.
+    Every {
+        /// Time between runs.
+        interval: Duration,
+        /// Run only on the leader worker.
+        on_leader: bool,
+    },
+}
+
+impl Job {
+    /// Parses and checks the options and the function, reporting every
+    /// mistake at once.
+    pub(crate) fn from_ast(kind: Kind, args: TokenStream, func: ItemFn) -> syn::Result<Job> {
+        let cx = Ctxt::new();
+        let attr_name = kind.attr();
+        func::check_signature(&cx, attr_name, &func.sig, Params::None, RETURNS);
+
+        let args = Args::parse_or_report(&cx, args);
+        let hint = match kind {
+            Kind::Task => "name",
+            Kind::Timer => "interval",
+        };
+        args.reject_positional(&cx, attr_name, hint);
+
+        let mut name = Once::new("name");
+        let mut interval = Once::new("interval");
+        let mut on_leader = Once::new("on_leader");
+        // Options written wrongly (a bare literal, a typo): a "missing
+        // option" error would only repeat what is reported already.
+        let mut misspelt = Vec::new();
+        if !args.positional.is_empty() {
+            misspelt.push(hint);
+        }
+        for opt in &args.options {
+            let key = &opt.key;
+            match (kind, opt.name().as_str()) {
+                (_, "name") => name.set(&cx, key, opt.non_empty_string(&cx, "name = \"cleanup\"")),
+                (Kind::Timer, "interval") => interval.set(&cx, key, opt.duration(&cx, false)),
+                (Kind::Timer, "on_leader") => on_leader.set(&cx, key, opt.flag(&cx)),
+                _ => misspelt.extend(attr::unknown_option(
+                    &cx,
+                    &format!("#[{attr_name}] option"),
+                    key,
+                    kind.options(),
+                )),
+            }
+        }
+        if kind == Kind::Timer && interval.key().is_none() && !misspelt.contains(&"interval") {
+            cx.error_at(
+                func::attribute_span(),
+                "#[timer] needs an interval: add `interval = \"10s\"` (or a number of seconds, \
+                 `interval = 10`)",
+            );
+        }
+
+        cx.check()?;
+
+        let schedule = match kind {
+            Kind::Task => Schedule::Once,
+            Kind::Timer => Schedule::Every {
+                interval: interval.get().unwrap_or(Duration::from_secs(1)),
+                on_leader: on_leader.get().unwrap_or(false),
+            },
+        };
+        Ok(Job {
+            name: name
+                .get()
+                .map_or_else(|| func::name_of(&func.sig.ident), |n| n.value()),
+            schedule,
+            func,
+        })
+    }
+}
+
+/// The function and the hidden module with its `TaskDef` or `TimerDef`.
+pub(crate) fn generate(job: &Job) -> TokenStream {
+    let Job { func, name, .. } = job;
+    let ident = &func.sig.ident;
+    let vis = &func.vis;
+    let cfgs = func::cfg_attrs(func);
+    let location = func::location();
+    // Spanned at the fn's name so a wrong return type is reported there.
+    let run = quote_spanned!(ident.span()=> ::faust::__private::task_future(super::#ident()));
+
+    let (def_name, def) = match job.schedule {
+        Schedule::Once => {
+            let def_name = format_ident!("TASK");
+            let def = quote! {
+                pub static #def_name: ::faust::__private::TaskDef = ::faust::__private::TaskDef {
+                    name: #name,
+                    location: #location,
+                    run: __run,
+                };
+            };
+            (quote!(task #def_name), def)
+        }
+        Schedule::Every {
+            interval,
+            on_leader,
+        } => {
+            let def_name = format_ident!("TIMER");
+            let interval = func::duration(interval);
+            let def = quote! {
+                pub static #def_name: ::faust::__private::TimerDef = ::faust::__private::TimerDef {
+                    name: #name,
+                    interval: #interval,
+                    on_leader: #on_leader,
+                    location: #location,
+                    run: __run,
+                };
+            };
+            (quote!(timer #def_name), def)
+        }
+    };
+
+    quote! {
+        #func
+
+        #(#cfgs)*
+        #[doc(hidden)]
+        #vis mod #ident {
+            #def
+
+            fn __run() -> ::faust::__private::TaskFuture {
+                #run
+            }
+
+            ::faust::__private::register! { #def_name }
+        }
+    }
+}
+
+fn with_errors(mut item: TokenStream, error: syn::Error) -> TokenStream {
+    item.extend(error.into_compile_error());
+    item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn job(kind: Kind, args: TokenStream) -> Result<Job, Vec<String>> {
+        let func: ItemFn = parse_quote!(
+            async fn tick() -> faust::Result<()> {
+                Ok(())
+            }
+        );
+        Job::from_ast(kind, args, func).map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn a_task_is_named_after_its_fn_unless_told() {
+        assert_eq!(job(Kind::Task, quote!()).unwrap().name, "tick");
+        assert_eq!(job(Kind::Task, quote!(name = "t")).unwrap().name, "t");
+        assert_eq!(job(Kind::Task, quote!()).unwrap().schedule, Schedule::Once);
+    }
+
+    #[test]
+    fn a_task_has_no_interval() {
+        let e = job(Kind::Task, quote!(interval = "1s")).unwrap_err();
+        assert_eq!(
+            e,
+            ["unknown #[task] option `interval`; expected one of: name"]
+        );
+    }
+
+    #[test]
+    fn a_timer_reads_interval_and_on_leader() {
+        let t = job(Kind::Timer, quote!(interval = "500ms", on_leader)).unwrap();
+        assert_eq!(
+            t.schedule,
+            Schedule::Every {
+                interval: Duration::from_millis(500),
+                on_leader: true
+            }
+        );
+        let t = job(Kind::Timer, quote!(interval = 2.5)).unwrap();
+        assert_eq!(
+            t.schedule,
+            Schedule::Every {
+                interval: Duration::from_millis(2500),
+                on_leader: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_timer_needs_a_positive_interval() {
+        let e = job(Kind::Timer, quote!()).unwrap_err();
+        assert!(e[0].starts_with("#[timer] needs an interval"), "{e:?}");
+        let e = job(Kind::Timer, quote!(interval = 0)).unwrap_err();
+        assert_eq!(e, ["`interval` must be longer than zero, found `0`"]);
+    }
+
+    #[test]
+    fn a_positional_interval_gets_a_hint() {
+        let e = job(Kind::Timer, quote!("10s")).unwrap_err();
+        assert_eq!(
+            e,
+            ["#[timer] options are written `key = value`; write `interval = \"10s\"`"]
+        );
+    }
+
+    #[test]
+    fn a_task_with_an_argument_is_rejected() {
+        let func: ItemFn = parse_quote!(
+            async fn t(n: u32) -> faust::Result<()> {
+                Ok(())
+            }
+        );
+        let e = Job::from_ast(Kind::Task, quote!(), func).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "#[task] fn takes no arguments, found `n: u32`"
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! Acknowledgement: which offsets of a partition may be committed.
+//!
+//! Every record read is tracked with the number of agents that consume its
+//! topic. An agent acks a record when it has finished with it and every
+//! record it produced has been acknowledged by the broker. The committable
+//! offset of a partition is one past the end of its contiguous prefix of
+//! fully acked records: with `concurrency = N` records finish out of order,
+//! and the commit never moves past a gap.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Acks of one topic partition.
+#[derive(Debug)]
+pub(crate) struct PartitionAcks {
+    topic: Arc<str>,
+    partition: i32,
+    state: Mutex<AckState>,
+}
+
+#[derive(Debug, Default)]
+struct AckState {
+    /// Tracked offsets in order, with how many consumers still owe an ack.
+    in_flight: VecDeque<(i64, u32)>,
+    /// One past the last offset of the finished prefix.
+    committable: Option<i64>,
+    /// What was last handed to the committer.
+    reported: Option<i64>,
+}
+
+impl PartitionAcks {
+    fn lock(&self) -> MutexGuard<'_, AckState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts tracking `offset`, read for `consumers` agents. Offsets must
+    /// be tracked in increasing order (gaps are fine).
+    pub(crate) fn track(&self, offset: i64, consumers: u32) {
+        let mut state = self.lock();
+        if consumers == 0 {
+            if state.in_flight.is_empty() {
+                state.committable = Some(offset + 1);
+            } else {
+                state.in_flight.push_back((offset, 0));
+            }
+            return;
+        }
+        state.in_flight.push_back((offset, consumers));
+    }
+
+    /// One consumer is done with `offset`.
+    pub(crate) fn ack(&self, offset: i64) {
+        let mut state = self.lock();
+        let front_matches = state.in_flight.front().is_some_and(|(o, _)| *o == offset);
+        let index = if front_matches {
+            Some(0)
+        } else {
+            state.in_flight.binary_search_by_key(&offset, |(o, _)| *o).ok()
+        };
+        let Some(index) = index else {
+            return;
+        };
+        if let Some((_, owed)) = state.in_flight.get_mut(index) {
+            *owed = owed.saturating_sub(1);
+        }
+        while let Some((o, 0)) = state.in_flight.front().copied() {
+            state.in_flight.pop_front();
+            state.committable = Some(o + 1);
+        }
+    }
+
+    /// The committable offset if it moved since the last call.
+    fn take_committable(&self) -> Option<i64> {
+        let mut state = self.lock();
+        match state.committable {
+            Some(c) if state.reported != Some(c) => {
+                state.reported = Some(c);
+                Some(c)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The acks of every partition a worker reads.
+#[derive(Debug, Default)]
+pub(crate) struct OffsetTracker {
+    partitions: Mutex<HashMap<(Arc<str>, i32), Arc<PartitionAcks>>>,
+}
+
+impl OffsetTracker {
+    /// The ack state of `topic`/`partition`, created on first use.
+    pub(crate) fn partition(&self, topic: &Arc<str>, partition: i32) -> Arc<PartitionAcks> {
+        let mut parts = self.partitions.lock().unwrap_or_else(|e| e.into_inner());
+        parts
+            .entry((topic.clone(), partition))
+            .or_insert_with(|| {
+                Arc::new(PartitionAcks {
+                    topic: topic.clone(),
+                    partition,
+                    state: Mutex::new(AckState::default()),
+                })
+            })
+            .clone()
+    }
+
+    /// `(topic, partition, offset)` for every partition whose committable
+    /// offset moved since the last call.
+    pub(crate) fn take_committable(&self) -> Vec<(Arc<str>, i32, i64)> {
+        let parts = self.partitions.lock().unwrap_or_else(|e| e.into_inner());
+        parts
+            .values()
+            .filter_map(|p| {
+                p.take_committable()
+                    .map(|o| (p.topic.clone(), p.partition, o))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acks() -> Arc<PartitionAcks> {
+        OffsetTracker::default().partition(&Arc::from("t"), 0)
+    }
+
+    #[test]
+    fn commit_waits_for_the_gap() {
+        let p = acks();
+        for o in 0..4 {
+            p.track(o, 1);
+        }
+        p.ack(1);
+        p.ack(2);
+        assert_eq!(p.take_committable(), None);
+        p.ack(0);
+        assert_eq!(p.take_committable(), Some(3));
+        assert_eq!(p.take_committable(), None);
+        p.ack(3);
+        assert_eq!(p.take_committable(), Some(4));
+    }
+
+    #[test]
+    fn every_consumer_must_ack() {
+        let p = acks();
+        p.track(10, 2);
+        p.ack(10);
+        assert_eq!(p.take_committable(), None);
+        p.ack(10);
+        assert_eq!(p.take_committable(), Some(11));
+    }
+
+    #[test]
+    fn offsets_may_have_gaps() {
+        let p = acks();
+        p.track(5, 1);
+        p.track(9, 1);
+        p.ack(9);
+        p.ack(5);
+        assert_eq!(p.take_committable(), Some(10));
+    }
+}
+
+/// A record handed to an agent, with the handle to ack it.
+#[derive(Clone, Debug)]
+pub(crate) struct Envelope {
+    pub(crate) message: Arc<crate::transport::Message>,
+    acks: Arc<PartitionAcks>,
+}
+
+impl Envelope {
+    pub(crate) fn new(message: Arc<crate::transport::Message>, acks: Arc<PartitionAcks>) -> Self {
+        Envelope { message, acks }
+    }
+
+    /// This agent is done with the record.
+    pub(crate) fn ack(&self) {
+        self.acks.ack(self.message.offset);
+    }
+}

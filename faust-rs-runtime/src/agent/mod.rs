@@ -1,0 +1,510 @@
+//! Agents: the functions that process a topic's events.
+//!
+//! An agent is an `async fn` marked `#[agent(topic = "...")]`, in one of two
+//! forms:
+//!
+//! * **per event**: `async fn(value: T) -> Result<Out>`, called once per
+//!   event. It may take an [`Event<T>`] instead of `T` to see the key,
+//!   headers, partition and offset. What it returns goes to its sinks
+//!   (`()` sends nothing, `Option<Out>` sends when `Some`); the sink record
+//!   keeps the source event's key.
+//! * **stream**: `async fn(stream: Stream<T>) -> Result<()>`, which iterates
+//!   the stream itself ([`Stream`](crate::Stream)); it may batch with `take`,
+//!   and sends to its sinks with `stream.emit(value)`.
+//!
+//! Events of one partition are processed in order. With `concurrency = N`,
+//! N handlers run at once (order is then no longer kept), and the commit
+//! only ever covers the contiguous finished prefix of each partition
+//! ([`ack`]).
+//!
+//! # When a handler fails
+//!
+//! An error from the handler is retried `retries` times with exponential
+//! backoff from `retry_backoff`. Then the agent's policy ([`OnError`])
+//! applies: `dead_letter` writes the event to the dead-letter topic with the
+//! original key, value and headers plus [`dead_letter::headers`] describing
+//! the failure, and goes on; `stop` stops the worker without committing the
+//! event, so it is processed again after a restart. A message that cannot
+//! be decoded or fails validation goes straight to the policy: retrying
+//! cannot fix it. The default policy is `dead_letter` when a dead-letter
+//! topic is set, otherwise `stop`: nothing is ever dropped silently.
+//!
+//! This module may call `codec`, `context`, `stream`, `transport` and `time`.
+
+pub(crate) mod ack;
+pub mod dead_letter;
+pub(crate) mod runner;
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::codec::{CodecError, CodecRef, Codecs, Payload};
+use crate::context::Pending;
+use crate::error::{BoxError, Error};
+use crate::stream::{Stream, StreamSource};
+use crate::transport::{Headers, Message, OutgoingRecord, Producer};
+
+#[doc(no_inline)]
+pub use crate::app::registry::OnError;
+
+/// A boxed future, as handlers return them.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One event as an agent sees it: the decoded key and value, and where it
+/// came from.
+///
+/// ```
+/// # use faust::Event;
+/// async fn handler(event: Event<String>) -> faust::Result<()> {
+///     println!("{:?} = {} at {}[{}]@{}", event.key, event.value,
+///              event.topic(), event.partition(), event.offset());
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Event<V, K = String> {
+    /// The decoded key; `None` when the record has none.
+    pub key: Option<K>,
+    /// The decoded value.
+    pub value: V,
+    message: Arc<Message>,
+}
+
+impl<V, K> Event<V, K> {
+    pub(crate) fn new(key: Option<K>, value: V, message: Arc<Message>) -> Self {
+        Event {
+            key,
+            value,
+            message,
+        }
+    }
+
+    /// The record's headers.
+    pub fn headers(&self) -> &Headers {
+        &self.message.headers
+    }
+
+    /// The topic it was read from.
+    pub fn topic(&self) -> &str {
+        &self.message.topic
+    }
+
+    /// Its partition.
+    pub fn partition(&self) -> i32 {
+        self.message.partition
+    }
+
+    /// Its offset.
+    pub fn offset(&self) -> i64 {
+        self.message.offset
+    }
+
+    /// Its timestamp, in milliseconds since the Unix epoch.
+    pub fn timestamp(&self) -> i64 {
+        self.message.timestamp
+    }
+
+    /// The raw record.
+    pub fn message(&self) -> &Message {
+        &self.message
+    }
+
+    /// The event with its value replaced by `f(value)`.
+    pub fn map<U>(self, f: impl FnOnce(V) -> U) -> Event<U, K> {
+        Event {
+            key: self.key,
+            value: f(self.value),
+            message: self.message,
+        }
+    }
+}
+
+impl<V: fmt::Debug, K: fmt::Debug> fmt::Debug for Event<V, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("key", &self.key)
+            .field("value", &self.value)
+            .field("topic", &self.message.topic)
+            .field("partition", &self.message.partition)
+            .field("offset", &self.message.offset)
+            .finish()
+    }
+}
+
+/// The codecs an agent decodes one topic with.
+#[doc(hidden)]
+#[derive(Clone, Debug)]
+pub struct InputCodecs {
+    pub(crate) key: Option<CodecRef>,
+    pub(crate) value: CodecRef,
+}
+
+/// What a per-event agent can take: a value type, or an [`Event`] of one.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an agent's input",
+    note = "a per-event agent takes a value type (a #[faust::record] struct, String, Bytes, ...) or `faust::Event<T>`"
+)]
+pub trait AgentInput: Sized + Send + 'static {
+    /// Resolves the codecs for one topic.
+    fn bind(
+        codecs: &Codecs,
+        key_serializer: Option<&str>,
+        value_serializer: Option<&str>,
+    ) -> Result<InputCodecs, CodecError>;
+
+    /// Decodes one record.
+    fn decode(message: &Arc<Message>, codecs: &InputCodecs) -> Result<Self, CodecError>;
+}
+
+impl<T: Payload> AgentInput for T {
+    fn bind(
+        codecs: &Codecs,
+        _key_serializer: Option<&str>,
+        value_serializer: Option<&str>,
+    ) -> Result<InputCodecs, CodecError> {
+        Ok(InputCodecs {
+            key: None,
+            value: codecs.for_type::<T>(value_serializer)?,
+        })
+    }
+
+    fn decode(message: &Arc<Message>, codecs: &InputCodecs) -> Result<Self, CodecError> {
+        codecs.value.decode::<T>(message.value.as_deref())
+    }
+}
+
+impl<V: Payload, K: Payload> AgentInput for Event<V, K> {
+    fn bind(
+        codecs: &Codecs,
+        key_serializer: Option<&str>,
+        value_serializer: Option<&str>,
+    ) -> Result<InputCodecs, CodecError> {
+        Ok(InputCodecs {
+            key: Some(codecs.for_type::<K>(key_serializer)?),
+            value: codecs.for_type::<V>(value_serializer)?,
+        })
+    }
+
+    fn decode(message: &Arc<Message>, codecs: &InputCodecs) -> Result<Self, CodecError> {
+        let key = match (&codecs.key, &message.key) {
+            (Some(codec), Some(bytes)) => Some(codec.decode::<K>(Some(bytes))?),
+            _ => None,
+        };
+        let value = codecs.value.decode::<V>(message.value.as_deref())?;
+        Ok(Event::new(key, value, message.clone()))
+    }
+}
+
+/// A sink resolved at start: its topic and the codec for the agent's output.
+#[doc(hidden)]
+#[derive(Clone, Debug)]
+pub struct BoundSink {
+    pub(crate) topic: Arc<str>,
+    pub(crate) codec: Option<CodecRef>,
+}
+
+/// Where an agent's output goes; handed to [`AgentOutput::emit`].
+#[doc(hidden)]
+pub struct EmitCx<'a> {
+    pub(crate) sinks: &'a [BoundSink],
+    pub(crate) key: Option<&'a Bytes>,
+    pub(crate) producer: &'a dyn Producer,
+    pub(crate) pending: &'a Pending,
+}
+
+impl fmt::Debug for EmitCx<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmitCx")
+            .field("sinks", &self.sinks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmitCx<'_> {
+    /// Encodes `value` for each sink and sends it, keyed like the source.
+    pub fn send<T: Payload>(&self, value: &T) -> Result<(), CodecError> {
+        for sink in self.sinks {
+            let bytes = match &sink.codec {
+                Some(codec) => codec.encode(value)?,
+                None => continue,
+            };
+            let delivery = self.producer.send(OutgoingRecord {
+                topic: sink.topic.clone(),
+                key: self.key.cloned(),
+                value: Some(bytes),
+                ..OutgoingRecord::default()
+            });
+            self.pending.push(delivery);
+        }
+        Ok(())
+    }
+}
+
+/// What a per-event agent can return: `()`, a value, or `Option` of one.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned by an agent",
+    note = "return `()`, a value type (a #[faust::record] struct, String, ...) or `Option` of one, inside a Result"
+)]
+pub trait AgentOutput: Send + 'static {
+    /// The codec for a sink with this value serializer; `None` when the
+    /// agent returns nothing.
+    fn bind(codecs: &Codecs, value_serializer: Option<&str>)
+    -> Result<Option<CodecRef>, CodecError>;
+
+    /// Sends the output to the sinks.
+    fn emit(self, cx: &EmitCx<'_>) -> Result<(), CodecError>;
+}
+
+impl AgentOutput for () {
+    fn bind(_: &Codecs, _: Option<&str>) -> Result<Option<CodecRef>, CodecError> {
+        Ok(None)
+    }
+
+    fn emit(self, _: &EmitCx<'_>) -> Result<(), CodecError> {
+        Ok(())
+    }
+}
+
+impl<T: Payload> AgentOutput for T {
+    fn bind(
+        codecs: &Codecs,
+        value_serializer: Option<&str>,
+    ) -> Result<Option<CodecRef>, CodecError> {
+        codecs.for_type::<T>(value_serializer).map(Some)
+    }
+
+    fn emit(self, cx: &EmitCx<'_>) -> Result<(), CodecError> {
+        cx.send(&self)
+    }
+}
+
+impl<T: Payload> AgentOutput for Option<T> {
+    fn bind(
+        codecs: &Codecs,
+        value_serializer: Option<&str>,
+    ) -> Result<Option<CodecRef>, CodecError> {
+        codecs.for_type::<T>(value_serializer).map(Some)
+    }
+
+    fn emit(self, cx: &EmitCx<'_>) -> Result<(), CodecError> {
+        match self {
+            Some(value) => cx.send(&value),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Why one attempt at an event failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The record did not decode or validate.
+    Decode(CodecError),
+    /// The handler returned an error.
+    Handler(BoxError),
+    /// The handler's output did not encode.
+    Output(CodecError),
+    /// A record the event produced was not delivered.
+    Delivery(Error),
+}
+
+impl Failure {
+    /// The `faust.error.kind` header value.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Failure::Decode(e) => e.kind(),
+            Failure::Handler(_) => "handler",
+            Failure::Output(_) => "output",
+            Failure::Delivery(_) => "delivery",
+        }
+    }
+
+    /// Whether another attempt could succeed.
+    pub(crate) fn retryable(&self) -> bool {
+        matches!(self, Failure::Handler(_) | Failure::Delivery(_))
+    }
+
+    pub(crate) fn into_box(self) -> BoxError {
+        match self {
+            Failure::Decode(e) | Failure::Output(e) => Box::new(e),
+            Failure::Handler(e) => e,
+            Failure::Delivery(e) => Box::new(e),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Decode(e) => e.fmt(f),
+            Failure::Handler(e) => write!(f, "handler error: {e}"),
+            Failure::Output(e) => write!(f, "could not encode the agent's output: {e}"),
+            Failure::Delivery(e) => write!(f, "could not deliver a produced record: {e}"),
+        }
+    }
+}
+
+/// The type-erased handler generated code builds around a user function.
+#[doc(hidden)]
+pub struct AgentHandler(pub(crate) HandlerKind);
+
+impl fmt::Debug for AgentHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            HandlerKind::PerEvent(_) => f.write_str("AgentHandler::PerEvent"),
+            HandlerKind::Stream(_) => f.write_str("AgentHandler::Stream"),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) enum HandlerKind {
+    PerEvent(Arc<dyn EventHandler>),
+    Stream(Arc<dyn StreamHandler>),
+}
+
+pub(crate) trait EventHandler: Send + Sync {
+    fn bind_input(
+        &self,
+        codecs: &Codecs,
+        key_serializer: Option<&str>,
+        value_serializer: Option<&str>,
+    ) -> Result<InputCodecs, CodecError>;
+
+    fn bind_output(
+        &self,
+        codecs: &Codecs,
+        value_serializer: Option<&str>,
+    ) -> Result<Option<CodecRef>, CodecError>;
+
+    fn handle<'a>(
+        &'a self,
+        message: &'a Arc<Message>,
+        input: &'a InputCodecs,
+        emit: EmitCx<'a>,
+    ) -> BoxFuture<'a, Result<(), Failure>>;
+}
+
+pub(crate) trait StreamHandler: Send + Sync {
+    fn bind_input(
+        &self,
+        codecs: &Codecs,
+        key_serializer: Option<&str>,
+        value_serializer: Option<&str>,
+    ) -> Result<InputCodecs, CodecError>;
+
+    fn run(&self, source: StreamSource) -> BoxFuture<'static, Result<(), BoxError>>;
+}
+
+struct PerEvent<F, I, O> {
+    f: F,
+    _types: PhantomData<fn(I) -> O>,
+}
+
+impl<F, I, Fut, O, E> EventHandler for PerEvent<F, I, O>
+where
+    F: Fn(I) -> Fut + Send + Sync + 'static,
+    I: AgentInput,
+    Fut: Future<Output = Result<O, E>> + Send + 'static,
+    O: AgentOutput,
+    E: Into<BoxError> + 'static,
+{
+    fn bind_input(
+        &self,
+        codecs: &Codecs,
+        key_serializer: Option<&str>,
+        value_serializer: Option<&str>,
+    ) -> Result<InputCodecs, CodecError> {
+        I::bind(codecs, key_serializer, value_serializer)
+    }
+
+    fn bind_output(
+        &self,
+        codecs: &Codecs,
+        value_serializer: Option<&str>,
+    ) -> Result<Option<CodecRef>, CodecError> {
+        O::bind(codecs, value_serializer)
+    }
+
+    fn handle<'a>(
+        &'a self,
+        message: &'a Arc<Message>,
+        input: &'a InputCodecs,
+        emit: EmitCx<'a>,
+    ) -> BoxFuture<'a, Result<(), Failure>> {
+        Box::pin(async move {
+            let value = I::decode(message, input).map_err(Failure::Decode)?;
+            let output = (self.f)(value)
+                .await
+                .map_err(|e| Failure::Handler(e.into()))?;
+            output.emit(&emit).map_err(Failure::Output)
+        })
+    }
+}
+
+/// Wraps a per-event agent function; used by generated code.
+#[doc(hidden)]
+pub fn per_event<F, I, Fut, O, E>(f: F) -> AgentHandler
+where
+    F: Fn(I) -> Fut + Send + Sync + 'static,
+    I: AgentInput,
+    Fut: Future<Output = Result<O, E>> + Send + 'static,
+    O: AgentOutput,
+    E: Into<BoxError> + 'static,
+{
+    AgentHandler(HandlerKind::PerEvent(Arc::new(PerEvent {
+        f,
+        _types: PhantomData,
+    })))
+}
+
+struct StreamFn<F, T> {
+    f: F,
+    _types: PhantomData<fn(T)>,
+}
+
+impl<F, T, Fut, E> StreamHandler for StreamFn<F, T>
+where
+    F: Fn(Stream<T>) -> Fut + Send + Sync + 'static,
+    T: Payload,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<BoxError> + 'static,
+{
+    fn bind_input(
+        &self,
+        codecs: &Codecs,
+        key_serializer: Option<&str>,
+        value_serializer: Option<&str>,
+    ) -> Result<InputCodecs, CodecError> {
+        Ok(InputCodecs {
+            key: Some(codecs.for_type::<String>(key_serializer)?),
+            value: codecs.for_type::<T>(value_serializer)?,
+        })
+    }
+
+    fn run(&self, source: StreamSource) -> BoxFuture<'static, Result<(), BoxError>> {
+        let fut = (self.f)(Stream::from_source(source));
+        Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+}
+
+/// Wraps a stream agent function; used by generated code.
+#[doc(hidden)]
+pub fn stream<F, T, Fut, E>(f: F) -> AgentHandler
+where
+    F: Fn(Stream<T>) -> Fut + Send + Sync + 'static,
+    T: Payload,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<BoxError> + 'static,
+{
+    AgentHandler(HandlerKind::Stream(Arc::new(StreamFn {
+        f,
+        _types: PhantomData,
+    })))
+}

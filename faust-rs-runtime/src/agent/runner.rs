@@ -1,0 +1,352 @@
+//! Running an agent: binding it to the app, and processing each event
+//! under the agent's error policy.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{StreamExt, TryStreamExt};
+
+use super::ack::Envelope;
+use super::dead_letter::headers;
+use super::{BoundSink, EmitCx, Failure, HandlerKind, InputCodecs};
+use crate::app::registry::{AgentDef, OnError, SinkRef};
+use crate::app::{AgentOptions, AppCore};
+use crate::context::{Pending, Scope};
+use crate::error::{Error, Result};
+use crate::stream::StreamSource;
+use crate::transport::{Message, OutgoingRecord};
+
+/// An agent bound to a running app: codecs resolved, sinks resolved, policy
+/// settled.
+pub(crate) struct AgentRuntime {
+    pub(crate) name: Arc<str>,
+    pub(crate) handler: HandlerKind,
+    pub(crate) topics: Vec<Arc<str>>,
+    inputs: Vec<(Arc<str>, InputCodecs)>,
+    sinks: Vec<BoundSink>,
+    /// Sink topics with their value serializer, for stream agents' `emit`.
+    pub(crate) sink_topics: Vec<(Arc<str>, Option<&'static str>)>,
+    pub(crate) dead_letter: Option<Arc<str>>,
+    pub(crate) on_error: OnError,
+    retries: u32,
+    retry_backoff: Duration,
+    pub(crate) concurrency: usize,
+    pub(crate) core: Arc<AppCore>,
+}
+
+impl std::fmt::Debug for AgentRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentRuntime")
+            .field("name", &self.name)
+            .field("topics", &self.topics)
+            .field("sinks", &self.sink_topics)
+            .field("dead_letter", &self.dead_letter)
+            .field("on_error", &self.on_error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AgentRuntime {
+    /// Binds `def` to `core`, applying `options`; fails on unknown codecs,
+    /// a `dead_letter` policy without a topic, or sinks on an agent that
+    /// returns nothing.
+    pub(crate) fn bind(
+        def: &'static AgentDef,
+        options: Option<&AgentOptions>,
+        core: &Arc<AppCore>,
+    ) -> Result<Self> {
+        let name = def.name;
+        let handler = (def.build)().0;
+        let concurrency = options
+            .and_then(|o| o.concurrency)
+            .unwrap_or(def.concurrency);
+        if concurrency == 0 {
+            return Err(Error::config(format!(
+                "agent `{name}`: concurrency must be at least 1"
+            )));
+        }
+        let dead_letter: Option<Arc<str>> = options
+            .and_then(|o| o.dead_letter.as_deref())
+            .or(def.dead_letter)
+            .map(Arc::from);
+        let on_error = options
+            .and_then(|o| o.on_error)
+            .or(def.on_error)
+            .unwrap_or(if dead_letter.is_some() {
+                OnError::DeadLetter
+            } else {
+                OnError::Stop
+            });
+        if on_error == OnError::DeadLetter && dead_letter.is_none() {
+            return Err(Error::config(format!(
+                "agent `{name}` ({}): on_error is dead_letter but no dead-letter topic is set; \
+                 add `dead_letter = \"{name}-dlq\"`",
+                def.location
+            )));
+        }
+        if def.topics.is_empty() {
+            return Err(Error::config(format!(
+                "agent `{name}` ({}) consumes no topic",
+                def.location
+            )));
+        }
+        let codec_error = |topic: &str, e| {
+            Error::config(format!(
+                "agent `{name}`, topic `{topic}`: {e}"
+            ))
+        };
+        let mut inputs = Vec::new();
+        for topic in def.topics {
+            let settings = core.topic(topic);
+            let codecs = match &handler {
+                HandlerKind::PerEvent(h) => h.bind_input(
+                    &core.codecs,
+                    settings.key_serializer,
+                    settings.value_serializer,
+                ),
+                HandlerKind::Stream(h) => h.bind_input(
+                    &core.codecs,
+                    settings.key_serializer,
+                    settings.value_serializer,
+                ),
+            }
+            .map_err(|e| codec_error(topic, e))?;
+            inputs.push((Arc::from(*topic), codecs));
+        }
+        let mut sink_topics = Vec::new();
+        for sink in def.sinks {
+            let topic = match sink {
+                SinkRef::Topic(t) => *t,
+                SinkRef::Agent(other) => other.topics.first().copied().ok_or_else(|| {
+                    Error::config(format!(
+                        "agent `{name}` sinks to agent `{}`, which consumes no topic",
+                        other.name
+                    ))
+                })?,
+            };
+            sink_topics.push((Arc::from(topic), core.topic(topic).value_serializer));
+        }
+        let mut sinks = Vec::new();
+        if let HandlerKind::PerEvent(h) = &handler {
+            for (topic, serializer) in &sink_topics {
+                let codec = h
+                    .bind_output(&core.codecs, *serializer)
+                    .map_err(|e| codec_error(topic, e))?;
+                if codec.is_none() {
+                    return Err(Error::config(format!(
+                        "agent `{name}` ({}) has sink `{topic}` but returns `()`: return the value \
+                         to send, or remove the sink",
+                        def.location
+                    )));
+                }
+                sinks.push(BoundSink {
+                    topic: topic.clone(),
+                    codec,
+                });
+            }
+        }
+        Ok(AgentRuntime {
+            name: Arc::from(name),
+            handler,
+            topics: def.topics.iter().map(|t| Arc::from(*t)).collect(),
+            inputs,
+            sinks,
+            sink_topics,
+            dead_letter,
+            on_error,
+            retries: options.and_then(|o| o.retries).unwrap_or(def.retries),
+            retry_backoff: options
+                .and_then(|o| o.retry_backoff)
+                .unwrap_or(def.retry_backoff),
+            concurrency,
+            core: core.clone(),
+        })
+    }
+
+    /// The codecs for records of `topic`.
+    pub(crate) fn input(&self, topic: &Arc<str>) -> &InputCodecs {
+        let found = self
+            .inputs
+            .iter()
+            .find(|(t, _)| Arc::ptr_eq(t, topic) || t == topic);
+        match found {
+            Some((_, codecs)) => codecs,
+            // Only subscribed topics are routed to an agent.
+            None => &self.inputs[0].1,
+        }
+    }
+
+    /// Runs a per-event agent over `rx` until the channel closes or an
+    /// event stops the worker.
+    pub(crate) async fn run_per_event(
+        self: Arc<Self>,
+        rx: async_channel::Receiver<Envelope>,
+    ) -> Result<()> {
+        let HandlerKind::PerEvent(_) = &self.handler else {
+            return Ok(());
+        };
+        if self.concurrency <= 1 {
+            while let Ok(envelope) = rx.recv().await {
+                self.process(&envelope.message).await?;
+                envelope.ack();
+            }
+            return Ok(());
+        }
+        let this = &self;
+        rx.map(Ok)
+            .try_for_each_concurrent(self.concurrency, |envelope| async move {
+                this.process(&envelope.message).await?;
+                envelope.ack();
+                Ok(())
+            })
+            .await
+    }
+
+    /// Runs one instance of a stream agent over `rx`.
+    pub(crate) async fn run_stream(
+        self: Arc<Self>,
+        rx: async_channel::Receiver<Envelope>,
+    ) -> Result<()> {
+        let HandlerKind::Stream(handler) = self.handler.clone() else {
+            return Ok(());
+        };
+        let source = StreamSource::new(self.clone(), rx.clone());
+        let control = source.control();
+        let scope = Scope {
+            core: self.core.clone(),
+            pending: control.pending().clone(),
+        };
+        let result = scope.run(handler.run(source)).await;
+        if let Some(stop) = control.take_stop() {
+            return Err(stop);
+        }
+        match result {
+            // The stream ended because the worker is stopping.
+            Ok(()) if rx.is_closed() && rx.is_empty() => Ok(()),
+            Ok(()) => Err(Error::AgentEnded {
+                agent: self.name.to_string(),
+                reason: "the function returned Ok(()) before its stream ended".into(),
+            }),
+            Err(e) => Err(Error::AgentEnded {
+                agent: self.name.to_string(),
+                reason: format!("the function returned an error: {e}"),
+            }),
+        }
+    }
+
+    /// Processes one event: the handler with retries, then the policy.
+    /// `Err` means the worker must stop.
+    pub(crate) async fn process(&self, message: &Arc<Message>) -> Result<()> {
+        let HandlerKind::PerEvent(handler) = &self.handler else {
+            return Ok(());
+        };
+        let input = self.input(&message.topic);
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let pending = Pending::default();
+            let emit = EmitCx {
+                sinks: &self.sinks,
+                key: message.key.as_ref(),
+                producer: &*self.core.producer,
+                pending: &pending,
+            };
+            let scope = Scope {
+                core: self.core.clone(),
+                pending: pending.clone(),
+            };
+            let result = scope.run(handler.handle(message, input, emit)).await;
+            let settled = pending.settle().await;
+            let failure = match (result, settled) {
+                (Ok(()), Ok(())) => return Ok(()),
+                (Err(f), _) => f,
+                (Ok(()), Err(e)) => Failure::Delivery(e),
+            };
+            if failure.retryable() && attempt <= self.retries {
+                let delay = self
+                    .retry_backoff
+                    .saturating_mul(2u32.saturating_pow(attempt - 1));
+                tracing::warn!(
+                    agent = %self.name, topic = %message.topic, partition = message.partition,
+                    offset = message.offset, attempt, error = %failure,
+                    "handler failed; retrying in {delay:?}"
+                );
+                self.core.clock.sleep(delay).await;
+                continue;
+            }
+            return self.fail(message, failure, attempt).await;
+        }
+    }
+
+    /// Applies the policy to an event that failed for good: writes the dead
+    /// letter (`Ok`), or returns the error that stops the worker.
+    pub(crate) async fn fail(
+        &self,
+        message: &Message,
+        failure: Failure,
+        attempts: u32,
+    ) -> Result<()> {
+        let dead_letter = match (self.on_error, &self.dead_letter) {
+            (OnError::DeadLetter, Some(topic)) => topic.clone(),
+            _ => {
+                tracing::error!(
+                    agent = %self.name, topic = %message.topic, partition = message.partition,
+                    offset = message.offset, error = %failure,
+                    "event failed; on_error = stop: stopping the worker"
+                );
+                return Err(Error::AgentStopped {
+                    agent: self.name.to_string(),
+                    topic: message.topic.to_string(),
+                    partition: message.partition,
+                    offset: message.offset,
+                    source: failure.into_box(),
+                });
+            }
+        };
+        tracing::warn!(
+            agent = %self.name, topic = %message.topic, partition = message.partition,
+            offset = message.offset, kind = failure.kind(), error = %failure,
+            dead_letter = %dead_letter, "event failed; writing it to the dead-letter topic"
+        );
+        let record = self.dead_letter_record(message, &failure, attempts, dead_letter.clone());
+        match self.core.producer.send(record).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::AgentStopped {
+                agent: self.name.to_string(),
+                topic: message.topic.to_string(),
+                partition: message.partition,
+                offset: message.offset,
+                source: format!(
+                    "{failure}; and writing it to dead-letter topic `{dead_letter}` failed too: {e}"
+                )
+                .into(),
+            }),
+        }
+    }
+
+    fn dead_letter_record(
+        &self,
+        message: &Message,
+        failure: &Failure,
+        attempts: u32,
+        topic: Arc<str>,
+    ) -> OutgoingRecord {
+        let mut h = message.headers.clone();
+        h.insert(headers::ERROR, failure.to_string());
+        h.insert(headers::ERROR_KIND, failure.kind());
+        h.insert(headers::ATTEMPTS, attempts.to_string());
+        h.insert(headers::AGENT, self.name.to_string());
+        h.insert(headers::TOPIC, message.topic.to_string());
+        h.insert(headers::PARTITION, message.partition.to_string());
+        h.insert(headers::OFFSET, message.offset.to_string());
+        h.insert(headers::TIMESTAMP, message.timestamp.to_string());
+        OutgoingRecord {
+            topic,
+            partition: None,
+            key: message.key.clone(),
+            value: message.value.clone(),
+            headers: h,
+            timestamp: None,
+        }
+    }
+}

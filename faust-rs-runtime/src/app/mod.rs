@@ -1,0 +1,329 @@
+//! The application: its id, broker, topics, codecs and agents.
+//!
+//! An [`App`] is a description: what to run and with which settings. By
+//! default it takes every `#[agent]`, `#[task]`, `#[timer]` and `#[topic]`
+//! linked into the program ([`registry`]); [`App::bare`] starts from nothing
+//! so a test can name exactly the definitions it wants. The worker (or the
+//! test driver) turns an `App` into running agents; start-up checks
+//! (duplicate names, unknown codecs, sinks that go nowhere) fail there with
+//! an error that names both sides and the fix.
+//!
+//! ```
+//! use faust::App;
+//! use std::time::Duration;
+//!
+//! let app = App::new("orders-app")
+//!     .broker("memory://")
+//!     .topic_partitions(4)
+//!     .commit_interval(Duration::from_secs(1));
+//! assert_eq!(app.id(), "orders-app");
+//! ```
+
+pub mod registry;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::codec::{Codec, Codecs};
+use crate::error::{Error, Result};
+use crate::time::Clock;
+use crate::transport::Producer;
+use registry::{AgentDef, Location, OnError, TaskDef, TimerDef, TopicDef};
+
+/// Settings that override an agent's attribute options, by agent name.
+///
+/// ```
+/// use faust::{AgentOptions, App, OnError};
+/// let app = App::new("orders-app").configure_agent(
+///     "process",
+///     AgentOptions::new().concurrency(4).retries(3).on_error(OnError::Stop),
+/// );
+/// # let _ = app;
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct AgentOptions {
+    pub(crate) concurrency: Option<usize>,
+    pub(crate) dead_letter: Option<String>,
+    pub(crate) on_error: Option<OnError>,
+    pub(crate) retries: Option<u32>,
+    pub(crate) retry_backoff: Option<Duration>,
+}
+
+impl AgentOptions {
+    /// No overrides.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Handlers running at once.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = Some(n);
+        self
+    }
+
+    /// Dead-letter topic.
+    pub fn dead_letter(mut self, topic: impl Into<String>) -> Self {
+        self.dead_letter = Some(topic.into());
+        self
+    }
+
+    /// Policy once retries are spent.
+    pub fn on_error(mut self, policy: OnError) -> Self {
+        self.on_error = Some(policy);
+        self
+    }
+
+    /// Retries before the policy applies.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = Some(n);
+        self
+    }
+
+    /// First retry delay (doubles on each retry).
+    pub fn retry_backoff(mut self, d: Duration) -> Self {
+        self.retry_backoff = Some(d);
+        self
+    }
+}
+
+/// A faust application.
+#[derive(Clone)]
+pub struct App {
+    pub(crate) id: String,
+    pub(crate) broker: String,
+    pub(crate) topic_partitions: u32,
+    pub(crate) commit_interval: Duration,
+    pub(crate) queue_capacity: usize,
+    pub(crate) codecs: Codecs,
+    pub(crate) agents: Vec<&'static AgentDef>,
+    pub(crate) tasks: Vec<&'static TaskDef>,
+    pub(crate) timers: Vec<&'static TimerDef>,
+    pub(crate) topics: Vec<&'static TopicDef>,
+    pub(crate) agent_options: HashMap<String, AgentOptions>,
+}
+
+impl fmt::Debug for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("App")
+            .field("id", &self.id)
+            .field("broker", &self.broker)
+            .field("topic_partitions", &self.topic_partitions)
+            .field("commit_interval", &self.commit_interval)
+            .field(
+                "agents",
+                &self.agents.iter().map(|a| a.name).collect::<Vec<_>>(),
+            )
+            .field("tasks", &self.tasks.iter().map(|t| t.name).collect::<Vec<_>>())
+            .field(
+                "timers",
+                &self.timers.iter().map(|t| t.name).collect::<Vec<_>>(),
+            )
+            .field(
+                "topics",
+                &self.topics.iter().map(|t| t.name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// An app with id `id` (its Kafka consumer group) running every agent,
+    /// task, timer and topic declared in the program.
+    pub fn new(id: impl Into<String>) -> Self {
+        let mut app = Self::bare(id);
+        app.agents = registry::AGENTS.iter().copied().collect();
+        app.tasks = registry::TASKS.iter().copied().collect();
+        app.timers = registry::TIMERS.iter().copied().collect();
+        app.topics = registry::TOPICS.iter().copied().collect();
+        app
+    }
+
+    /// An app with no agents, tasks, timers or topics: add them one by one
+    /// with [`agent`](Self::agent) and friends. For tests.
+    pub fn bare(id: impl Into<String>) -> Self {
+        App {
+            id: id.into(),
+            broker: "memory://".to_owned(),
+            topic_partitions: 8,
+            commit_interval: Duration::from_millis(2800),
+            queue_capacity: 4096,
+            codecs: Codecs::default(),
+            agents: Vec::new(),
+            tasks: Vec::new(),
+            timers: Vec::new(),
+            topics: Vec::new(),
+            agent_options: HashMap::new(),
+        }
+    }
+
+    /// The app id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The broker URL: `memory://` (in-process; the default for now).
+    pub fn broker(mut self, url: impl Into<String>) -> Self {
+        self.broker = url.into();
+        self
+    }
+
+    /// The broker URL in use.
+    pub fn broker_url(&self) -> &str {
+        &self.broker
+    }
+
+    /// Partitions of topics the app creates when the topic names none
+    /// (Faust's `topic_partitions`, default 8).
+    pub fn topic_partitions(mut self, n: u32) -> Self {
+        self.topic_partitions = n.max(1);
+        self
+    }
+
+    /// How often finished offsets are committed (Faust's
+    /// `broker_commit_interval`, default 2.8 s). Offsets are also committed
+    /// at shutdown.
+    pub fn commit_interval(mut self, every: Duration) -> Self {
+        self.commit_interval = every;
+        self
+    }
+
+    /// Records buffered per agent before reading pauses (backpressure).
+    pub fn queue_capacity(mut self, n: usize) -> Self {
+        self.queue_capacity = n.max(1);
+        self
+    }
+
+    /// Registers a custom codec under `name`, for topics' `key_serializer`
+    /// / `value_serializer` and records' `serializer`.
+    pub fn codec(mut self, name: impl Into<String>, codec: impl Codec) -> Self {
+        self.codecs.register(name, codec);
+        self
+    }
+
+    /// Adds an agent definition (`my_agent::AGENT`).
+    pub fn agent(mut self, def: &'static AgentDef) -> Self {
+        self.agents.push(def);
+        self
+    }
+
+    /// Adds a task definition (`my_task::TASK`).
+    pub fn task(mut self, def: &'static TaskDef) -> Self {
+        self.tasks.push(def);
+        self
+    }
+
+    /// Adds a timer definition (`my_timer::TIMER`).
+    pub fn timer(mut self, def: &'static TimerDef) -> Self {
+        self.timers.push(def);
+        self
+    }
+
+    /// Adds a topic declaration.
+    pub fn topic<K, V>(mut self, topic: &'static crate::topic::Topic<K, V>) -> Self {
+        self.topics.push(topic.def());
+        self
+    }
+
+    /// Overrides the options of the agent named `name`.
+    pub fn configure_agent(mut self, name: impl Into<String>, options: AgentOptions) -> Self {
+        self.agent_options.insert(name.into(), options);
+        self
+    }
+
+    /// Names of the agents this app runs.
+    pub fn agent_names(&self) -> Vec<&'static str> {
+        self.agents.iter().map(|a| a.name).collect()
+    }
+
+    /// The agents this app runs.
+    pub fn agents(&self) -> &[&'static AgentDef] {
+        &self.agents
+    }
+
+    /// Checks the definitions: names unique per kind, topics declared once.
+    pub(crate) fn check(&self) -> Result<()> {
+        check_unique("agent", self.agents.iter().map(|a| (a.name, a.location)))?;
+        check_unique("task", self.tasks.iter().map(|t| (t.name, t.location)))?;
+        check_unique("timer", self.timers.iter().map(|t| (t.name, t.location)))?;
+        check_unique(
+            "topic",
+            self.topics
+                .iter()
+                .filter_map(|t| t.location.map(|l| (t.name, l))),
+        )?;
+        for name in self.agent_options.keys() {
+            if !self.agents.iter().any(|a| a.name == name) {
+                return Err(Error::config(format!(
+                    "configure_agent(\"{name}\"): no agent has that name; agents are: {}",
+                    self.agent_names().join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn topic_settings(&self) -> HashMap<String, TopicSettings> {
+        let mut map = HashMap::new();
+        for def in &self.topics {
+            map.insert(def.name.to_owned(), TopicSettings::from_def(def));
+        }
+        map
+    }
+}
+
+fn check_unique(
+    kind: &'static str,
+    items: impl Iterator<Item = (&'static str, Location)>,
+) -> Result<()> {
+    let mut seen: HashMap<&'static str, Location> = HashMap::new();
+    for (name, location) in items {
+        if let Some(first) = seen.insert(name, location) {
+            if first == location {
+                continue; // the same definition listed twice
+            }
+            return Err(Error::Duplicate {
+                kind,
+                name: name.to_owned(),
+                first,
+                second: location,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Codec and partition settings of one topic.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TopicSettings {
+    pub(crate) partitions: Option<u32>,
+    pub(crate) key_serializer: Option<&'static str>,
+    pub(crate) value_serializer: Option<&'static str>,
+}
+
+impl TopicSettings {
+    pub(crate) fn from_def(def: &TopicDef) -> Self {
+        TopicSettings {
+            partitions: def.partitions,
+            key_serializer: def.key_serializer,
+            value_serializer: def.value_serializer,
+        }
+    }
+}
+
+/// The shared state of a running app: what every agent, task and timer
+/// reaches through the [`context`](crate::context).
+#[derive(Debug)]
+pub(crate) struct AppCore {
+    pub(crate) codecs: Codecs,
+    pub(crate) producer: Arc<dyn Producer>,
+    pub(crate) clock: Clock,
+    pub(crate) topics: HashMap<String, TopicSettings>,
+}
+
+impl AppCore {
+    pub(crate) fn topic(&self, name: &str) -> TopicSettings {
+        self.topics.get(name).cloned().unwrap_or_default()
+    }
+}

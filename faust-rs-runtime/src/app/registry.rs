@@ -1,0 +1,208 @@
+//! Registration: the definitions the attribute macros emit, and the `linkme`
+//! distributed slices that collect them.
+//!
+//! Each macro emits its item plus one `static` definition (`AgentDef`,
+//! `TaskDef`, `TimerDef`, `TopicDef`) and registers a reference to it in a
+//! slice through [`__register!`](crate::__register). The worker reads the
+//! slices at start; nothing runs before `main`. Tests may instead build an
+//! [`App`](crate::App) from an explicit list of definitions.
+//!
+//! Everything here is `#[doc(hidden)]` support for generated code: the
+//! field layout is not a stable API.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::agent::AgentHandler;
+use crate::time::TaskFuture;
+
+/// Where an item was defined, for error messages that name both sides of a
+/// duplicate.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// `module_path!()` of the definition.
+    pub module: &'static str,
+    /// `file!()` of the definition.
+    pub file: &'static str,
+    /// `line!()` of the definition.
+    pub line: u32,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}:{})", self.module, self.file, self.line)
+    }
+}
+
+/// Where an agent sends what its handler returns.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub enum SinkRef {
+    /// A topic, by name.
+    Topic(&'static str),
+    /// Another agent: its first input topic.
+    Agent(&'static AgentDef),
+}
+
+/// What happens to an event whose handler (or decoding) failed after its
+/// retries ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnError {
+    /// Stop the worker; the event's offset is not committed, so it is
+    /// processed again after a restart.
+    Stop,
+    /// Write the event to the agent's dead-letter topic with the error in
+    /// its headers, and go on with the next event.
+    DeadLetter,
+}
+
+/// An agent as declared by `#[agent]`.
+#[doc(hidden)]
+pub struct AgentDef {
+    /// The agent's name (defaults to the function's name).
+    pub name: &'static str,
+    /// Topics it consumes.
+    pub topics: &'static [&'static str],
+    /// Where the per-event form's return values go.
+    pub sinks: &'static [SinkRef],
+    /// How many handlers run at once.
+    pub concurrency: usize,
+    /// Dead-letter topic, if any.
+    pub dead_letter: Option<&'static str>,
+    /// Policy after retries; `None` means: dead letter when a dead-letter
+    /// topic is set, otherwise stop.
+    pub on_error: Option<OnError>,
+    /// Retries before the policy applies.
+    pub retries: u32,
+    /// First retry delay; doubles on each retry.
+    pub retry_backoff: Duration,
+    /// Where the agent is defined.
+    pub location: Location,
+    /// Builds the type-erased handler around the user's function.
+    pub build: fn() -> AgentHandler,
+}
+
+impl fmt::Debug for AgentDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentDef")
+            .field("name", &self.name)
+            .field("topics", &self.topics)
+            .field("concurrency", &self.concurrency)
+            .field("dead_letter", &self.dead_letter)
+            .field("on_error", &self.on_error)
+            .field("retries", &self.retries)
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A `#[task]`: runs once when the worker starts.
+#[doc(hidden)]
+pub struct TaskDef {
+    /// The task's name (the function's name).
+    pub name: &'static str,
+    /// Where the task is defined.
+    pub location: Location,
+    /// Starts one run of the task.
+    pub run: fn() -> TaskFuture,
+}
+
+impl fmt::Debug for TaskDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskDef")
+            .field("name", &self.name)
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A `#[timer]`: runs every `interval`, first after one interval.
+#[doc(hidden)]
+pub struct TimerDef {
+    /// The timer's name (the function's name).
+    pub name: &'static str,
+    /// Time between two runs.
+    pub interval: Duration,
+    /// Run only on the group's leader worker.
+    pub on_leader: bool,
+    /// Where the timer is defined.
+    pub location: Location,
+    /// Starts one run of the timer.
+    pub run: fn() -> TaskFuture,
+}
+
+impl fmt::Debug for TimerDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerDef")
+            .field("name", &self.name)
+            .field("interval", &self.interval)
+            .field("on_leader", &self.on_leader)
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A topic as declared by `#[topic]` (or `Topic::new`, which is not
+/// registered).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct TopicDef {
+    /// The topic's name on the broker.
+    pub name: &'static str,
+    /// Partition count when the app creates it; `None` uses the app default.
+    pub partitions: Option<u32>,
+    /// Key codec name; `None` uses the key type's default.
+    pub key_serializer: Option<&'static str>,
+    /// Value codec name; `None` uses the value type's default.
+    pub value_serializer: Option<&'static str>,
+    /// Where the topic is declared; `None` for `Topic::new`.
+    pub location: Option<Location>,
+}
+
+/// Every `#[agent]` linked into the program.
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static AGENTS: [&'static AgentDef];
+
+/// Every `#[task]` linked into the program.
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static TASKS: [&'static TaskDef];
+
+/// Every `#[timer]` linked into the program.
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static TIMERS: [&'static TimerDef];
+
+/// Every `#[topic]` linked into the program.
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static TOPICS: [&'static TopicDef];
+
+/// Registers a definition in its slice. Called by generated code only:
+/// `__register!(agent PATH_TO_STATIC)`, likewise `task`, `timer`, `topic`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __register {
+    (agent $def:path) => {
+        $crate::__register!(@slice AGENTS, AgentDef, $def);
+    };
+    (task $def:path) => {
+        $crate::__register!(@slice TASKS, TaskDef, $def);
+    };
+    (timer $def:path) => {
+        $crate::__register!(@slice TIMERS, TimerDef, $def);
+    };
+    (topic $def:path) => {
+        $crate::__register!(@slice TOPICS, TopicDef, $def);
+    };
+    (@slice $slice:ident, $ty:ident, $def:path) => {
+        const _: () = {
+            #[$crate::__linkme::distributed_slice($crate::app::registry::$slice)]
+            #[linkme(crate = $crate::__linkme)]
+            static ENTRY: &'static $crate::app::registry::$ty = &$def;
+        };
+    };
+}

@@ -1,0 +1,347 @@
+//! Streams: what a stream agent iterates.
+//!
+//! A stream agent receives a [`Stream<T>`] of the decoded values of its
+//! topics and loops over it:
+//!
+//! ```
+//! use faust::prelude::*;
+//! use std::time::Duration;
+//!
+//! async fn clicks(mut stream: Stream<String>) -> Result<()> {
+//!     while let Some(batch) = stream.take(100, Duration::from_secs(1)).next().await {
+//!         println!("{} clicks", batch.len());
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Acknowledgement follows Faust: an event is acked when the agent asks for
+//! the next one (or the next batch), after every record it sent meanwhile
+//! has been delivered. A record that does not decode never reaches the
+//! agent: it goes to the agent's error policy (dead letter or stop) and the
+//! stream moves on.
+//!
+//! Combinators ([`filter`](Stream::filter), [`map`](Stream::map),
+//! [`enumerate`](Stream::enumerate), [`events`](Stream::events)) return new
+//! streams over the same events; [`emit`](Stream::emit) sends to the agent's
+//! sinks.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::future::{Either, select};
+
+use crate::agent::ack::Envelope;
+use crate::agent::runner::AgentRuntime;
+use crate::agent::{Event, Failure};
+use crate::codec::Payload;
+use crate::context::Pending;
+use crate::error::{Error, Result};
+use crate::transport::{Message, OutgoingRecord};
+
+/// What a stream agent's function is started with; built by the runtime.
+#[doc(hidden)]
+pub struct StreamSource {
+    agent: Arc<AgentRuntime>,
+    rx: async_channel::Receiver<Envelope>,
+    control: Arc<StreamControl>,
+}
+
+impl fmt::Debug for StreamSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamSource")
+            .field("agent", &self.agent.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamSource {
+    pub(crate) fn new(agent: Arc<AgentRuntime>, rx: async_channel::Receiver<Envelope>) -> Self {
+        StreamSource {
+            agent,
+            rx,
+            control: Arc::new(StreamControl::default()),
+        }
+    }
+
+    pub(crate) fn control(&self) -> Arc<StreamControl> {
+        self.control.clone()
+    }
+}
+
+/// State shared by a stream and the runtime: what to ack, what was sent,
+/// and why the stream stopped.
+#[derive(Debug, Default)]
+pub(crate) struct StreamControl {
+    pending: Pending,
+    to_ack: Mutex<Vec<Envelope>>,
+    stop: Mutex<Option<Error>>,
+    current_key: Mutex<Option<Bytes>>,
+    want_keys: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl StreamControl {
+    pub(crate) fn pending(&self) -> &Pending {
+        &self.pending
+    }
+
+    pub(crate) fn take_stop(&self) -> Option<Error> {
+        lock(&self.stop).take()
+    }
+
+    fn set_stop(&self, error: Error) {
+        lock(&self.stop).get_or_insert(error);
+    }
+
+    /// Waits for the deliveries of the events handed out so far, then acks
+    /// them. `false` when a delivery failed (the stream then stops).
+    async fn release(&self) -> bool {
+        if let Err(e) = self.pending.settle().await {
+            self.set_stop(e);
+            return false;
+        }
+        for envelope in lock(&self.to_ack).drain(..) {
+            envelope.ack();
+        }
+        true
+    }
+}
+
+struct Item<T> {
+    value: T,
+    key: Option<String>,
+    message: Arc<Message>,
+}
+
+/// The events of a stream agent's topics, decoded as `T`.
+pub struct Stream<T> {
+    inner: Pin<Box<dyn futures_core::Stream<Item = Item<T>> + Send>>,
+    agent: Arc<AgentRuntime>,
+    control: Arc<StreamControl>,
+}
+
+impl<T> fmt::Debug for Stream<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stream")
+            .field("agent", &self.agent.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Payload> Stream<T> {
+    /// The stream over `source`; records that do not decode go to the
+    /// agent's error policy.
+    pub(crate) fn from_source(source: StreamSource) -> Self {
+        let StreamSource { agent, rx, control } = source;
+        let state = (rx, agent.clone(), control.clone());
+        let inner = futures_util::stream::unfold(state, |(rx, agent, control)| async move {
+            loop {
+                let envelope = rx.recv().await.ok()?;
+                lock(&control.to_ack).push(envelope.clone());
+                let message = envelope.message;
+                let codecs = agent.input(&message.topic);
+                let want_key = control.want_keys.load(Ordering::Relaxed);
+                let decoded = codecs
+                    .value
+                    .decode::<T>(message.value.as_deref())
+                    .and_then(|value| {
+                        let key = match (&codecs.key, &message.key) {
+                            (Some(codec), Some(bytes)) if want_key => {
+                                Some(codec.decode::<String>(Some(bytes))?)
+                            }
+                            _ => None,
+                        };
+                        Ok((value, key))
+                    });
+                match decoded {
+                    Ok((value, key)) => {
+                        let item = Item {
+                            value,
+                            key,
+                            message,
+                        };
+                        return Some((item, (rx, agent, control)));
+                    }
+                    Err(e) => {
+                        if let Err(stop) = agent.fail(&message, Failure::Decode(e), 1).await {
+                            control.set_stop(stop);
+                            return None;
+                        }
+                    }
+                }
+            }
+        });
+        Stream {
+            inner: Box::pin(inner),
+            agent,
+            control,
+        }
+    }
+}
+
+impl<T: Send + 'static> Stream<T> {
+    async fn next_item(&mut self) -> Option<Item<T>> {
+        let item = self.inner.next().await?;
+        *lock(&self.control.current_key) = item.message.key.clone();
+        Some(item)
+    }
+
+    /// The next value. Acks the previous one first (once what was sent
+    /// while handling it is delivered). `None` when the worker stops.
+    pub async fn next(&mut self) -> Option<T> {
+        if !self.control.release().await {
+            return None;
+        }
+        self.next_item().await.map(|item| item.value)
+    }
+
+    /// Batches: each `next()` of the result waits for a first value, then
+    /// collects up to `max` values or until `within` has passed since that
+    /// first value, whichever comes first (on the app's clock, so virtual
+    /// time in tests). Like Faust's `stream.take(max, within)`.
+    pub fn take(&mut self, max: usize, within: Duration) -> Take<'_, T> {
+        Take {
+            stream: self,
+            max: max.max(1),
+            within,
+        }
+    }
+
+    /// Only the values for which `keep` is true; the others are acked as
+    /// they are skipped.
+    pub fn filter(self, mut keep: impl FnMut(&T) -> bool + Send + 'static) -> Stream<T> {
+        let Stream {
+            inner,
+            agent,
+            control,
+        } = self;
+        Stream {
+            inner: Box::pin(inner.filter(move |item| std::future::ready(keep(&item.value)))),
+            agent,
+            control,
+        }
+    }
+
+    /// Each value passed through `f`.
+    pub fn map<U: Send + 'static>(self, mut f: impl FnMut(T) -> U + Send + 'static) -> Stream<U> {
+        let Stream {
+            inner,
+            agent,
+            control,
+        } = self;
+        Stream {
+            inner: Box::pin(inner.map(move |item| Item {
+                value: f(item.value),
+                key: item.key,
+                message: item.message,
+            })),
+            agent,
+            control,
+        }
+    }
+
+    /// Each value with its position in the stream, from 0.
+    pub fn enumerate(self) -> Stream<(usize, T)> {
+        let Stream {
+            inner,
+            agent,
+            control,
+        } = self;
+        Stream {
+            inner: Box::pin(inner.enumerate().map(|(i, item)| Item {
+                value: (i, item.value),
+                key: item.key,
+                message: item.message,
+            })),
+            agent,
+            control,
+        }
+    }
+
+    /// Each value as an [`Event`] with its key (decoded as a string),
+    /// headers, topic, partition, offset and timestamp.
+    pub fn events(self) -> Stream<Event<T>> {
+        self.control.want_keys.store(true, Ordering::Relaxed);
+        let Stream {
+            inner,
+            agent,
+            control,
+        } = self;
+        let events = inner.map(|item| Item {
+            value: Event::new(item.key.clone(), item.value, item.message.clone()),
+            key: item.key,
+            message: item.message,
+        });
+        Stream {
+            inner: Box::pin(events),
+            agent,
+            control,
+        }
+    }
+
+    /// Sends `value` to the agent's sinks, keyed like the most recent
+    /// event. The event is acked only once the broker has it.
+    pub async fn emit<U: Payload>(&mut self, value: U) -> Result<()> {
+        let key = lock(&self.control.current_key).clone();
+        let core = &self.agent.core;
+        for (topic, serializer) in &self.agent.sink_topics {
+            let bytes = core.codecs.for_type::<U>(*serializer)?.encode(&value)?;
+            let delivery = core.producer.send(OutgoingRecord {
+                topic: topic.clone(),
+                key: key.clone(),
+                value: Some(bytes),
+                ..OutgoingRecord::default()
+            });
+            self.control.pending.push(delivery);
+        }
+        Ok(())
+    }
+}
+
+/// Batches of a [`Stream`]; see [`Stream::take`].
+pub struct Take<'a, T> {
+    stream: &'a mut Stream<T>,
+    max: usize,
+    within: Duration,
+}
+
+impl<T> fmt::Debug for Take<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Take")
+            .field("max", &self.max)
+            .field("within", &self.within)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> Take<'_, T> {
+    /// The next batch; `None` when the worker stops.
+    pub async fn next(&mut self) -> Option<Vec<T>> {
+        if !self.stream.control.release().await {
+            return None;
+        }
+        let first = self.stream.next_item().await?;
+        let clock = self.stream.agent.core.clock.clone();
+        let deadline = clock.elapsed() + self.within;
+        let mut batch = vec![first.value];
+        while batch.len() < self.max {
+            let next = self.stream.next_item();
+            let timeout = clock.sleep_until(deadline);
+            futures_util::pin_mut!(next);
+            match select(next, timeout).await {
+                Either::Left((Some(item), _)) => batch.push(item.value),
+                Either::Left((None, _)) | Either::Right(_) => break,
+            }
+        }
+        Some(batch)
+    }
+}

@@ -1,0 +1,538 @@
+//! The test driver: run agents with no broker, no sleeps, and virtual time.
+//!
+//! [`TestDriver`] runs an [`App`] on the in-memory transport and a virtual
+//! clock, and polls the app's futures itself, so every test is
+//! deterministic:
+//!
+//! * [`send`](TestDriver::send) puts a record on a topic, as a producer would;
+//! * [`run_until_idle`](TestDriver::run_until_idle) processes until nothing
+//!   can move without time passing, then commits (it never moves the clock);
+//! * [`advance`](TestDriver::advance) moves virtual time, firing timers,
+//!   `take` timeouts and retry backoffs on the way;
+//! * [`topic`](TestDriver::topic) reads back what landed on any topic —
+//!   sinks, dead letters — decoded, with assertions that print what is there
+//!   when they fail.
+//!
+//! ```
+//! use faust::prelude::*;
+//! use faust::testing::TestDriver;
+//!
+//! #[faust::agent(topic = "numbers", sink = "doubled")]
+//! async fn double(n: u64) -> Result<u64> {
+//!     Ok(n * 2)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> faust::Result<()> {
+//! let mut t = TestDriver::for_agent(&double::AGENT);
+//! t.send("numbers", "a", 21u64).await;
+//! t.run_until_idle().await?;
+//! t.topic::<u64>("doubled").assert_values(&[42]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Faust's `agent.test_context()` corresponds to
+//! [`TestDriver::for_agent`]: one agent alone.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::agent::Event;
+use crate::agent::dead_letter::headers as dlq;
+use crate::app::App;
+use crate::app::registry::AgentDef;
+use crate::codec::Payload;
+use crate::error::{Error, Result};
+use crate::time::Clock;
+use crate::topic::IntoPayload;
+use crate::transport::memory::MemoryBroker;
+use crate::transport::{Headers, Message, OutgoingRecord, RecordMetadata};
+use crate::worker::engine::{Engine, Unit, UnitFuture};
+
+/// Polls without progress after which `run_until_idle` reports a busy loop.
+const MAX_ROUNDS: u64 = 50_000_000;
+
+/// Runs an app in memory for tests. See the [module docs](self).
+pub struct TestDriver {
+    engine: Engine,
+    clock: Clock,
+    slots: Vec<Slot>,
+    started: bool,
+    stopped: Option<String>,
+}
+
+struct Slot {
+    name: String,
+    future: Option<UnitFuture>,
+    flag: Arc<WakeFlag>,
+}
+
+struct WakeFlag(AtomicBool);
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+impl fmt::Debug for TestDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestDriver")
+            .field("app", &self.engine.app.id)
+            .field("now", &self.clock.elapsed())
+            .field("units", &self.slots.iter().map(|s| &s.name).collect::<Vec<_>>())
+            .field("stopped", &self.stopped)
+            .finish()
+    }
+}
+
+impl Default for TestDriver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestDriver {
+    /// A driver running every agent, task, timer and topic declared in the
+    /// test binary, as app `test-app`.
+    ///
+    /// # Panics
+    /// If the app does not start (duplicate names, unknown codecs...), with
+    /// the start-up error.
+    pub fn new() -> Self {
+        Self::with_app(App::new("test-app"))
+    }
+
+    /// A driver running one agent alone, like Faust's
+    /// `agent.test_context()`.
+    ///
+    /// # Panics
+    /// If the agent does not start, with the start-up error.
+    pub fn for_agent(agent: &'static AgentDef) -> Self {
+        Self::with_app(App::bare("test-app").agent(agent))
+    }
+
+    /// A driver running `app`.
+    ///
+    /// # Panics
+    /// If the app does not start, with the start-up error; use
+    /// [`try_with_app`](Self::try_with_app) to test start-up errors.
+    pub fn with_app(app: App) -> Self {
+        match Self::try_with_app(app) {
+            Ok(driver) => driver,
+            Err(e) => panic!("TestDriver: the app did not start: {e}"),
+        }
+    }
+
+    /// A driver running `app`, or the start-up error.
+    pub fn try_with_app(app: App) -> Result<Self> {
+        let clock = Clock::virtual_clock();
+        let broker = MemoryBroker::new(app.topic_partitions, clock.clone());
+        let engine = Engine::build(app, broker, clock.clone())?;
+        Ok(TestDriver {
+            engine,
+            clock,
+            slots: Vec::new(),
+            started: false,
+            stopped: None,
+        })
+    }
+
+    /// The in-memory broker, to inspect topics and offsets directly.
+    pub fn broker(&self) -> &MemoryBroker {
+        &self.engine.broker
+    }
+
+    /// Virtual time since the driver started.
+    pub fn now(&self) -> Duration {
+        self.clock.elapsed()
+    }
+
+    /// Sends `value` with `key` to `topic`, encoded with the topic's codecs
+    /// (or the types' defaults).
+    ///
+    /// # Panics
+    /// If the key or value cannot be encoded.
+    pub async fn send<K: IntoPayload, V: IntoPayload>(
+        &mut self,
+        topic: &str,
+        key: K,
+        value: V,
+    ) -> RecordMetadata {
+        let key = self.encode_key(topic, &key.into_payload());
+        let value = self.encode_value(topic, &value.into_payload());
+        self.send_raw(topic, Some(key), Some(value), Headers::new())
+            .await
+    }
+
+    /// Sends `value` with no key (partitions are then used in turn).
+    ///
+    /// # Panics
+    /// If the value cannot be encoded.
+    pub async fn send_value<V: IntoPayload>(&mut self, topic: &str, value: V) -> RecordMetadata {
+        let value = self.encode_value(topic, &value.into_payload());
+        self.send_raw(topic, None, Some(value), Headers::new()).await
+    }
+
+    /// Sends raw bytes: for malformed payloads, tombstones (`value: None`)
+    /// and headers.
+    pub async fn send_raw(
+        &mut self,
+        topic: &str,
+        key: Option<Bytes>,
+        value: Option<Bytes>,
+        headers: Headers,
+    ) -> RecordMetadata {
+        let record = OutgoingRecord {
+            topic: Arc::from(topic),
+            key,
+            value,
+            headers,
+            ..OutgoingRecord::default()
+        };
+        match self.engine.broker.append(record) {
+            Ok(meta) => meta,
+            Err(e) => panic!("TestDriver::send to `{topic}`: {e}"),
+        }
+    }
+
+    fn encode_key<K: Payload>(&self, topic: &str, key: &K) -> Bytes {
+        let core = &self.engine.core;
+        let settings = core.topic(topic);
+        core.codecs
+            .for_type::<K>(settings.key_serializer)
+            .and_then(|c| c.encode(key))
+            .unwrap_or_else(|e| panic!("TestDriver::send to `{topic}`: cannot encode the key: {e}"))
+    }
+
+    fn encode_value<V: Payload>(&self, topic: &str, value: &V) -> Bytes {
+        let core = &self.engine.core;
+        let settings = core.topic(topic);
+        core.codecs
+            .for_type::<V>(settings.value_serializer)
+            .and_then(|c| c.encode(value))
+            .unwrap_or_else(|e| {
+                panic!("TestDriver::send to `{topic}`: cannot encode the value: {e}")
+            })
+    }
+
+    /// Processes until every agent waits for input and every task and timer
+    /// waits for time to pass, then commits the finished offsets. Virtual
+    /// time does not move.
+    ///
+    /// Returns the error that stopped the app, if one did (an agent with
+    /// `on_error = "stop"`, a failing task); later calls return
+    /// [`Error::Stopped`].
+    pub async fn run_until_idle(&mut self) -> Result<()> {
+        if let Some(reason) = &self.stopped {
+            return Err(Error::Stopped(reason.clone()));
+        }
+        if !self.started {
+            self.started = true;
+            self.slots = self
+                .engine
+                .units()
+                .into_iter()
+                .map(|Unit { name, future }| Slot {
+                    name,
+                    future: Some(future),
+                    flag: Arc::new(WakeFlag(AtomicBool::new(true))),
+                })
+                .collect();
+        }
+        let mut rounds: u64 = 0;
+        loop {
+            let mut progressed = false;
+            for slot in &mut self.slots {
+                if !slot.flag.0.swap(false, Ordering::AcqRel) {
+                    continue;
+                }
+                let Some(future) = slot.future.as_mut() else {
+                    continue;
+                };
+                progressed = true;
+                let waker = Waker::from(slot.flag.clone());
+                let mut cx = Context::from_waker(&waker);
+                if let Poll::Ready(()) = future.as_mut().poll(&mut cx) {
+                    slot.future = None;
+                }
+            }
+            if self.engine.lifecycle.has_error() {
+                self.engine.commit();
+                let error = self
+                    .engine
+                    .lifecycle
+                    .take_error()
+                    .unwrap_or(Error::ShuttingDown);
+                self.stopped = Some(error.to_string());
+                self.slots.clear();
+                return Err(error);
+            }
+            if !progressed {
+                break;
+            }
+            rounds += 1;
+            if rounds > MAX_ROUNDS {
+                let busy: Vec<&str> = self
+                    .slots
+                    .iter()
+                    .filter(|s| s.flag.0.load(Ordering::Acquire))
+                    .map(|s| s.name.as_str())
+                    .collect();
+                return Err(Error::config(format!(
+                    "run_until_idle: still busy after {MAX_ROUNDS} rounds; these keep waking \
+                     themselves: {busy:?} (a loop that never waits on input or time?)"
+                )));
+            }
+            // Let wake-ups from tokio resources land before deciding we're idle.
+            tokio::task::yield_now().await;
+        }
+        self.engine.commit();
+        Ok(())
+    }
+
+    /// Moves virtual time forward by `by`, stopping at every timer,
+    /// timeout and backoff deadline on the way to run until idle there.
+    pub async fn advance(&mut self, by: Duration) -> Result<()> {
+        self.run_until_idle().await?;
+        let target = self.clock.elapsed() + by;
+        while let Some(next) = self.clock.next_deadline() {
+            if next > target {
+                break;
+            }
+            self.clock.advance_to(next);
+            self.run_until_idle().await?;
+        }
+        self.clock.advance_to(target);
+        self.run_until_idle().await
+    }
+
+    /// Every record on `topic`, decoded as values of `T` with string keys.
+    ///
+    /// # Panics
+    /// If a record does not decode as `T`, naming the record and the error.
+    pub fn topic<T: Payload>(&self, topic: &str) -> TopicRecords<T> {
+        let core = &self.engine.core;
+        let settings = core.topic(topic);
+        let value_codec = core
+            .codecs
+            .for_type::<T>(settings.value_serializer)
+            .unwrap_or_else(|e| panic!("TestDriver::topic(\"{topic}\"): {e}"));
+        let key_codec = core.codecs.for_type::<String>(settings.key_serializer).ok();
+        let messages = self.engine.broker.records(topic);
+        let mut events = Vec::with_capacity(messages.len());
+        for (i, message) in messages.into_iter().enumerate() {
+            let value = value_codec
+                .decode::<T>(message.value.as_deref())
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "TestDriver::topic(\"{topic}\"): record #{i} (partition {}, offset {}) \
+                         does not decode as {}: {e}\n  read raw records with \
+                         `t.records(\"{topic}\")`",
+                        message.partition,
+                        message.offset,
+                        std::any::type_name::<T>()
+                    )
+                });
+            let key = message.key.as_ref().map(|k| {
+                key_codec
+                    .as_ref()
+                    .and_then(|c| c.decode::<String>(Some(k)).ok())
+                    .unwrap_or_else(|| String::from_utf8_lossy(k).into_owned())
+            });
+            events.push(Event::new(key, value, Arc::new(message)));
+        }
+        TopicRecords {
+            topic: topic.to_owned(),
+            events,
+            known_topics: self.engine.broker.topics(),
+        }
+    }
+
+    /// Every raw record on `topic`, partition by partition.
+    pub fn records(&self, topic: &str) -> Vec<Message> {
+        self.engine.broker.records(topic)
+    }
+
+    /// The dead letters on `topic`, with the failure their headers describe.
+    pub fn dead_letters(&self, topic: &str) -> Vec<DeadLetter> {
+        self.records(topic).into_iter().map(DeadLetter).collect()
+    }
+
+    /// The offset the app has committed for `topic`/`partition`.
+    pub fn committed(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.engine
+            .broker
+            .committed(self.engine.group(), topic, partition)
+    }
+}
+
+/// A record on a dead-letter topic.
+#[derive(Clone, Debug)]
+pub struct DeadLetter(pub Message);
+
+impl DeadLetter {
+    /// The error message.
+    pub fn error(&self) -> &str {
+        self.0.headers.get_str(dlq::ERROR).unwrap_or("")
+    }
+
+    /// The kind of failure: `decode`, `validation`, `handler`, `output` or
+    /// `delivery`.
+    pub fn kind(&self) -> &str {
+        self.0.headers.get_str(dlq::ERROR_KIND).unwrap_or("")
+    }
+
+    /// The agent that failed.
+    pub fn agent(&self) -> &str {
+        self.0.headers.get_str(dlq::AGENT).unwrap_or("")
+    }
+
+    /// Where the event came from: topic, partition, offset.
+    pub fn source(&self) -> (String, i32, i64) {
+        let h = &self.0.headers;
+        (
+            h.get_str(dlq::TOPIC).unwrap_or("").to_owned(),
+            h.get_str(dlq::PARTITION)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(-1),
+            h.get_str(dlq::OFFSET)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(-1),
+        )
+    }
+
+    /// The original value bytes.
+    pub fn value(&self) -> Option<&[u8]> {
+        self.0.value.as_deref()
+    }
+
+    /// The original key bytes.
+    pub fn key(&self) -> Option<&[u8]> {
+        self.0.key.as_deref()
+    }
+}
+
+/// What landed on a topic, decoded; see [`TestDriver::topic`].
+pub struct TopicRecords<T> {
+    topic: String,
+    events: Vec<Event<T>>,
+    known_topics: Vec<String>,
+}
+
+impl<T: fmt::Debug> fmt::Debug for TopicRecords<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TopicRecords")
+            .field("topic", &self.topic)
+            .field("events", &self.events)
+            .finish()
+    }
+}
+
+impl<T> TopicRecords<T> {
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// True when the topic has none.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// The records as events (key, value, headers, partition, offset).
+    pub fn events(&self) -> &[Event<T>] {
+        &self.events
+    }
+
+    /// The values, partition by partition, in offset order.
+    pub fn values(&self) -> Vec<&T> {
+        self.events.iter().map(|e| &e.value).collect()
+    }
+
+    /// The values, owned.
+    pub fn into_values(self) -> Vec<T> {
+        self.events.into_iter().map(|e| e.value).collect()
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> Vec<Option<&str>> {
+        self.events.iter().map(|e| e.key.as_deref()).collect()
+    }
+}
+
+impl<T: fmt::Debug + PartialEq> TopicRecords<T> {
+    /// Asserts the values, in order (partition by partition), and prints
+    /// what the topic holds when they differ.
+    #[track_caller]
+    pub fn assert_values(&self, expected: &[T]) {
+        let actual = self.values();
+        if actual.len() == expected.len() && actual.iter().zip(expected).all(|(a, e)| *a == e) {
+            return;
+        }
+        panic!("{}", self.mismatch(&format!("values {expected:?}")));
+    }
+
+    /// Asserts the values regardless of order.
+    #[track_caller]
+    pub fn assert_values_unordered(&self, expected: &[T]) {
+        let mut remaining: Vec<&T> = self.values();
+        let all_found = expected.iter().all(|e| match remaining.iter().position(|a| *a == e) {
+            Some(i) => {
+                remaining.swap_remove(i);
+                true
+            }
+            None => false,
+        });
+        if all_found && remaining.is_empty() {
+            return;
+        }
+        panic!(
+            "{}",
+            self.mismatch(&format!("values {expected:?} in any order"))
+        );
+    }
+
+    /// Asserts the number of records.
+    #[track_caller]
+    pub fn assert_len(&self, expected: usize) {
+        if self.len() != expected {
+            panic!("{}", self.mismatch(&format!("{expected} records")));
+        }
+    }
+
+    fn mismatch(&self, expected: &str) -> String {
+        let mut out = format!(
+            "topic `{}`: expected {expected}, found {} records",
+            self.topic,
+            self.len()
+        );
+        for e in &self.events {
+            out.push_str(&format!(
+                "\n  [{}]@{} key={:?} value={:?}",
+                e.partition(),
+                e.offset(),
+                e.key,
+                e.value
+            ));
+        }
+        if self.events.is_empty() {
+            out.push_str(&format!(
+                "\n  topics that exist: {:?}\n  (did the agent fail? check its dead-letter topic, \
+                 and the Result of run_until_idle)",
+                self.known_topics
+            ));
+        }
+        out
+    }
+}

@@ -1,0 +1,308 @@
+//! The in-memory transport: a broker that lives in the process.
+//!
+//! [`MemoryBroker`] keeps each topic as partitions of append-only logs,
+//! partitions keys with Kafka's murmur2 like a real producer, stores
+//! committed offsets per consumer group, and wakes readers when records
+//! arrive. It backs the test driver (on a virtual clock) and `memory://`
+//! workers. Topics are created on first use with the default partition
+//! count, like a broker with `auto.create.topics.enable`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::error::{Error, Result};
+use crate::time::Clock;
+use crate::transport::{
+    Delivery, Message, OutgoingRecord, Producer, RecordMetadata, partition_for_key,
+};
+
+/// An in-process broker. Cloning gives another handle to the same broker.
+#[derive(Clone, Debug)]
+pub struct MemoryBroker {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: Mutex<State>,
+    notify: tokio::sync::Notify,
+    clock: Clock,
+    round_robin: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    default_partitions: u32,
+    topics: HashMap<Arc<str>, Vec<Vec<Message>>>,
+    committed: HashMap<(String, Arc<str>, i32), i64>,
+}
+
+impl MemoryBroker {
+    /// A broker whose topics get `default_partitions` partitions when
+    /// created on first use, and whose records are stamped by `clock`.
+    pub fn new(default_partitions: u32, clock: Clock) -> Self {
+        MemoryBroker {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    default_partitions: default_partitions.max(1),
+                    ..State::default()
+                }),
+                notify: tokio::sync::Notify::new(),
+                clock,
+                round_robin: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates `topic` with `partitions` partitions; an existing topic keeps
+    /// its partitions. Returns the topic's partition count.
+    pub fn create_topic(&self, topic: &str, partitions: u32) -> u32 {
+        let mut state = self.lock();
+        Self::ensure(&mut state, topic, partitions.max(1))
+    }
+
+    fn ensure(state: &mut State, topic: &str, partitions: u32) -> u32 {
+        if let Some(parts) = state.topics.get(topic) {
+            return parts.len() as u32;
+        }
+        state
+            .topics
+            .insert(Arc::from(topic), vec![Vec::new(); partitions as usize]);
+        partitions
+    }
+
+    /// The partition count of `topic`, if it exists.
+    pub fn partitions(&self, topic: &str) -> Option<u32> {
+        self.lock().topics.get(topic).map(|p| p.len() as u32)
+    }
+
+    /// Every topic's name, sorted.
+    pub fn topics(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.lock().topics.keys().map(|t| t.to_string()).collect();
+        names.sort();
+        names
+    }
+
+    /// Appends `record`, choosing the partition from the key (murmur2) when
+    /// the record names none, round-robin when it has no key.
+    pub fn append(&self, record: OutgoingRecord) -> Result<RecordMetadata> {
+        let meta = {
+            let mut state = self.lock();
+            let default = state.default_partitions;
+            let count = Self::ensure(&mut state, &record.topic, default);
+            let partition = match (record.partition, &record.key) {
+                (Some(p), _) => p.rem_euclid(count as i32),
+                (None, Some(key)) => partition_for_key(key, count),
+                (None, None) => {
+                    (self.inner.round_robin.fetch_add(1, Ordering::Relaxed) % u64::from(count))
+                        as i32
+                }
+            };
+            let timestamp = record.timestamp.unwrap_or_else(|| self.inner.clock.wall_ms());
+            let Some(topic) = state.topics.get_key_value(&*record.topic).map(|(t, _)| t.clone())
+            else {
+                return Err(Error::config(format!("topic `{}` vanished", record.topic)));
+            };
+            let Some(log) = state
+                .topics
+                .get_mut(&topic)
+                .and_then(|parts| parts.get_mut(partition as usize))
+            else {
+                return Err(Error::config(format!(
+                    "topic `{topic}` has no partition {partition} ({count} partitions)"
+                )));
+            };
+            let offset = log.len() as i64;
+            log.push(Message {
+                topic,
+                partition,
+                offset,
+                timestamp,
+                key: record.key,
+                value: record.value,
+                headers: record.headers,
+            });
+            RecordMetadata { partition, offset }
+        };
+        self.inner.notify.notify_waiters();
+        Ok(meta)
+    }
+
+    /// Up to `max` records of `topic`/`partition` from `offset` on.
+    pub fn read(&self, topic: &str, partition: i32, offset: i64, max: usize) -> Vec<Message> {
+        let state = self.lock();
+        let Some(log) = state
+            .topics
+            .get(topic)
+            .and_then(|p| p.get(partition as usize))
+        else {
+            return Vec::new();
+        };
+        let start = offset.clamp(0, log.len() as i64) as usize;
+        let end = start.saturating_add(max).min(log.len());
+        log[start..end].to_vec()
+    }
+
+    /// Every record of `topic`, partition by partition.
+    pub fn records(&self, topic: &str) -> Vec<Message> {
+        let state = self.lock();
+        state
+            .topics
+            .get(topic)
+            .map(|parts| parts.iter().flatten().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The offset the next record of `topic`/`partition` will get.
+    pub fn end_offset(&self, topic: &str, partition: i32) -> i64 {
+        self.lock()
+            .topics
+            .get(topic)
+            .and_then(|p| p.get(partition as usize))
+            .map_or(0, |log| log.len() as i64)
+    }
+
+    /// Stores `offset` (the next offset to read) as `group`'s position.
+    pub fn commit(&self, group: &str, topic: &Arc<str>, partition: i32, offset: i64) {
+        self.lock()
+            .committed
+            .insert((group.to_owned(), topic.clone(), partition), offset);
+    }
+
+    /// `group`'s committed position in `topic`/`partition`.
+    pub fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
+        self.lock()
+            .committed
+            .get(&(group.to_owned(), Arc::from(topic), partition))
+            .copied()
+    }
+
+    /// A consumer for `group` reading `topics`, each partition from the
+    /// group's committed offset (or the start).
+    pub fn consumer(&self, group: &str, topics: Vec<Arc<str>>) -> MemoryConsumer {
+        MemoryConsumer {
+            broker: self.clone(),
+            group: group.to_owned(),
+            topics,
+            positions: HashMap::new(),
+        }
+    }
+
+    /// A [`Producer`] that appends to this broker.
+    pub fn producer(&self) -> Arc<dyn Producer> {
+        Arc::new(MemoryProducer(self.clone()))
+    }
+}
+
+#[derive(Debug)]
+struct MemoryProducer(MemoryBroker);
+
+impl Producer for MemoryProducer {
+    fn send(&self, record: OutgoingRecord) -> Delivery {
+        Delivery::ready(self.0.append(record))
+    }
+}
+
+/// Reads a set of topics for one consumer group, partition by partition in
+/// offset order.
+#[derive(Debug)]
+pub struct MemoryConsumer {
+    broker: MemoryBroker,
+    group: String,
+    topics: Vec<Arc<str>>,
+    positions: HashMap<(Arc<str>, i32), i64>,
+}
+
+impl MemoryConsumer {
+    /// Waits for records and returns up to `max_per_partition` from each
+    /// partition that has some.
+    pub async fn poll(&mut self, max_per_partition: usize) -> Vec<Message> {
+        loop {
+            let broker = self.broker.clone();
+            let notified = broker.inner.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let batch = self.try_poll(max_per_partition);
+            if !batch.is_empty() {
+                return batch;
+            }
+            notified.await;
+        }
+    }
+
+    /// Returns what is available now without waiting.
+    pub fn try_poll(&mut self, max_per_partition: usize) -> Vec<Message> {
+        let mut batch = Vec::new();
+        let state = self.broker.lock();
+        for topic in &self.topics {
+            let Some((name, parts)) = state.topics.get_key_value(&**topic) else {
+                continue;
+            };
+            for (p, log) in parts.iter().enumerate() {
+                let key = (name.clone(), p as i32);
+                let pos = match self.positions.get(&key) {
+                    Some(pos) => *pos,
+                    None => {
+                        let start = state
+                            .committed
+                            .get(&(self.group.clone(), name.clone(), p as i32))
+                            .copied()
+                            .unwrap_or(0);
+                        self.positions.insert(key.clone(), start);
+                        start
+                    }
+                };
+                let start = pos.clamp(0, log.len() as i64) as usize;
+                let end = start.saturating_add(max_per_partition).min(log.len());
+                if start < end {
+                    batch.extend_from_slice(&log[start..end]);
+                    self.positions.insert(key, end as i64);
+                }
+            }
+        }
+        batch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn record(topic: &str, key: &str, value: &str) -> OutgoingRecord {
+        OutgoingRecord {
+            topic: Arc::from(topic),
+            key: Some(Bytes::copy_from_slice(key.as_bytes())),
+            value: Some(Bytes::copy_from_slice(value.as_bytes())),
+            ..OutgoingRecord::default()
+        }
+    }
+
+    #[test]
+    fn same_key_goes_to_same_partition_in_order() {
+        let broker = MemoryBroker::new(4, Clock::virtual_clock());
+        let a = broker.append(record("t", "k", "1")).unwrap();
+        let b = broker.append(record("t", "k", "2")).unwrap();
+        assert_eq!(a.partition, b.partition);
+        assert_eq!((a.offset, b.offset), (0, 1));
+        assert_eq!(broker.partitions("t"), Some(4));
+    }
+
+    #[test]
+    fn consumer_resumes_from_committed_offset() {
+        let broker = MemoryBroker::new(1, Clock::virtual_clock());
+        for i in 0..5 {
+            broker.append(record("t", "k", &i.to_string())).unwrap();
+        }
+        broker.commit("g", &Arc::from("t"), 0, 3);
+        let mut c = broker.consumer("g", vec![Arc::from("t")]);
+        let got: Vec<i64> = c.try_poll(100).iter().map(|m| m.offset).collect();
+        assert_eq!(got, [3, 4]);
+        assert!(c.try_poll(100).is_empty());
+    }
+}

@@ -1,0 +1,276 @@
+//! Transports: where messages come from and go to.
+//!
+//! A transport gives the worker two things: a way to read the partitions of
+//! the topics its agents consume, in offset order, and a [`Producer`] that
+//! appends records and says when the broker has them. The in-memory
+//! transport ([`memory`]) backs the test driver and `memory://` workers; the
+//! Kafka transport (rdkafka) backs production.
+//!
+//! This module holds the types both sides share: [`Message`] (a record read
+//! from a partition), [`OutgoingRecord`] (a record to append), [`Headers`]
+//! and the default key partitioner ([`partition_for_key`], Kafka's murmur2,
+//! so a key lands on the same partition as with the Java client and Faust).
+//! It may call nothing above it.
+
+pub mod memory;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+
+use crate::error::Error;
+
+/// A record read from a topic partition.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The topic it was read from.
+    pub topic: Arc<str>,
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset in that partition.
+    pub offset: i64,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: i64,
+    /// Key bytes; `None` when the record has no key.
+    pub key: Option<Bytes>,
+    /// Value bytes; `None` for a tombstone.
+    pub value: Option<Bytes>,
+    /// Record headers.
+    pub headers: Headers,
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
+            .field("offset", &self.offset)
+            .field("timestamp", &self.timestamp)
+            .field("key", &self.key.as_ref().map(|k| String::from_utf8_lossy(k)))
+            .field("value_len", &self.value.as_ref().map(Bytes::len))
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+/// A record to append to a topic.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutgoingRecord {
+    /// Destination topic.
+    pub topic: Arc<str>,
+    /// Destination partition; `None` lets the partitioner choose from the key.
+    pub partition: Option<i32>,
+    /// Key bytes.
+    pub key: Option<Bytes>,
+    /// Value bytes; `None` writes a tombstone.
+    pub value: Option<Bytes>,
+    /// Headers.
+    pub headers: Headers,
+    /// Milliseconds since the Unix epoch; `None` stamps the send time.
+    pub timestamp: Option<i64>,
+}
+
+/// Where the broker put a record: its partition and offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordMetadata {
+    /// The partition written to.
+    pub partition: i32,
+    /// The offset it got.
+    pub offset: i64,
+}
+
+/// Record headers: an ordered list of `(name, bytes)`; names may repeat, as
+/// in Kafka.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, Bytes)>);
+
+impl Headers {
+    /// No headers.
+    pub const fn new() -> Self {
+        Headers(Vec::new())
+    }
+
+    /// Appends a header.
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Bytes>) {
+        self.0.push((name.into(), value.into()));
+    }
+
+    /// Builder form of [`insert`](Self::insert).
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<Bytes>) -> Self {
+        self.insert(name, value);
+        self
+    }
+
+    /// The last value of header `name`.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// The last value of header `name`, if it is UTF-8.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// All headers in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_ref()))
+    }
+
+    /// Number of headers.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(n, v)| (n, String::from_utf8_lossy(v))))
+            .finish()
+    }
+}
+
+impl<N: Into<String>, V: Into<Bytes>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
+        Headers(
+            iter.into_iter()
+                .map(|(n, v)| (n.into(), v.into()))
+                .collect(),
+        )
+    }
+}
+
+/// Appends records to topics. One per worker, shared by every agent.
+pub trait Producer: Send + Sync + fmt::Debug + 'static {
+    /// Queues `record`; the returned [`Delivery`] resolves once the broker
+    /// has it (or failed to take it).
+    fn send(&self, record: OutgoingRecord) -> Delivery;
+}
+
+/// The outcome of one [`Producer::send`]: where the record landed.
+#[must_use = "a delivery must be awaited to know the record was written"]
+pub struct Delivery(DeliveryState);
+
+enum DeliveryState {
+    Ready(Option<Result<RecordMetadata, Error>>),
+    Pending(Pin<Box<dyn Future<Output = Result<RecordMetadata, Error>> + Send>>),
+}
+
+impl Delivery {
+    /// A delivery that has already completed.
+    pub fn ready(result: Result<RecordMetadata, Error>) -> Self {
+        Delivery(DeliveryState::Ready(Some(result)))
+    }
+
+    /// A delivery completed by `future`.
+    pub fn pending(
+        future: impl Future<Output = Result<RecordMetadata, Error>> + Send + 'static,
+    ) -> Self {
+        Delivery(DeliveryState::Pending(Box::pin(future)))
+    }
+}
+
+impl fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            DeliveryState::Ready(r) => f.debug_tuple("Delivery::Ready").field(r).finish(),
+            DeliveryState::Pending(_) => f.write_str("Delivery::Pending"),
+        }
+    }
+}
+
+impl Future for Delivery {
+    type Output = Result<RecordMetadata, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            DeliveryState::Ready(r) => Poll::Ready(r.take().unwrap_or(Err(Error::ShuttingDown))),
+            DeliveryState::Pending(f) => f.as_mut().poll(cx),
+        }
+    }
+}
+
+/// The partition Kafka's default partitioner (murmur2, as in the Java client
+/// and Python Faust) picks for `key` among `partitions`.
+pub fn partition_for_key(key: &[u8], partitions: u32) -> i32 {
+    let partitions = partitions.max(1);
+    ((murmur2(key) & 0x7fff_ffff) % partitions) as i32
+}
+
+/// Kafka's murmur2 hash (seed `0x9747b28c`).
+fn murmur2(data: &[u8]) -> u32 {
+    const SEED: u32 = 0x9747_b28c;
+    const M: u32 = 0x5bd1_e995;
+    const R: u32 = 24;
+    let mut h: u32 = SEED ^ (data.len() as u32);
+    let mut chunks = data.chunks_exact(4);
+    for chunk in &mut chunks {
+        let mut k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let rest = chunks.remainder();
+    if rest.len() >= 3 {
+        h ^= u32::from(rest[2]) << 16;
+    }
+    if rest.len() >= 2 {
+        h ^= u32::from(rest[1]) << 8;
+    }
+    if !rest.is_empty() {
+        h ^= u32::from(rest[0]);
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Expected values from Kafka's Java `Utils.murmur2` (its own unit tests).
+    #[test]
+    fn murmur2_matches_the_java_client() {
+        assert_eq!(murmur2(b"21") as i32, -973932308);
+        assert_eq!(murmur2(b"foobar") as i32, -790332482);
+        assert_eq!(murmur2(b"a-little-bit-long-string") as i32, -985981536);
+        assert_eq!(murmur2(b"a-little-bit-longer-string") as i32, -1486304829);
+        assert_eq!(
+            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8") as i32,
+            -58897971
+        );
+        assert_eq!(murmur2(&[b'a', b'b', b'c']) as i32, 479470107);
+    }
+
+    #[test]
+    fn same_key_same_partition() {
+        let p = partition_for_key(b"alice", 8);
+        assert!((0..8).contains(&p));
+        assert_eq!(p, partition_for_key(b"alice", 8));
+    }
+
+    #[test]
+    fn headers_keep_order_and_last_wins() {
+        let h = Headers::new().with("a", "1").with("b", "2").with("a", "3");
+        assert_eq!(h.get_str("a"), Some("3"));
+        assert_eq!(h.iter().map(|(n, _)| n).collect::<Vec<_>>(), ["a", "b", "a"]);
+    }
+}

@@ -1,0 +1,248 @@
+//! The engine: an [`App`] bound to a transport and a clock, as a set of
+//! futures ("units") — the fetcher, each agent instance, the tasks, the
+//! timers. The worker spawns them on tokio; the test driver polls them
+//! itself, deterministically.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::{Either, select};
+
+use super::lifecycle::Lifecycle;
+use crate::agent::HandlerKind;
+use crate::agent::ack::{Envelope, OffsetTracker};
+use crate::agent::runner::AgentRuntime;
+use crate::app::registry::{TaskDef, TimerDef};
+use crate::app::{App, AppCore};
+use crate::context::Scope;
+use crate::error::{Error, Result};
+use crate::time::Clock;
+use crate::transport::memory::MemoryBroker;
+
+/// Records read from one partition per poll.
+const FETCH_MAX_PER_PARTITION: usize = 1024;
+
+pub(crate) type UnitFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// One future of a running app, named for logs and errors.
+pub(crate) struct Unit {
+    pub(crate) name: String,
+    pub(crate) future: UnitFuture,
+}
+
+/// A bound, ready-to-run app.
+pub(crate) struct Engine {
+    pub(crate) app: App,
+    pub(crate) core: Arc<AppCore>,
+    pub(crate) broker: MemoryBroker,
+    pub(crate) lifecycle: Arc<Lifecycle>,
+    pub(crate) tracker: Arc<OffsetTracker>,
+    pub(crate) agents: Vec<Arc<AgentRuntime>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("app", &self.app.id)
+            .field("agents", &self.agents)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Checks `app` and binds every agent; creates the topics the app uses.
+    pub(crate) fn build(app: App, broker: MemoryBroker, clock: Clock) -> Result<Engine> {
+        app.check()?;
+        let core = Arc::new(AppCore {
+            codecs: app.codecs.clone(),
+            producer: broker.producer(),
+            clock,
+            topics: app.topic_settings(),
+        });
+        for def in &app.topics {
+            broker.create_topic(def.name, def.partitions.unwrap_or(app.topic_partitions));
+        }
+        let mut agents = Vec::new();
+        for def in &app.agents {
+            let agent = AgentRuntime::bind(def, app.agent_options.get(def.name), &core)?;
+            let owned = agent
+                .topics
+                .iter()
+                .chain(agent.sink_topics.iter().map(|(t, _)| t))
+                .chain(agent.dead_letter.iter());
+            for topic in owned {
+                let partitions = core.topic(topic).partitions.unwrap_or(app.topic_partitions);
+                broker.create_topic(topic, partitions);
+            }
+            agents.push(Arc::new(agent));
+        }
+        Ok(Engine {
+            app,
+            core,
+            broker,
+            lifecycle: Arc::new(Lifecycle::default()),
+            tracker: Arc::new(OffsetTracker::default()),
+            agents,
+        })
+    }
+
+    /// The consumer group: the app id, as in Faust.
+    pub(crate) fn group(&self) -> &str {
+        &self.app.id
+    }
+
+    /// Every unit of the app: the fetcher, the agent instances, then the
+    /// tasks and timers.
+    pub(crate) fn units(&self) -> Vec<Unit> {
+        let mut units = Vec::new();
+        let mut routes: HashMap<Arc<str>, Vec<async_channel::Sender<Envelope>>> = HashMap::new();
+        for agent in &self.agents {
+            let (tx, rx) = async_channel::bounded(self.app.queue_capacity);
+            for topic in &agent.topics {
+                routes.entry(topic.clone()).or_default().push(tx.clone());
+            }
+            let instances = match agent.handler {
+                HandlerKind::PerEvent(_) => 1,
+                HandlerKind::Stream(_) => agent.concurrency,
+            };
+            for i in 0..instances {
+                let agent = agent.clone();
+                let rx = rx.clone();
+                let name = if instances > 1 {
+                    format!("agent {}#{i}", agent.name)
+                } else {
+                    format!("agent {}", agent.name)
+                };
+                let future: Pin<Box<dyn Future<Output = Result<()>> + Send>> =
+                    match agent.handler {
+                        HandlerKind::PerEvent(_) => Box::pin(agent.run_per_event(rx)),
+                        HandlerKind::Stream(_) => Box::pin(agent.run_stream(rx)),
+                    };
+                units.push(self.unit(name, future));
+            }
+        }
+        units.insert(0, self.unit("fetcher".into(), Box::pin(self.fetcher(routes))));
+        for task in &self.app.tasks {
+            units.push(self.unit(format!("task {}", task.name), Box::pin(self.task(task))));
+        }
+        for timer in &self.app.timers {
+            units.push(self.unit(format!("timer {}", timer.name), Box::pin(self.timer(timer))));
+        }
+        units
+    }
+
+    fn unit(
+        &self,
+        name: String,
+        future: Pin<Box<dyn Future<Output = Result<()>> + Send>>,
+    ) -> Unit {
+        let lifecycle = self.lifecycle.clone();
+        Unit {
+            name,
+            future: Box::pin(async move {
+                if let Err(e) = future.await {
+                    lifecycle.fail(e);
+                }
+            }),
+        }
+    }
+
+    /// Reads the subscribed topics and hands each record to every agent
+    /// that consumes its topic. Ends (closing the agents' queues) when the
+    /// app stops.
+    fn fetcher(
+        &self,
+        routes: HashMap<Arc<str>, Vec<async_channel::Sender<Envelope>>>,
+    ) -> impl Future<Output = Result<()>> + Send + 'static {
+        let topics: Vec<Arc<str>> = routes.keys().cloned().collect();
+        let mut consumer = self.broker.consumer(self.group(), topics);
+        let lifecycle = self.lifecycle.clone();
+        let tracker = self.tracker.clone();
+        async move {
+            let mut acks = HashMap::new();
+            loop {
+                let batch = {
+                    let poll = consumer.poll(FETCH_MAX_PER_PARTITION);
+                    let stop = lifecycle.stopped();
+                    futures_util::pin_mut!(poll, stop);
+                    match select(poll, stop).await {
+                        Either::Left((batch, _)) => batch,
+                        Either::Right(_) => return Ok(()),
+                    }
+                };
+                for message in batch {
+                    let Some(targets) = routes.get(&message.topic) else {
+                        continue;
+                    };
+                    let partition = acks
+                        .entry((message.topic.clone(), message.partition))
+                        .or_insert_with(|| tracker.partition(&message.topic, message.partition))
+                        .clone();
+                    partition.track(message.offset, targets.len() as u32);
+                    let message = Arc::new(message);
+                    for target in targets {
+                        let envelope = Envelope::new(message.clone(), partition.clone());
+                        let send = target.send(envelope);
+                        let stop = lifecycle.stopped();
+                        futures_util::pin_mut!(send, stop);
+                        if let Either::Right(_) = select(send, stop).await {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn task(&self, def: &'static TaskDef) -> impl Future<Output = Result<()>> + Send + 'static {
+        let scope = Scope::new(self.core.clone());
+        async move {
+            let pending = scope.pending.clone();
+            let result = scope.run((def.run)()).await;
+            let settled = pending.settle().await;
+            let result = result.and_then(|()| settled.map_err(Into::into));
+            result.map_err(|source| Error::TaskFailed {
+                task: def.name.to_owned(),
+                source,
+            })
+        }
+    }
+
+    fn timer(&self, def: &'static TimerDef) -> impl Future<Output = Result<()>> + Send + 'static {
+        let core = self.core.clone();
+        let lifecycle = self.lifecycle.clone();
+        async move {
+            let clock = core.clock.clone();
+            let start = clock.elapsed();
+            let interval = def.interval.max(Duration::from_millis(1));
+            let mut tick: u32 = 0;
+            loop {
+                tick = tick.saturating_add(1);
+                let sleep = clock.sleep_until(start + interval.saturating_mul(tick));
+                let stop = lifecycle.stopped();
+                futures_util::pin_mut!(sleep, stop);
+                if let Either::Right(_) = select(sleep, stop).await {
+                    return Ok(());
+                }
+                let scope = Scope::new(core.clone());
+                let pending = scope.pending.clone();
+                let result = scope.run((def.run)()).await;
+                let settled = pending.settle().await;
+                if let Err(e) = result.and_then(|()| settled.map_err(Into::into)) {
+                    tracing::error!(timer = def.name, error = %e, "timer run failed; it runs again at its next interval");
+                }
+            }
+        }
+    }
+
+    /// Commits every partition's finished prefix to the broker.
+    pub(crate) fn commit(&self) {
+        for (topic, partition, offset) in self.tracker.take_committable() {
+            tracing::debug!(%topic, partition, offset, "commit");
+            self.broker.commit(self.group(), &topic, partition, offset);
+        }
+    }
+}

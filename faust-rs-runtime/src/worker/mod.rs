@@ -1,0 +1,157 @@
+//! The worker: an [`App`] running until it is told to stop.
+//!
+//! [`run`] binds the app to its transport (from the broker URL), logs a
+//! start banner, spawns the engine's units on tokio, commits finished
+//! offsets every `commit_interval`, and shuts down on SIGINT/SIGTERM: it
+//! stops reading, lets the agents finish what they have been handed, commits,
+//! and returns. A second signal exits at once. If an agent's policy stops
+//! the worker, `run` returns that error after the same orderly shutdown.
+//!
+//! This module may call everything below it: `app`, `agent`, `transport`,
+//! `time`, `context`.
+
+pub(crate) mod engine;
+pub(crate) mod lifecycle;
+
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::time::Clock;
+use crate::transport::memory::MemoryBroker;
+use engine::Engine;
+
+/// How long a graceful shutdown may take before the worker gives up waiting.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `app` as a worker until SIGINT/SIGTERM, or until an agent's policy
+/// stops it (then its error is returned).
+pub async fn run(app: App) -> Result<()> {
+    let clock = Clock::real();
+    let broker = connect(&app, clock.clone())?;
+    let engine = Engine::build(app, broker, clock)?;
+    banner(&engine);
+    let lifecycle = engine.lifecycle.clone();
+    let mut units = JoinSet::new();
+    for unit in engine.units() {
+        let name = unit.name;
+        let future = unit.future;
+        units.spawn(async move {
+            future.await;
+            name
+        });
+    }
+    let commit_interval = engine.app.commit_interval;
+    let shutdown = async {
+        tokio::select! {
+            _ = shutdown_signal() => {
+                tracing::info!("shutdown requested: finishing in-flight events (send the signal again to exit at once)");
+                lifecycle.stop();
+            }
+            _ = lifecycle.stopped() => {}
+        }
+    };
+    tokio::pin!(shutdown);
+    let mut ticker = tokio::time::interval(commit_interval);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = ticker.tick() => engine.commit(),
+            Some(done) = units.join_next() => {
+                if let Ok(name) = done {
+                    tracing::debug!(unit = %name, "unit finished");
+                }
+            }
+        }
+    }
+    let drain = async {
+        while units.join_next().await.is_some() {}
+    };
+    tokio::select! {
+        _ = drain => {}
+        _ = tokio::time::sleep(SHUTDOWN_TIMEOUT) => {
+            tracing::warn!("shutdown timed out after {SHUTDOWN_TIMEOUT:?}; abandoning unfinished events (they are not committed)");
+        }
+        _ = shutdown_signal() => {
+            tracing::warn!("second signal: exiting now; unfinished events are not committed");
+        }
+    }
+    units.abort_all();
+    engine.commit();
+    match engine.lifecycle.take_error() {
+        Some(e) => Err(e),
+        None => {
+            tracing::info!("worker stopped");
+            Ok(())
+        }
+    }
+}
+
+fn connect(app: &App, clock: Clock) -> Result<MemoryBroker> {
+    let url = app.broker_url();
+    match url.split_once("://") {
+        Some(("memory", _)) => Ok(MemoryBroker::new(app.topic_partitions, clock)),
+        _ => Err(Error::config(format!(
+            "broker URL `{url}` is not supported by this build; use `memory://` \
+             (in-process broker)"
+        ))),
+    }
+}
+
+fn banner(engine: &Engine) {
+    let app = &engine.app;
+    tracing::info!(
+        "faust-rs worker starting: app `{}`, broker {}, guarantee at-least-once",
+        app.id,
+        app.broker
+    );
+    for agent in &engine.agents {
+        tracing::info!(
+            "  agent {:<20} topics {:?} -> sinks {:?}, concurrency {}, on_error {:?}{}",
+            agent.name,
+            agent.topics.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            agent
+                .sink_topics
+                .iter()
+                .map(|(t, _)| t.to_string())
+                .collect::<Vec<_>>(),
+            agent.concurrency,
+            agent.on_error,
+            agent
+                .dead_letter
+                .as_ref()
+                .map(|d| format!(", dead letters -> {d}"))
+                .unwrap_or_default(),
+        );
+    }
+    for task in &app.tasks {
+        tracing::info!("  task  {}", task.name);
+    }
+    for timer in &app.timers {
+        tracing::info!("  timer {} every {:?}", timer.name, timer.interval);
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

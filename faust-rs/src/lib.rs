@@ -1,0 +1,150 @@
+//! # faust-rs
+//!
+//! Python [Faust](https://faust-streaming.github.io/faust/)'s
+//! stream-processing model in Rust. Annotate async functions and structs;
+//! `cargo run` gives a worker that consumes topics, runs your agents, and
+//! sends what they return to sinks, with dead letters, retries and
+//! at-least-once commits. Test an agent with [`testing::TestDriver`]: no
+//! broker, no sleeps.
+//!
+//! ```
+//! use faust::prelude::*;
+//!
+//! #[record(validate)]
+//! #[derive(Debug, Clone, PartialEq)]
+//! struct Order {
+//!     account: String,
+//!     #[validate(range(min = 0.0))]
+//!     amount: f64,
+//! }
+//!
+//! #[record]
+//! #[derive(Debug, Clone, PartialEq)]
+//! struct Receipt {
+//!     account: String,
+//!     cents: u64,
+//! }
+//!
+//! #[agent(topic = "orders", sink = "receipts", dead_letter = "orders-dlq")]
+//! async fn process(order: Order) -> Result<Receipt> {
+//!     Ok(Receipt { account: order.account, cents: (order.amount * 100.0) as u64 })
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> faust::Result<()> {
+//! let mut t = faust::testing::TestDriver::for_agent(&process::AGENT);
+//! t.send("orders", "alice", Order { account: "alice".into(), amount: 2.5 }).await;
+//! t.run_until_idle().await?;
+//! t.topic::<Receipt>("receipts")
+//!     .assert_values(&[Receipt { account: "alice".into(), cents: 250 }]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A program runs its agents with [`main!`]:
+//!
+//! ```no_run
+//! faust::main!(faust::App::new("orders-app"));
+//! ```
+
+#![doc(test(attr(deny(warnings))))]
+
+#[doc(inline)]
+pub use faust_rs_macros::{agent, record, task, timer, topic};
+
+#[doc(inline)]
+pub use faust_rs_runtime::{
+    AgentOptions, App, BoxError, Error, Event, IntoPayload, OnError, Payload, Result, Stream, Topic,
+    sleep,
+};
+
+#[doc(inline)]
+pub use faust_rs_runtime::codec::{Codec, CodecError, Json};
+
+#[doc(inline)]
+pub use faust_rs_runtime::record::{FieldFailure, ValidationError};
+
+#[doc(inline)]
+pub use faust_rs_runtime::transport::{Headers, Message, RecordMetadata};
+
+#[doc(inline)]
+pub use faust_rs_runtime::agent::dead_letter;
+
+#[doc(no_inline)]
+pub use faust_rs_runtime::__bytes::Bytes;
+
+/// The test driver: agents under test with no broker and virtual time.
+pub mod testing {
+    #[doc(inline)]
+    pub use faust_rs_runtime::testing::{DeadLetter, TestDriver, TopicRecords};
+}
+
+/// The in-memory broker behind the test driver and `memory://` workers.
+pub mod memory {
+    #[doc(inline)]
+    pub use faust_rs_runtime::transport::memory::{MemoryBroker, MemoryConsumer};
+}
+
+/// Running an app: the worker loop and the command line.
+pub mod worker {
+    #[doc(inline)]
+    pub use faust_rs_runtime::cli::main as cli_main;
+    #[doc(inline)]
+    pub use faust_rs_runtime::worker::run;
+}
+
+/// What most programs need: `use faust::prelude::*;`.
+pub mod prelude {
+    #[doc(no_inline)]
+    pub use crate::{
+        App, BoxError, Event, Headers, Json, OnError, Payload, Result, Stream, Topic, agent,
+        record, task, timer, topic,
+    };
+}
+
+/// The program's `main`: parses the command line (`worker`, `agents`,
+/// `--help`) and runs the app.
+///
+/// ```no_run
+/// use faust::prelude::*;
+///
+/// #[agent(topic = "greetings")]
+/// async fn greet(name: String) -> Result<()> {
+///     println!("hello, {name}");
+///     Ok(())
+/// }
+///
+/// faust::main!(App::new("hello-app"));
+/// ```
+///
+/// Without the macro:
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     faust::worker::cli_main(faust::App::new("hello-app"))
+/// }
+/// ```
+#[macro_export]
+macro_rules! main {
+    ($app:expr $(,)?) => {
+        fn main() -> ::std::process::ExitCode {
+            $crate::worker::cli_main($app)
+        }
+    };
+}
+
+/// Support for generated code. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use core::time::Duration;
+    pub use faust_rs_runtime::__register as register;
+    pub use faust_rs_runtime::agent::{AgentHandler, per_event, stream};
+    pub use faust_rs_runtime::app::registry::{
+        AgentDef, Location, OnError, SinkRef, TaskDef, TimerDef, TopicDef,
+    };
+    pub use faust_rs_runtime::codec::Payload;
+    pub use faust_rs_runtime::record::{ValidationError, validate};
+    pub use faust_rs_runtime::time::{TaskFuture, task_future};
+    pub use faust_rs_runtime::topic::Topic;
+    pub use faust_rs_runtime::__serde as serde;
+}

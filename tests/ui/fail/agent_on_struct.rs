@@ -1,0 +1,4 @@
+#[faust::agent(topic = "orders")]
+struct Process;
+
+fn main() {}

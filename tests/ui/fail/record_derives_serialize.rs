@@ -1,0 +1,9 @@
+use serde::Serialize;
+
+#[faust::record]
+#[derive(Debug, Serialize)]
+struct Order {
+    id: u64,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[faust::record]
+struct Envelope<T> {
+    body: T,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[faust::record]
+enum Status {
+    Open,
+    Closed,
+}
+
+fn main() {}

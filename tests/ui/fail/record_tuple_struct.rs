@@ -1,0 +1,4 @@
+#[faust::record]
+struct Amount(f64);
+
+fn main() {}

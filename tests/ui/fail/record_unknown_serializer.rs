@@ -1,0 +1,6 @@
+#[faust::record(serializer = "yaml")]
+struct Order {
+    id: u64,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[faust::record]
+struct Order {
+    #[validate(length(min = 1))]
+    account: String,
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[faust::task]
+async fn warm_up() {}
+
+fn main() {}

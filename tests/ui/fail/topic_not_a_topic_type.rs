@@ -1,0 +1,4 @@
+#[faust::topic("orders")]
+static ORDERS: String;
+
+fn main() {}
