@@ -72,8 +72,11 @@ pub(crate) struct Agent {
     pub(crate) retry_backoff: Duration,
     /// Whether it takes events one by one or a stream.
     pub(crate) form: Form,
-    /// The span of the argument's type, where trait-bound errors point.
+    /// The first token of the argument's type: where errors about the
+    /// handler's types start.
     pub(crate) arg_span: Span,
+    /// The last token of the return type: where they end.
+    pub(crate) ret_span: Span,
 }
 
 /// One `sink`.
@@ -139,7 +142,7 @@ impl Agent {
                 "on_error" => on_error.set(&cx, key, read_on_error(&cx, opt)),
                 "retries" => retries.set(&cx, key, opt.int::<u32>(&cx, 0)),
                 "retry_backoff" => retry_backoff.set(&cx, key, opt.duration(&cx, true)),
-                "name" => name.set(&cx, key, opt.non_empty_string(&cx, "name = \"orders\"")),
+                "name" => name.set(&cx, key, opt.non_empty_string(&cx, "name = \"enrich\"")),
                 _ => misspelt.extend(attr::unknown_option(&cx, "#[agent] option", key, OPTIONS)),
             }
         }
@@ -184,12 +187,28 @@ impl Agent {
             );
         }
 
+        if let Some(arg) = argument
+            && form_of(&arg.ty) == Form::Stream
+        {
+            func::check_unit_result(
+                &cx,
+                &func.sig.output,
+                "a stream agent",
+                "send values to the sinks with `stream.emit(value).await?`",
+            );
+        }
+
         cx.check()?;
 
         let (form, arg_span) = argument.map_or((Form::PerEvent, Span::call_site()), |arg| {
             (form_of(&arg.ty), arg.ty.span())
         });
+        let ret_span = match &func.sig.output {
+            syn::ReturnType::Type(_, ty) => func::last_span(ty),
+            syn::ReturnType::Default => arg_span,
+        };
         Ok(Agent {
+            ret_span,
             name: name
                 .get()
                 .map_or_else(|| func::name_of(&func.sig.ident), |n| n.value()),
@@ -337,14 +356,19 @@ pub(crate) fn generate(agent: &Agent) -> TokenStream {
     }));
     let retry_backoff = func::duration(agent.retry_backoff);
     let location = func::location();
-    // Spanned at the argument's type so that an unmet bound ("`Foo` cannot
-    // be a key or value on a topic") points at the user's type.
-    let build = match agent.form {
-        Form::PerEvent => {
-            quote_spanned!(agent.arg_span=> ::faust::__private::per_event(super::#ident))
-        }
-        Form::Stream => quote_spanned!(agent.arg_span=> ::faust::__private::stream(super::#ident)),
+    // rustc reports an unmet bound of the builder (an input or output that
+    // is not a payload, a stream agent returning a value) at the call
+    // expression. Its first tokens carry the argument type's span and its
+    // parentheses the return type's end, so the error underlines the
+    // user's signature from the argument type to the return type.
+    let builder = match agent.form {
+        Form::PerEvent => quote_spanned!(agent.arg_span=> ::faust::__private::per_event),
+        Form::Stream => quote_spanned!(agent.arg_span=> ::faust::__private::stream),
     };
+    let function = quote_spanned!(agent.arg_span=> super::#ident);
+    let mut arguments = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, function);
+    arguments.set_span(agent.ret_span);
+    let build = quote!(#builder #arguments);
 
     quote! {
         #func
@@ -478,6 +502,22 @@ mod tests {
             async fn f(s: faust::Stream<Order>) -> Result<(), E> {}
         );
         assert_eq!(agent(quote!(topic = "t"), f).unwrap().form, Form::Stream);
+    }
+
+    #[test]
+    fn a_stream_agent_must_return_unit() {
+        let f: ItemFn = parse_quote!(
+            async fn f(s: Stream<Order>) -> Result<u64> {}
+        );
+        let e = agent(quote!(topic = "t"), f).unwrap_err();
+        assert!(
+            e[0].starts_with("a stream agent returns `Result<()>`, not `Result<u64>`"),
+            "{e:?}"
+        );
+        let f: ItemFn = parse_quote!(
+            async fn f(s: Stream<Order>) -> faust::Result<(), MyError> {}
+        );
+        assert!(agent(quote!(topic = "t"), f).is_ok());
     }
 
     #[test]

@@ -341,7 +341,7 @@ impl Opt {
 }
 
 /// Reports a `key` that is not one of `expected`, naming what it was meant
-/// to be (`what`: "#[agent] option", "#[validate] rule") and the closest
+/// to be (`what`: `"#[agent] option"`, `"#[validate] rule"`) and the closest
 /// match, which it returns (so a "missing option" error can be left out when
 /// the option was only misspelt).
 pub(crate) fn unknown_option<'a>(

@@ -169,6 +169,38 @@ fn check_one_argument<'a>(
     }
 }
 
+/// Reports a return type `Result<T>` whose `T` is, as far as syntax tells,
+/// not `()`, for functions whose result is only checked for errors: `what`
+/// names them ("a stream agent"), `hint` says what to do instead.
+pub(crate) fn check_unit_result(cx: &Ctxt, output: &syn::ReturnType, what: &str, hint: &str) {
+    let syn::ReturnType::Type(_, ty) = output else {
+        return;
+    };
+    let Type::Path(path) = &**ty else {
+        return;
+    };
+    let Some(last) = path.path.segments.last() else {
+        return;
+    };
+    if last.ident != "Result" {
+        return;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return;
+    };
+    match args.args.first() {
+        Some(syn::GenericArgument::Type(Type::Tuple(unit))) if unit.elems.is_empty() => {}
+        Some(syn::GenericArgument::Type(value)) => cx.error(
+            value,
+            format!(
+                "{what} returns `Result<()>`, not `Result<{}>`: {hint}",
+                crate::attr::show(value)
+            ),
+        ),
+        _ => {}
+    }
+}
+
 /// The function's name as a string: `r#type` is `"type"`.
 pub(crate) fn name_of(ident: &Ident) -> String {
     ident.unraw().to_string()
@@ -207,6 +239,20 @@ pub(crate) fn duration(duration: std::time::Duration) -> TokenStream {
 /// option).
 pub(crate) fn attribute_span() -> Span {
     Span::call_site()
+}
+
+/// The span of the last token of `tokens` (stable proc-macro spans cannot
+/// be joined, so a range is made of a first and a last token).
+pub(crate) fn last_span(tokens: &impl quote::ToTokens) -> Span {
+    fn last(stream: TokenStream) -> Option<Span> {
+        match stream.into_iter().last()? {
+            proc_macro2::TokenTree::Group(g) if g.delimiter() == proc_macro2::Delimiter::None => {
+                last(g.stream())
+            }
+            tree => Some(tree.span()),
+        }
+    }
+    last(tokens.to_token_stream()).unwrap_or_else(Span::call_site)
 }
 
 fn head(keyword: &impl ToTokens, ident: &Ident) -> TokenStream {

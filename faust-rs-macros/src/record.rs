@@ -320,18 +320,22 @@ fn read_range(cx: &Ctxt, opt: &attr::Opt, float: bool) -> Option<Rule> {
     let args = opt.nested(cx, "range(min = 0, max = 100)")?;
     let mut min = Once::new("min");
     let mut max = Once::new("max");
+    let mut misspelt = Vec::new();
     for inner in &args.options {
         let key = &inner.key;
         let bound = || read_bound(cx, inner, float);
         match inner.name().as_str() {
             "min" => min.set(cx, key, bound()),
             "max" => max.set(cx, key, bound()),
-            _ => {
-                attr::unknown_option(cx, "`range` option", key, &["min", "max"]);
-            }
+            _ => misspelt.extend(attr::unknown_option(
+                cx,
+                "`range` option",
+                key,
+                &["min", "max"],
+            )),
         }
     }
-    if min.key().is_none() && max.key().is_none() {
+    if min.key().is_none() && max.key().is_none() && misspelt.is_empty() {
         cx.error(
             &opt.key,
             "`range` needs `min`, `max` or both, e.g. `range(min = 0, max = 100)`",
@@ -399,17 +403,21 @@ fn read_length(cx: &Ctxt, opt: &attr::Opt) -> Option<Rule> {
     let args = opt.nested(cx, "length(min = 1, max = 64)")?;
     let mut min = Once::new("min");
     let mut max = Once::new("max");
+    let mut misspelt = Vec::new();
     for inner in &args.options {
         let key = &inner.key;
         match inner.name().as_str() {
             "min" => min.set(cx, key, inner.int::<usize>(cx, 0)),
             "max" => max.set(cx, key, inner.int::<usize>(cx, 0)),
-            _ => {
-                attr::unknown_option(cx, "`length` option", key, &["min", "max"]);
-            }
+            _ => misspelt.extend(attr::unknown_option(
+                cx,
+                "`length` option",
+                key,
+                &["min", "max"],
+            )),
         }
     }
-    if min.key().is_none() && max.key().is_none() {
+    if min.key().is_none() && max.key().is_none() && misspelt.is_empty() {
         cx.error(
             &opt.key,
             "`length` needs `min`, `max` or both, e.g. `length(min = 1, max = 64)`",

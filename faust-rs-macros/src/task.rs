@@ -66,6 +66,8 @@ pub(crate) struct Job {
     pub(crate) name: String,
     /// When it runs.
     pub(crate) schedule: Schedule,
+    /// The last token of the return type, where type errors end.
+    pub(crate) ret_span: proc_macro2::Span,
 }
 
 /// When a job runs.
@@ -89,6 +91,13 @@ impl Job {
         let cx = Ctxt::new();
         let attr_name = kind.attr();
         func::check_signature(&cx, attr_name, &func.sig, Params::None, RETURNS);
+        let what = format!("a #[{attr_name}] fn");
+        func::check_unit_result(
+            &cx,
+            &func.sig.output,
+            &what,
+            "its result only says whether it failed; send values to a topic with `TOPIC.send(..)`",
+        );
 
         let args = Args::parse_or_report(&cx, args);
         let hint = match kind {
@@ -137,7 +146,12 @@ impl Job {
                 on_leader: on_leader.get().unwrap_or(false),
             },
         };
+        let ret_span = match &func.sig.output {
+            syn::ReturnType::Type(_, ty) => func::last_span(ty),
+            syn::ReturnType::Default => func.sig.ident.span(),
+        };
         Ok(Job {
+            ret_span,
             name: name
                 .get()
                 .map_or_else(|| func::name_of(&func.sig.ident), |n| n.value()),
@@ -154,8 +168,14 @@ pub(crate) fn generate(job: &Job) -> TokenStream {
     let vis = &func.vis;
     let cfgs = func::cfg_attrs(func);
     let location = func::location();
-    // Spanned at the fn's name so a wrong return type is reported there.
-    let run = quote_spanned!(ident.span()=> ::faust::__private::task_future(super::#ident()));
+    // rustc reports a wrong return type at the call of the user's fn:
+    // spanned from the fn's name to the end of its return type, the error
+    // underlines the signature.
+    let mut no_args =
+        proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, TokenStream::new());
+    no_args.set_span(job.ret_span);
+    let run =
+        quote_spanned!(ident.span()=> ::faust::__private::task_future(super::#ident #no_args));
 
     let (def_name, def) = match job.schedule {
         Schedule::Once => {
@@ -274,6 +294,20 @@ mod tests {
         assert_eq!(
             e,
             ["#[timer] options are written `key = value`; write `interval = \"10s\"`"]
+        );
+    }
+
+    #[test]
+    fn a_task_returns_unit() {
+        let func: ItemFn = parse_quote!(
+            async fn t() -> faust::Result<u32> {
+                Ok(1)
+            }
+        );
+        let e = Job::from_ast(Kind::Task, quote!(), func).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("a #[task] fn returns `Result<()>`, not `Result<u32>`")
         );
     }
 

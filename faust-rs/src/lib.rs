@@ -59,7 +59,15 @@ pub use faust_rs_runtime::{
 };
 
 #[doc(inline)]
-pub use faust_rs_runtime::codec::{Codec, CodecError, Json};
+pub use faust_rs_runtime::codec::{CodecError, Json};
+
+/// Codecs: keys and values to bytes and back, and custom codecs.
+pub mod codec {
+    #[doc(inline)]
+    pub use faust_rs_runtime::codec::{Codec, CodecError, CodecRef, Codecs, Json, Payload};
+    /// Re-exported for implementing [`Codec`].
+    pub use faust_rs_runtime::codec::erased_serde;
+}
 
 #[doc(inline)]
 pub use faust_rs_runtime::record::{FieldFailure, ValidationError};

@@ -186,8 +186,10 @@ impl AgentRuntime {
             return Ok(());
         };
         if self.concurrency <= 1 {
+            // One event at a time: one list of pending deliveries serves all.
+            let pending = Pending::default();
             while let Ok(envelope) = rx.recv().await {
-                self.process(&envelope.message).await?;
+                self.process(&envelope.message, &pending).await?;
                 envelope.ack();
             }
             return Ok(());
@@ -195,7 +197,7 @@ impl AgentRuntime {
         let this = &self;
         rx.map(Ok)
             .try_for_each_concurrent(self.concurrency, |envelope| async move {
-                this.process(&envelope.message).await?;
+                this.process(&envelope.message, &Pending::default()).await?;
                 envelope.ack();
                 Ok(())
             })
@@ -236,7 +238,7 @@ impl AgentRuntime {
 
     /// Processes one event: the handler with retries, then the policy.
     /// `Err` means the worker must stop.
-    pub(crate) async fn process(&self, message: &Arc<Message>) -> Result<()> {
+    pub(crate) async fn process(&self, message: &Arc<Message>, pending: &Pending) -> Result<()> {
         let HandlerKind::PerEvent(handler) = &self.handler else {
             return Ok(());
         };
@@ -244,12 +246,11 @@ impl AgentRuntime {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let pending = Pending::default();
             let emit = EmitCx {
                 sinks: &self.sinks,
                 key: message.key.as_ref(),
                 producer: &*self.core.producer,
-                pending: &pending,
+                pending,
             };
             let scope = Scope {
                 core: self.core.clone(),

@@ -70,7 +70,10 @@ pub enum CodecError {
     Validation(#[from] ValidationError),
 
     /// The value could not be encoded with the codec.
-    #[error("cannot encode {} with codec {codec}: {source}", ShortTypeName(type_name))]
+    #[error(
+        "cannot encode {} with codec {codec}: {source}",
+        ShortTypeName(type_name)
+    )]
     Encode {
         /// The type of the value.
         type_name: &'static str,
@@ -83,7 +86,8 @@ pub enum CodecError {
 
     /// No codec is registered under this name.
     #[error(
-        "unknown codec `{name}`; known codecs: {}; fix the name or register a custom codec under it",
+        "unknown codec `{name}`; known codecs: {}; fix the name, or register a custom codec \
+         under it with `App::codec`",
         Joined(known)
     )]
     UnknownCodec {
@@ -254,7 +258,8 @@ mod tests {
         };
         assert_eq!(
             err.to_string(),
-            "unknown codec `avro`; known codecs: json, raw; fix the name or register a custom codec under it"
+            "unknown codec `avro`; known codecs: json, raw; fix the name, or register a custom codec \
+             under it with `App::codec`"
         );
         assert_eq!(err.kind(), "config");
     }

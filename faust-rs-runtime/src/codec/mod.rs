@@ -57,13 +57,21 @@
 //! field that takes it:
 //!
 //! ```
+//! use faust_rs_runtime::codec::{CodecRef, Payload};
+//!
 //! #[derive(serde::Serialize, serde::Deserialize)]
 //! #[serde(deny_unknown_fields)]
 //! struct Order {
 //!     account: String,
 //!     #[serde(rename = "__faust", default, skip_serializing)]
-//!     faust: Option<serde::de::IgnoredAny>,
+//!     _faust: Option<serde::de::IgnoredAny>,
 //! }
+//! impl Payload for Order {}
+//!
+//! let python = br#"{"account": "alice", "__faust": {"ns": "orders.models.Order"}}"#;
+//! let order: Order = CodecRef::JSON.decode(Some(python))?;
+//! assert_eq!(order.account, "alice");
+//! # Ok::<(), faust_rs_runtime::codec::CodecError>(())
 //! ```
 //!
 //! # Cost

@@ -21,7 +21,7 @@ use crate::record::ValidationError;
 /// use faust_rs_runtime::codec::Payload;
 /// use faust_rs_runtime::record::{validate, ValidationError};
 ///
-/// #[derive(serde::Serialize, serde::Deserialize)]
+/// #[derive(Debug, serde::Serialize, serde::Deserialize)]
 /// struct Order {
 ///     account: String,
 ///     amount: f64,
@@ -36,6 +36,30 @@ use crate::record::ValidationError;
 ///         c.finish("Order")
 ///     }
 /// }
+///
+/// use faust_rs_runtime::codec::CodecRef;
+///
+/// let order = Order { account: "alice".to_owned(), amount: 5.0 };
+/// let bytes = CodecRef::JSON.encode(&order)?;
+/// assert_eq!(
+///     &bytes[..],
+///     br#"{"account":"alice","amount":5.0,"__faust":{"ns":"orders.models.Order"}}"#
+/// );
+/// let refund = br#"{"account": "alice", "amount": -5}"#;
+/// let err = CodecRef::JSON.decode::<Order>(Some(refund)).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "Order failed validation: field `amount`: expected >= 0, found -5"
+/// );
+/// # Ok::<(), faust_rs_runtime::codec::CodecError>(())
+/// ```
+///
+/// A type that is not a `Payload` cannot be a key or value:
+///
+/// ```compile_fail
+/// fn value_type<T: faust_rs_runtime::codec::Payload>() {}
+/// struct NotSerde;
+/// value_type::<NotSerde>(); // error: `NotSerde` cannot be a key or value on a topic
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a key or value on a topic",

@@ -125,11 +125,7 @@ impl PlainError {
                     "use the json codec for it"
                 },
             ),
-            Mode::RawByte => (
-                "raw",
-                "sequences of u8 only",
-                "use the json codec for it",
-            ),
+            Mode::RawByte => ("raw", "sequences of u8 only", "use the json codec for it"),
         };
         PlainError::Unsupported {
             codec,
@@ -514,7 +510,10 @@ mod tests {
         let shared = Bytes::from_static(b"\x00\xffabc");
         let out = encode(Plain::Raw, &shared).unwrap();
         assert_eq!(out.as_ptr(), shared.as_ptr());
-        assert_eq!(dec::<Bytes>(Plain::Raw, b"\x00\xff").unwrap(), &b"\x00\xff"[..]);
+        assert_eq!(
+            dec::<Bytes>(Plain::Raw, b"\x00\xff").unwrap(),
+            &b"\x00\xff"[..]
+        );
         assert_eq!(enc(Plain::Raw, &vec![0u8, 255]).unwrap(), [0, 255]);
         assert_eq!(dec::<Vec<u8>>(Plain::Raw, b"\x01\x02").unwrap(), [1, 2]);
     }
@@ -522,15 +521,27 @@ mod tests {
     #[test]
     fn raw_handles_wrapped_byte_vectors_through_serde() {
         assert_eq!(enc(Plain::Raw, &Blob(vec![7, 8])).unwrap(), [7, 8]);
-        assert_eq!(dec::<Blob>(Plain::Raw, b"\x07\x08").unwrap(), Blob(vec![7, 8]));
+        assert_eq!(
+            dec::<Blob>(Plain::Raw, b"\x07\x08").unwrap(),
+            Blob(vec![7, 8])
+        );
     }
 
     #[test]
     fn raw_carries_strings_as_utf8_and_rejects_invalid_utf8_as_malformed() {
-        assert_eq!(enc(Plain::Raw, &"héllo".to_owned()).unwrap(), "héllo".as_bytes());
-        assert_eq!(dec::<String>(Plain::Raw, "héllo".as_bytes()).unwrap(), "héllo");
+        assert_eq!(
+            enc(Plain::Raw, &"héllo".to_owned()).unwrap(),
+            "héllo".as_bytes()
+        );
+        assert_eq!(
+            dec::<String>(Plain::Raw, "héllo".as_bytes()).unwrap(),
+            "héllo"
+        );
         let err = dec::<String>(Plain::Raw, b"\xff\xfe").unwrap_err();
-        assert!(err.starts_with("malformed: the bytes are not valid UTF-8"), "{err}");
+        assert!(
+            err.starts_with("malformed: the bytes are not valid UTF-8"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -542,7 +553,10 @@ mod tests {
              not a struct; use the json codec for it"
         );
         let err = enc(Plain::Raw, &5u32).unwrap_err();
-        assert!(err.ends_with("not an integer; use the str or json codec for it"), "{err}");
+        assert!(
+            err.ends_with("not an integer; use the str or json codec for it"),
+            "{err}"
+        );
         let err = enc(Plain::Raw, &vec![1u16]).unwrap_err();
         assert!(err.contains("sequences of u8 only"), "{err}");
         let err = dec::<Record>(Plain::Raw, b"x").unwrap_err();
@@ -561,7 +575,7 @@ mod tests {
         assert_eq!(enc(Plain::Str, &"text".to_owned()).unwrap(), b"text");
         assert_eq!(dec::<i64>(Plain::Str, b"42").unwrap(), 42);
         assert_eq!(dec::<u8>(Plain::Str, b"255").unwrap(), 255);
-        assert!(dec::<bool>(Plain::Str, b"false").unwrap() == false);
+        assert!(!dec::<bool>(Plain::Str, b"false").unwrap());
         assert_eq!(dec::<f32>(Plain::Str, b"2.5").unwrap(), 2.5);
         assert_eq!(dec::<char>(Plain::Str, "é".as_bytes()).unwrap(), 'é');
         assert_eq!(dec::<String>(Plain::Str, b"text").unwrap(), "text");
@@ -589,13 +603,25 @@ mod tests {
     #[test]
     fn str_rejects_records_maps_and_bytes_naming_the_fix() {
         let err = enc(Plain::Str, &Record { a: 1 }).unwrap_err();
-        assert!(err.ends_with("not a struct; use the json codec for it"), "{err}");
+        assert!(
+            err.ends_with("not a struct; use the json codec for it"),
+            "{err}"
+        );
         let map = std::collections::BTreeMap::from([(1u8, 2u8)]);
         let err = enc(Plain::Str, &map).unwrap_err();
-        assert!(err.ends_with("not a map; use the json codec for it"), "{err}");
+        assert!(
+            err.ends_with("not a map; use the json codec for it"),
+            "{err}"
+        );
         let err = enc(Plain::Str, &Bytes::from_static(b"x")).unwrap_err();
-        assert!(err.ends_with("not bytes; use the raw codec for bytes"), "{err}");
+        assert!(
+            err.ends_with("not bytes; use the raw codec for bytes"),
+            "{err}"
+        );
         let err = dec::<Record>(Plain::Str, b"a=1").unwrap_err();
-        assert!(err.ends_with("not a struct; use the json codec for it"), "{err}");
+        assert!(
+            err.ends_with("not a struct; use the json codec for it"),
+            "{err}"
+        );
     }
 }

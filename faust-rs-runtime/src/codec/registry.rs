@@ -377,13 +377,53 @@ mod tests {
         let written: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         let python: serde_json::Value = serde_json::from_slice(PYTHON_ORDER).unwrap();
         assert_eq!(written, python);
-        assert_eq!(CodecRef::JSON.decode::<Order>(Some(&bytes)).unwrap(), order());
+        assert_eq!(
+            CodecRef::JSON.decode::<Order>(Some(&bytes)).unwrap(),
+            order()
+        );
+    }
+
+    #[test]
+    fn decodes_python_faust_msgpack_record() {
+        // Python: msgpack.packb({"account": "alice", "amount": 5.0,
+        //                        "__faust": {"ns": "orders.models.Order"}})
+        let mut bytes = vec![0x83, 0xa7];
+        bytes.extend_from_slice(b"account");
+        bytes.push(0xa5);
+        bytes.extend_from_slice(b"alice");
+        bytes.push(0xa6);
+        bytes.extend_from_slice(b"amount");
+        bytes.push(0xcb);
+        bytes.extend_from_slice(&5.0f64.to_be_bytes());
+        bytes.push(0xa7);
+        bytes.extend_from_slice(b"__faust");
+        bytes.extend_from_slice(&[0x81, 0xa2]);
+        bytes.extend_from_slice(b"ns");
+        bytes.push(0xb3);
+        bytes.extend_from_slice(b"orders.models.Order");
+        assert_eq!(
+            CodecRef::MSGPACK.decode::<Order>(Some(&bytes)).unwrap(),
+            order()
+        );
+        // And what we write is what Python writes, byte for byte.
+        assert_eq!(&CodecRef::MSGPACK.encode(&order()).unwrap()[..], &bytes[..]);
+    }
+
+    #[test]
+    fn codec_errors_travel_between_threads() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<CodecError>();
+        assert_send_sync::<CodecRef>();
+        assert_send_sync::<Codecs>();
     }
 
     #[test]
     fn msgpack_round_trip_with_namespace() {
         let bytes = CodecRef::MSGPACK.encode(&order()).unwrap();
-        assert_eq!(CodecRef::MSGPACK.decode::<Order>(Some(&bytes)).unwrap(), order());
+        assert_eq!(
+            CodecRef::MSGPACK.decode::<Order>(Some(&bytes)).unwrap(),
+            order()
+        );
     }
 
     #[test]
@@ -400,16 +440,23 @@ mod tests {
         for bytes in [None, Some(&b""[..])] {
             let err = CodecRef::JSON.decode::<Order>(bytes).unwrap_err();
             assert!(matches!(err, CodecError::EmptyPayload { .. }), "{err}");
-            assert!(err.to_string().starts_with("cannot decode value as Order (codec json): the message is empty"));
+            assert!(
+                err.to_string()
+                    .starts_with("cannot decode value as Order (codec json): the message is empty")
+            );
         }
     }
 
     #[test]
     fn json_syntax_error_is_malformed() {
-        let err = CodecRef::JSON.decode::<Order>(Some(b"{\"account\":")).unwrap_err();
+        let err = CodecRef::JSON
+            .decode::<Order>(Some(b"{\"account\":"))
+            .unwrap_err();
         assert!(matches!(err, CodecError::Malformed { .. }), "{err}");
         assert_eq!(err.kind(), "decode");
-        let err = CodecRef::JSON.decode::<Order>(Some(b"not json")).unwrap_err();
+        let err = CodecRef::JSON
+            .decode::<Order>(Some(b"not json"))
+            .unwrap_err();
         assert!(matches!(err, CodecError::Malformed { .. }), "{err}");
         assert!(std::error::Error::source(&err).is_some());
     }
@@ -452,7 +499,10 @@ mod tests {
             panic!("expected a field error, got {err}");
         };
         assert_eq!(path, "status");
-        assert!(message.starts_with("unknown variant `Lost`, expected"), "{message}");
+        assert!(
+            message.starts_with("unknown variant `Lost`, expected"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -516,19 +566,36 @@ mod tests {
             std::collections::HashMap::from([((1, 2), 3)]).into();
         let err = CodecRef::JSON.encode(&map).unwrap_err();
         assert!(matches!(err, CodecError::Encode { .. }), "{err}");
-        assert!(err.to_string().starts_with("cannot encode Json<HashMap<(u8, u8), u8>> with codec json:"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("cannot encode Json<HashMap<(u8, u8), u8>> with codec json:"),
+            "{err}"
+        );
     }
 
     #[test]
     fn registry_has_builtins_and_lists_them_on_unknown_name() {
         let codecs = Codecs::default();
-        assert_eq!(codecs.names().collect::<Vec<_>>(), ["json", "msgpack", "raw", "str"]);
+        assert_eq!(
+            codecs.names().collect::<Vec<_>>(),
+            ["json", "msgpack", "raw", "str"]
+        );
         let err = codecs.get("avro").unwrap_err();
         assert_eq!(err.kind(), "config");
-        assert!(err.to_string().contains("known codecs: json, msgpack, raw, str"), "{err}");
-        assert_eq!(codecs.for_type::<Order>(Some("msgpack")).unwrap().name(), "msgpack");
+        assert!(
+            err.to_string()
+                .contains("known codecs: json, msgpack, raw, str"),
+            "{err}"
+        );
+        assert_eq!(
+            codecs.for_type::<Order>(Some("msgpack")).unwrap().name(),
+            "msgpack"
+        );
         assert_eq!(codecs.for_type::<Order>(None).unwrap().name(), "json");
-        assert_eq!(format!("{codecs:?}"), r#"{"json", "msgpack", "raw", "str"}"#);
+        assert_eq!(
+            format!("{codecs:?}"),
+            r#"{"json", "msgpack", "raw", "str"}"#
+        );
         assert_eq!(format!("{:?}", CodecRef::STR), r#"CodecRef("str")"#);
     }
 
@@ -595,20 +662,33 @@ mod tests {
     fn custom_codec_errors_are_field_or_malformed() {
         let codec = CodecRef::custom("hashed", Hashed);
         let err = codec
-            .decode::<Cart>(Some(br##"#{"items":[{"sku":"a","price":"x"}],"status":"Open"}"##))
+            .decode::<Cart>(Some(
+                br##"#{"items":[{"sku":"a","price":"x"}],"status":"Open"}"##,
+            ))
             .unwrap_err();
-        let CodecError::Field { path, message, codec: name, .. } = &err else {
+        let CodecError::Field {
+            path,
+            message,
+            codec: name,
+            ..
+        } = &err
+        else {
             panic!("expected a field error, got {err}");
         };
         assert_eq!(path, "items[0].price");
-        assert!(message.starts_with("invalid type: string \"x\", expected f64"), "{message}");
+        assert!(
+            message.starts_with("invalid type: string \"x\", expected f64"),
+            "{message}"
+        );
         assert_eq!(name, "hashed");
 
         let err = codec.decode::<Order>(Some(b"{}")).unwrap_err();
         assert!(matches!(err, CodecError::Malformed { .. }), "{err}");
         assert!(err.to_string().contains("missing `#` header"), "{err}");
 
-        let err = CodecRef::custom("lazy", Lazy).decode::<Order>(Some(b"x")).unwrap_err();
+        let err = CodecRef::custom("lazy", Lazy)
+            .decode::<Order>(Some(b"x"))
+            .unwrap_err();
         assert!(err.to_string().contains("must call `seed` once"), "{err}");
     }
 

@@ -92,7 +92,10 @@ fn json_failure<T: DeserializeOwned>(bytes: &[u8], e: serde_json::Error) -> Deco
 }
 
 #[cold]
-fn msgpack_failure<T: DeserializeOwned>(bytes: &[u8], e: rmp_serde::decode::Error) -> DecodeFailure {
+fn msgpack_failure<T: DeserializeOwned>(
+    bytes: &[u8],
+    e: rmp_serde::decode::Error,
+) -> DecodeFailure {
     use rmp_serde::decode::Error;
     match e {
         // serde's own messages (invalid type, missing field, unknown

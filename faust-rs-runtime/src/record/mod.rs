@@ -93,11 +93,12 @@ impl fmt::Display for FailureList<'_> {
 ///
 /// Not a stable API: only the macro's output should name these. Each helper
 /// checks one constraint of one field and records a [`FieldFailure`] in the
-/// [`Checker`] when it does not hold; nothing allocates while constraints
+/// [`Checker`](validate::Checker) when it does not hold; nothing allocates while constraints
 /// hold.
 #[doc(hidden)]
 pub mod validate {
     use std::borrow::Cow;
+    use std::cmp::Ordering;
     use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
     use std::fmt::{self, Display};
     use std::sync::OnceLock;
@@ -167,9 +168,13 @@ pub mod validate {
         let Some(v) = value.range_value() else {
             return;
         };
-        // `!(a >= b)` rather than `a < b` so that NaN fails.
-        let below = min.as_ref().is_some_and(|m| !(v >= m));
-        let above = max.as_ref().is_some_and(|m| !(v <= m));
+        // Incomparable (NaN) counts as out of range.
+        let below = min.as_ref().is_some_and(|m| {
+            !matches!(v.partial_cmp(m), Some(Ordering::Greater | Ordering::Equal))
+        });
+        let above = max
+            .as_ref()
+            .is_some_and(|m| !matches!(v.partial_cmp(m), Some(Ordering::Less | Ordering::Equal)));
         if below || above {
             c.fail(path, Bounds::new("", &min, &max).to_string(), v.to_string());
         }
@@ -227,9 +232,10 @@ pub mod validate {
     /// Checks the field with a user function; `name` is how the function is
     /// named in the failure (`path::to::check`).
     ///
-    /// The function takes the field (`fn(&String)`) or, for an `Option`
-    /// field, either the option or its content (then it runs only on
-    /// `Some`).
+    /// The function takes the field (`fn(&Field)`), or its borrowed form
+    /// for a `String` or `Vec` (`fn(&str)`, `fn(&[T])`), or, for an
+    /// `Option` field, either the option or its content (then it runs only
+    /// on `Some`).
     pub fn custom<F, V, E, C>(c: &mut Checker, path: &str, value: &F, check: C, name: &str)
     where
         F: CustomField<V> + ?Sized,
@@ -447,6 +453,30 @@ pub mod validate {
         }
     }
 
+    impl CustomField<str> for String {
+        fn field_value(&self) -> Option<&str> {
+            Some(self)
+        }
+    }
+
+    impl CustomField<str> for Option<String> {
+        fn field_value(&self) -> Option<&str> {
+            self.as_deref()
+        }
+    }
+
+    impl<T> CustomField<[T]> for Vec<T> {
+        fn field_value(&self) -> Option<&[T]> {
+            Some(self)
+        }
+    }
+
+    impl<T> CustomField<[T]> for Option<Vec<T>> {
+        fn field_value(&self) -> Option<&[T]> {
+            self.as_deref()
+        }
+    }
+
     /// A field [`nested`] can validate. `M` tells the shapes apart (a record,
     /// an `Option`, a `Vec` or a `Box` of one) and is always inferred.
     pub trait NestedField<M> {
@@ -602,7 +632,7 @@ mod tests {
         }
     }
 
-    fn no_spaces(s: &String) -> Result<(), &'static str> {
+    fn no_spaces(s: &str) -> Result<(), &'static str> {
         if s.contains(' ') {
             Err("contains a space")
         } else {
@@ -728,6 +758,8 @@ mod tests {
         let mut c = Checker::new();
         validate::range(&mut c, "x", &0i64, Some(0), Some(0));
         validate::range(&mut c, "y", &Some(10u8), None, Some(10));
+        validate::range(&mut c, "z", &Some(0.5f64), Some(0.0), Some(1.0));
+        validate::range(&mut c, "w", &None::<f32>, Some(0.0), Some(1.0));
         assert_eq!(c.finish("R"), Ok(()));
     }
 
@@ -741,7 +773,13 @@ mod tests {
         let map: std::collections::HashMap<String, u8> = [("a".to_owned(), 1)].into();
         validate::length(&mut c, "map", &map, Some(1), Some(1));
         validate::length(&mut c, "absent", &None::<String>, Some(1), None);
-        validate::length(&mut c, "bytes", &bytes::Bytes::from_static(b"ab"), None, Some(2));
+        validate::length(
+            &mut c,
+            "bytes",
+            &bytes::Bytes::from_static(b"ab"),
+            None,
+            Some(2),
+        );
         assert!(c.is_ok());
 
         validate::length(&mut c, "some", &Some("ab".to_owned()), Some(3), Some(9));
@@ -819,6 +857,25 @@ mod tests {
         );
         order.discount = Some(10);
         assert_eq!(order.validate(), Ok(()));
+    }
+
+    #[test]
+    fn custom_accepts_owned_or_borrowed_forms_of_the_field() {
+        #[allow(clippy::ptr_arg)] // the field's own type, as a user may write it
+        fn owned(s: &String) -> Result<(), &'static str> {
+            s.is_empty().then_some(()).ok_or("not empty")
+        }
+        fn short(v: &[u8]) -> Result<(), &'static str> {
+            (v.len() < 2).then_some(()).ok_or("too long")
+        }
+        let mut c = Checker::new();
+        validate::custom(&mut c, "a", &"x".to_owned(), owned, "owned");
+        validate::custom(&mut c, "b", &vec![1u8, 2], short, "short");
+        validate::custom(&mut c, "c", &Some(vec![1u8, 2, 3]), short, "short");
+        validate::custom(&mut c, "d", &Some("a b".to_owned()), no_spaces, "no_spaces");
+        validate::custom(&mut c, "e", &None::<Vec<u8>>, short, "short");
+        let err = c.finish("R").unwrap_err();
+        assert_eq!(paths(&err), ["a", "b", "c", "d"]);
     }
 
     #[test]

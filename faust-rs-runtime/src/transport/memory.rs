@@ -34,7 +34,7 @@ struct Inner {
 #[derive(Debug, Default)]
 struct State {
     default_partitions: u32,
-    topics: HashMap<Arc<str>, Vec<Vec<Message>>>,
+    topics: HashMap<Arc<str>, Vec<Vec<Arc<Message>>>>,
     committed: HashMap<(String, Arc<str>, i32), i64>,
 }
 
@@ -118,7 +118,7 @@ impl MemoryBroker {
                 )));
             };
             let offset = log.len() as i64;
-            log.push(Message {
+            log.push(Arc::new(Message {
                 topic,
                 partition,
                 offset,
@@ -126,7 +126,7 @@ impl MemoryBroker {
                 key: record.key,
                 value: record.value,
                 headers: record.headers,
-            });
+            }));
             RecordMetadata { partition, offset }
         };
         self.inner.notify.notify_waiters();
@@ -145,7 +145,7 @@ impl MemoryBroker {
         };
         let start = offset.clamp(0, log.len() as i64) as usize;
         let end = start.saturating_add(max).min(log.len());
-        log[start..end].to_vec()
+        log[start..end].iter().map(|m| Message::clone(m)).collect()
     }
 
     /// Every record of `topic`, partition by partition.
@@ -154,7 +154,7 @@ impl MemoryBroker {
         state
             .topics
             .get(topic)
-            .map(|parts| parts.iter().flatten().cloned().collect())
+            .map(|parts| parts.iter().flatten().map(|m| Message::clone(m)).collect())
             .unwrap_or_default()
     }
 
@@ -221,7 +221,7 @@ pub struct MemoryConsumer {
 impl MemoryConsumer {
     /// Waits for records and returns up to `max_per_partition` from each
     /// partition that has some.
-    pub async fn poll(&mut self, max_per_partition: usize) -> Vec<Message> {
+    pub async fn poll(&mut self, max_per_partition: usize) -> Vec<Arc<Message>> {
         loop {
             let broker = self.broker.clone();
             let notified = broker.inner.notify.notified();
@@ -236,7 +236,7 @@ impl MemoryConsumer {
     }
 
     /// Returns what is available now without waiting.
-    pub fn try_poll(&mut self, max_per_partition: usize) -> Vec<Message> {
+    pub fn try_poll(&mut self, max_per_partition: usize) -> Vec<Arc<Message>> {
         let mut batch = Vec::new();
         let state = self.broker.lock();
         for topic in &self.topics {

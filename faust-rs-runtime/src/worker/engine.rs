@@ -13,7 +13,7 @@ use futures_util::future::{Either, select};
 
 use super::lifecycle::Lifecycle;
 use crate::agent::HandlerKind;
-use crate::agent::ack::{Envelope, OffsetTracker};
+use crate::agent::ack::{Envelope, OffsetTracker, PartitionAcks};
 use crate::agent::runner::AgentRuntime;
 use crate::app::registry::{TaskDef, TimerDef};
 use crate::app::{App, AppCore};
@@ -162,7 +162,10 @@ impl Engine {
         let lifecycle = self.lifecycle.clone();
         let tracker = self.tracker.clone();
         async move {
-            let mut acks = HashMap::new();
+            // Batches come partition by partition: look the route and the
+            // ack state up once per run of one partition, not per record.
+            let mut current: Option<(Arc<str>, i32, Arc<PartitionAcks>)> = None;
+            let no_targets = Vec::new();
             loop {
                 let batch = {
                     let poll = consumer.poll(FETCH_MAX_PER_PARTITION);
@@ -173,23 +176,33 @@ impl Engine {
                         Either::Right(_) => return Ok(()),
                     }
                 };
+                let mut targets = &no_targets;
                 for message in batch {
-                    let Some(targets) = routes.get(&message.topic) else {
+                    let same = matches!(&current, Some((t, p, _))
+                        if Arc::ptr_eq(t, &message.topic) && *p == message.partition);
+                    if !same {
+                        targets = routes.get(&message.topic).unwrap_or(&no_targets);
+                        let acks = tracker.partition(&message.topic, message.partition);
+                        current = Some((message.topic.clone(), message.partition, acks));
+                    }
+                    let Some((_, _, partition)) = &current else {
                         continue;
                     };
-                    let partition = acks
-                        .entry((message.topic.clone(), message.partition))
-                        .or_insert_with(|| tracker.partition(&message.topic, message.partition))
-                        .clone();
+                    if targets.is_empty() {
+                        continue;
+                    }
                     partition.track(message.offset, targets.len() as u32);
-                    let message = Arc::new(message);
                     for target in targets {
                         let envelope = Envelope::new(message.clone(), partition.clone());
-                        let send = target.send(envelope);
-                        let stop = lifecycle.stopped();
-                        futures_util::pin_mut!(send, stop);
-                        if let Either::Right(_) = select(send, stop).await {
-                            return Ok(());
+                        if let Err(async_channel::TrySendError::Full(envelope)) =
+                            target.try_send(envelope)
+                        {
+                            let send = target.send(envelope);
+                            let stop = lifecycle.stopped();
+                            futures_util::pin_mut!(send, stop);
+                            if let Either::Right(_) = select(send, stop).await {
+                                return Ok(());
+                            }
                         }
                     }
                 }

@@ -1,6 +1,4 @@
-use faust::prelude::*;
-
 #[faust::topic("orders", partitions = 0)]
-static ORDERS: Topic<String, String>;
+static ORDERS: faust::Topic<String, String>;
 
 fn main() {}

@@ -1,6 +1,4 @@
-use faust::prelude::*;
-
 #[faust::topic("orders")]
-static ORDERS: Topic<String, String> = Topic::new("orders");
+static ORDERS: faust::Topic<String, String> = faust::Topic::new("orders");
 
 fn main() {}

@@ -1,6 +1,4 @@
-use faust::prelude::*;
-
 #[faust::topic(partitions = 4)]
-static ORDERS: Topic<String, String>;
+static ORDERS: faust::Topic<String, String>;
 
 fn main() {}

@@ -5,14 +5,14 @@ use std::time::Duration;
 
 #[record]
 #[derive(Debug, Clone)]
-struct Order {
-    id: u64,
+pub struct Order {
+    pub id: u64,
 }
 
 #[record]
 #[derive(Debug, Clone)]
-struct Receipt {
-    id: u64,
+pub struct Receipt {
+    pub id: u64,
 }
 
 // Per-event form with every option; sinks to a topic and to agents named by

@@ -51,5 +51,9 @@ pub async fn public_timer() -> Result<()> {
 }
 
 fn main() {
-    let _ = (&inner::crate_agent::AGENT, &inner::super_task::TASK, &ORDERS);
+    let _ = (
+        &inner::crate_agent::AGENT,
+        &inner::super_task::TASK,
+        &ORDERS,
+    );
 }

@@ -66,7 +66,9 @@ struct NoRules {
 }
 
 fn good() -> Order {
-    let home = Address { city: "Lyon".to_owned() };
+    let home = Address {
+        city: "Lyon".to_owned(),
+    };
     Order {
         amount: 10.0,
         delta: -3,
@@ -84,7 +86,10 @@ fn good() -> Order {
 
 fn main() {
     assert_eq!(<Order as Payload>::DEFAULT_CODEC, "msgpack");
-    assert_eq!(<Order as Payload>::FAUST_NAMESPACE, Some("shop.models.Order"));
+    assert_eq!(
+        <Order as Payload>::FAUST_NAMESPACE,
+        Some("shop.models.Order")
+    );
     assert_eq!(<Plain as Payload>::DEFAULT_CODEC, "json");
     assert_eq!(<Plain as Payload>::FAUST_NAMESPACE, None);
     assert!(Plain { id: 1 }.validate().is_ok());
@@ -106,6 +111,15 @@ fn main() {
     let paths: Vec<&str> = error.failures.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(
         paths,
-        ["amount", "delta", "discount", "sku", "account", "quantity", "stops[0].city", "note"]
+        [
+            "amount",
+            "delta",
+            "discount",
+            "sku",
+            "account",
+            "quantity",
+            "stops[0].city",
+            "note"
+        ]
     );
 }

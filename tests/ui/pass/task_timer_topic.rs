@@ -3,7 +3,12 @@
 use faust::prelude::*;
 use std::time::Duration;
 
-#[topic("orders", partitions = 8, key_serializer = "str", value_serializer = "json")]
+#[topic(
+    "orders",
+    partitions = 8,
+    key_serializer = "str",
+    value_serializer = "json"
+)]
 pub static ORDERS: Topic<String, String>;
 
 #[topic(name = "totals")]

@@ -1,0 +1,106 @@
+//! Test-driver throughput: how many events per second an agent processes
+//! under `TestDriver` (the in-memory transport, virtual time).
+//!
+//! `cargo bench -p faust-rs --bench driver`. Target (issue 2): a trivial
+//! per-event agent at 1,000,000 events/s or more.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use faust::prelude::*;
+use faust::testing::TestDriver;
+
+const EVENTS: u64 = 100_000;
+
+#[agent(topic = "numbers")]
+async fn trivial(n: u64) -> Result<()> {
+    black_box(n);
+    Ok(())
+}
+
+#[record]
+#[derive(Debug, Clone)]
+struct Order {
+    account: String,
+    amount: f64,
+}
+
+#[record]
+#[derive(Debug, Clone)]
+struct Receipt {
+    account: String,
+    cents: u64,
+}
+
+#[agent(topic = "orders", sink = "receipts")]
+async fn enrich(order: Order) -> Result<Receipt> {
+    Ok(Receipt { account: order.account, cents: (order.amount * 100.0) as u64 })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime")
+}
+
+/// A driver with `EVENTS` events waiting on `topic`.
+fn loaded<V: Clone + Payload>(app: App, topic: &str, value: V, rt: &tokio::runtime::Runtime) -> TestDriver {
+    let mut t = TestDriver::with_app(app.topic_partitions(4));
+    rt.block_on(async {
+        for i in 0..EVENTS {
+            t.send(topic, format!("k{}", i % 64), value.clone()).await;
+        }
+    });
+    t
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("test_driver");
+    group.throughput(Throughput::Elements(EVENTS));
+    group.sample_size(20).measurement_time(Duration::from_secs(10));
+
+    group.bench_function("trivial_per_event_agent", |b| {
+        b.iter_batched(
+            || loaded(App::bare("bench").agent(&trivial::AGENT), "numbers", 7u64, &rt),
+            |mut t| {
+                rt.block_on(async { t.run_until_idle().await.expect("idle") });
+                t // dropped outside the measurement
+            },
+            BatchSize::PerIteration,
+        )
+    });
+
+    group.bench_function("send_and_process_trivial", |b| {
+        b.iter_batched(
+            || TestDriver::with_app(App::bare("bench").topic_partitions(4).agent(&trivial::AGENT)),
+            |mut t| {
+                rt.block_on(async {
+                    for i in 0..EVENTS {
+                        t.send("numbers", "k", i).await;
+                    }
+                    t.run_until_idle().await.expect("idle")
+                });
+                t
+            },
+            BatchSize::PerIteration,
+        )
+    });
+
+    let order = Order { account: "alice".into(), amount: 12.5 };
+    group.bench_function("json_record_to_sink", |b| {
+        b.iter_batched(
+            || loaded(App::bare("bench").agent(&enrich::AGENT), "orders", order.clone(), &rt),
+            |mut t| {
+                rt.block_on(async { t.run_until_idle().await.expect("idle") });
+                t // dropped outside the measurement
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
