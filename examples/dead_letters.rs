@@ -32,7 +32,12 @@ static ORDERS: Topic<String, Order> = Topic::new("orders");
 
 /// Processes orders; rejects the account "mallory". Retries twice before
 /// dead-lettering a handler error.
-#[agent(topic = "orders", dead_letter = "orders-dlq", retries = 2, retry_backoff = "10ms")]
+#[agent(
+    topic = "orders",
+    dead_letter = "orders-dlq",
+    retries = 2,
+    retry_backoff = "10ms"
+)]
 pub async fn process(order: Order) -> Result<(), BoxError> {
     if order.account == "mallory" {
         return Err(format!("account `{}` is blocked", order.account).into());
@@ -62,7 +67,15 @@ pub async fn inspect(letter: Event<faust::Bytes>) -> Result<()> {
 #[task]
 pub async fn demo_input() -> Result<()> {
     let key = || "demo".to_owned();
-    ORDERS.send(key(), Order { account: "alice".into(), amount: 5.0 }).await?;
+    ORDERS
+        .send(
+            key(),
+            Order {
+                account: "alice".into(),
+                amount: 5.0,
+            },
+        )
+        .await?;
     for bad in [
         &b"{not json"[..],
         br#"{"account": "bob", "amount": "ten"}"#,
@@ -70,10 +83,28 @@ pub async fn demo_input() -> Result<()> {
         b"",
         br#"{"account": "dave", "amount": -3.0}"#,
     ] {
-        RAW_ORDERS.send(key(), faust::Bytes::from_static(bad)).await?;
+        RAW_ORDERS
+            .send(key(), faust::Bytes::from_static(bad))
+            .await?;
     }
-    ORDERS.send(key(), Order { account: "mallory".into(), amount: 1.0 }).await?;
-    ORDERS.send(key(), Order { account: "erin".into(), amount: 7.5 }).await?;
+    ORDERS
+        .send(
+            key(),
+            Order {
+                account: "mallory".into(),
+                amount: 1.0,
+            },
+        )
+        .await?;
+    ORDERS
+        .send(
+            key(),
+            Order {
+                account: "erin".into(),
+                amount: 7.5,
+            },
+        )
+        .await?;
     Ok(())
 }
 

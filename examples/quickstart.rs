@@ -79,7 +79,14 @@ pub async fn demo_orders() -> Result<()> {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let amount = (id * 37 % 150) as f64 + 0.5;
         ORDERS
-            .send(account.to_owned(), Order { id, account: account.to_owned(), amount })
+            .send(
+                account.to_owned(),
+                Order {
+                    id,
+                    account: account.to_owned(),
+                    amount,
+                },
+            )
             .await?;
     }
     Ok(())

@@ -38,7 +38,12 @@ pub async fn clicks(mut stream: Stream<Click>) -> Result<()> {
         let mut pages: Vec<String> = batch.iter().map(|c| c.page.clone()).collect();
         pages.sort();
         pages.dedup();
-        stream.emit(BatchCount { clicks: batch.len(), pages }).await?;
+        stream
+            .emit(BatchCount {
+                clicks: batch.len(),
+                pages,
+            })
+            .await?;
     }
     Ok(())
 }
@@ -54,7 +59,14 @@ pub async fn show(count: BatchCount) -> Result<()> {
 #[timer(interval = "300ms")]
 pub async fn demo_clicks() -> Result<()> {
     for page in ["/", "/docs", "/", "/pricing", "/docs", "/", "/blog"] {
-        CLICKS.send("visitor".to_owned(), Click { page: page.to_owned() }).await?;
+        CLICKS
+            .send(
+                "visitor".to_owned(),
+                Click {
+                    page: page.to_owned(),
+                },
+            )
+            .await?;
     }
     Ok(())
 }

@@ -41,8 +41,8 @@ pub use time::sleep;
 pub use topic::{IntoPayload, Topic};
 
 #[doc(hidden)]
+pub use bytes as __bytes;
+#[doc(hidden)]
 pub use linkme as __linkme;
 #[doc(hidden)]
 pub use serde as __serde;
-#[doc(hidden)]
-pub use bytes as __bytes;

@@ -35,7 +35,10 @@ struct Receipt {
 
 #[agent(topic = "orders", sink = "receipts")]
 async fn enrich(order: Order) -> Result<Receipt> {
-    Ok(Receipt { account: order.account, cents: (order.amount * 100.0) as u64 })
+    Ok(Receipt {
+        account: order.account,
+        cents: (order.amount * 100.0) as u64,
+    })
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -45,7 +48,12 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A driver with `EVENTS` events waiting on `topic`.
-fn loaded<V: Clone + Payload>(app: App, topic: &str, value: V, rt: &tokio::runtime::Runtime) -> TestDriver {
+fn loaded<V: Clone + Payload>(
+    app: App,
+    topic: &str,
+    value: V,
+    rt: &tokio::runtime::Runtime,
+) -> TestDriver {
     let mut t = TestDriver::with_app(app.topic_partitions(4));
     rt.block_on(async {
         for i in 0..EVENTS {
@@ -59,11 +67,20 @@ fn bench(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("test_driver");
     group.throughput(Throughput::Elements(EVENTS));
-    group.sample_size(20).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(10));
 
     group.bench_function("trivial_per_event_agent", |b| {
         b.iter_batched(
-            || loaded(App::bare("bench").agent(&trivial::AGENT), "numbers", 7u64, &rt),
+            || {
+                loaded(
+                    App::bare("bench").agent(&trivial::AGENT),
+                    "numbers",
+                    7u64,
+                    &rt,
+                )
+            },
             |mut t| {
                 rt.block_on(async { t.run_until_idle().await.expect("idle") });
                 t // dropped outside the measurement
@@ -74,7 +91,13 @@ fn bench(c: &mut Criterion) {
 
     group.bench_function("send_and_process_trivial", |b| {
         b.iter_batched(
-            || TestDriver::with_app(App::bare("bench").topic_partitions(4).agent(&trivial::AGENT)),
+            || {
+                TestDriver::with_app(
+                    App::bare("bench")
+                        .topic_partitions(4)
+                        .agent(&trivial::AGENT),
+                )
+            },
             |mut t| {
                 rt.block_on(async {
                     for i in 0..EVENTS {
@@ -88,10 +111,20 @@ fn bench(c: &mut Criterion) {
         )
     });
 
-    let order = Order { account: "alice".into(), amount: 12.5 };
+    let order = Order {
+        account: "alice".into(),
+        amount: 12.5,
+    };
     group.bench_function("json_record_to_sink", |b| {
         b.iter_batched(
-            || loaded(App::bare("bench").agent(&enrich::AGENT), "orders", order.clone(), &rt),
+            || {
+                loaded(
+                    App::bare("bench").agent(&enrich::AGENT),
+                    "orders",
+                    order.clone(),
+                    &rt,
+                )
+            },
             |mut t| {
                 rt.block_on(async { t.run_until_idle().await.expect("idle") });
                 t // dropped outside the measurement

@@ -54,8 +54,8 @@ pub use faust_rs_macros::{agent, record, task, timer, topic};
 
 #[doc(inline)]
 pub use faust_rs_runtime::{
-    AgentOptions, App, BoxError, Error, Event, IntoPayload, OnError, Payload, Result, Stream, Topic,
-    sleep,
+    AgentOptions, App, BoxError, Error, Event, IntoPayload, OnError, Payload, Result, Stream,
+    Topic, sleep,
 };
 
 #[doc(inline)]
@@ -63,10 +63,10 @@ pub use faust_rs_runtime::codec::{CodecError, Json};
 
 /// Codecs: keys and values to bytes and back, and custom codecs.
 pub mod codec {
-    #[doc(inline)]
-    pub use faust_rs_runtime::codec::{Codec, CodecError, CodecRef, Codecs, Json, Payload};
     /// Re-exported for implementing [`Codec`].
     pub use faust_rs_runtime::codec::erased_serde;
+    #[doc(inline)]
+    pub use faust_rs_runtime::codec::{Codec, CodecError, CodecRef, Codecs, Json, Payload};
 }
 
 #[doc(inline)]
@@ -114,12 +114,17 @@ pub mod prelude {
 /// `--help`) and runs the app.
 ///
 /// ```no_run
+/// # #![allow(dead_code)]
 /// use faust::prelude::*;
 ///
-/// #[agent(topic = "greetings")]
-/// async fn greet(name: String) -> Result<()> {
-///     println!("hello, {name}");
-///     Ok(())
+/// mod agents {
+///     use faust::prelude::*;
+///
+///     #[agent(topic = "greetings")]
+///     pub async fn greet(name: String) -> Result<()> {
+///         println!("hello, {name}");
+///         Ok(())
+///     }
 /// }
 ///
 /// faust::main!(App::new("hello-app"));
@@ -146,6 +151,7 @@ macro_rules! main {
 pub mod __private {
     pub use core::time::Duration;
     pub use faust_rs_runtime::__register as register;
+    pub use faust_rs_runtime::__serde as serde;
     pub use faust_rs_runtime::agent::{AgentHandler, per_event, stream};
     pub use faust_rs_runtime::app::registry::{
         AgentDef, Location, OnError, SinkRef, TaskDef, TimerDef, TopicDef,
@@ -154,5 +160,4 @@ pub mod __private {
     pub use faust_rs_runtime::record::{ValidationError, validate};
     pub use faust_rs_runtime::time::{TaskFuture, task_future};
     pub use faust_rs_runtime::topic::Topic;
-    pub use faust_rs_runtime::__serde as serde;
 }

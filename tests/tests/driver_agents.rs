@@ -30,13 +30,35 @@ async fn to_receipt(order: Order) -> Result<Receipt> {
 #[tokio::test]
 async fn per_event_agent_sends_its_result_to_the_sink() -> faust::Result<()> {
     let mut t = TestDriver::for_agent(&to_receipt::AGENT);
-    t.send("orders", "alice", Order { account: "alice".into(), amount: 5.0 }).await;
-    t.send("orders", "bob", Order { account: "bob".into(), amount: 2.25 }).await;
+    t.send(
+        "orders",
+        "alice",
+        Order {
+            account: "alice".into(),
+            amount: 5.0,
+        },
+    )
+    .await;
+    t.send(
+        "orders",
+        "bob",
+        Order {
+            account: "bob".into(),
+            amount: 2.25,
+        },
+    )
+    .await;
     t.run_until_idle().await?;
     let receipts = t.topic::<Receipt>("receipts");
     receipts.assert_values_unordered(&[
-        Receipt { account: "alice".into(), cents: 500 },
-        Receipt { account: "bob".into(), cents: 225 },
+        Receipt {
+            account: "alice".into(),
+            cents: 500,
+        },
+        Receipt {
+            account: "bob".into(),
+            cents: 225,
+        },
     ]);
     // The sink record keeps the source key.
     let mut keys: Vec<_> = receipts.keys().into_iter().flatten().collect();
@@ -57,12 +79,15 @@ async fn count_letters(word: String) -> Result<u64> {
 
 #[tokio::test]
 async fn a_sink_naming_an_agent_chains_the_two() -> faust::Result<()> {
-    let app = App::bare("chain").agent(&upper::AGENT).agent(&count_letters::AGENT);
+    let app = App::bare("chain")
+        .agent(&upper::AGENT)
+        .agent(&count_letters::AGENT);
     let mut t = TestDriver::with_app(app);
     t.send("words", "k", "hello".to_string()).await;
     t.send("words", "k", "a-b-c".to_string()).await;
     t.run_until_idle().await?;
-    t.topic::<String>("upper-words").assert_values(&["HELLO".into(), "A-B-C".into()]);
+    t.topic::<String>("upper-words")
+        .assert_values(&["HELLO".into(), "A-B-C".into()]);
     t.topic::<u64>("letter-counts").assert_values(&[5, 3]);
     Ok(())
 }
@@ -91,21 +116,23 @@ async fn an_event_input_sees_key_headers_partition_and_offset() -> faust::Result
     .await;
     t.send("greetings", "k2", "hi".to_string()).await;
     t.run_until_idle().await?;
-    t.topic::<String>("greeting-log").assert_values(&[
-        "k1=hola h=es p=0 o=0".into(),
-        "k2=hi h=- p=0 o=1".into(),
-    ]);
+    t.topic::<String>("greeting-log")
+        .assert_values(&["k1=hola h=es p=0 o=0".into(), "k2=hi h=- p=0 o=1".into()]);
     Ok(())
 }
 
 #[agent(topic = "maybe", sink = "kept")]
 async fn keep_even(n: u64) -> Result<Option<u64>> {
-    Ok((n % 2 == 0).then_some(n))
+    Ok(n.is_multiple_of(2).then_some(n))
 }
 
 #[tokio::test]
 async fn an_option_output_sends_only_some() -> faust::Result<()> {
-    let mut t = TestDriver::with_app(App::bare("opt").topic_partitions(1).agent(&keep_even::AGENT));
+    let mut t = TestDriver::with_app(
+        App::bare("opt")
+            .topic_partitions(1)
+            .agent(&keep_even::AGENT),
+    );
     for n in 0..6u64 {
         t.send("maybe", "k", n).await;
     }
@@ -125,18 +152,23 @@ async fn batch_clicks(mut stream: Stream<String>) -> Result<()> {
 
 #[tokio::test]
 async fn a_stream_agent_batches_with_take_and_virtual_time() -> faust::Result<()> {
-    let mut t =
-        TestDriver::with_app(App::bare("batches").topic_partitions(1).agent(&batch_clicks::AGENT));
+    let mut t = TestDriver::with_app(
+        App::bare("batches")
+            .topic_partitions(1)
+            .agent(&batch_clicks::AGENT),
+    );
     for page in ["a", "b", "c", "d"] {
         t.send("clicks", "u", page.to_string()).await;
     }
     t.run_until_idle().await?;
     // A full batch went out; "d" waits for the batch's time limit.
-    t.topic::<String>("click-batches").assert_values(&["a,b,c".into()]);
+    t.topic::<String>("click-batches")
+        .assert_values(&["a,b,c".into()]);
     t.advance(Duration::from_millis(999)).await?;
     t.topic::<String>("click-batches").assert_len(1);
     t.advance(Duration::from_millis(1)).await?;
-    t.topic::<String>("click-batches").assert_values(&["a,b,c".into(), "d".into()]);
+    t.topic::<String>("click-batches")
+        .assert_values(&["a,b,c".into(), "d".into()]);
     // Acked when the agent asked for the next batch: all four are committed.
     t.send("clicks", "u", "e".to_string()).await;
     t.run_until_idle().await?;
@@ -146,11 +178,17 @@ async fn a_stream_agent_batches_with_take_and_virtual_time() -> faust::Result<()
 
 #[agent(topic = "numbers", sink = "labelled")]
 async fn label(stream: Stream<u64>) -> Result<()> {
-    let mut stream = stream.filter(|n| n % 10 != 0).map(|n| n * 2).enumerate().events();
+    let mut stream = stream
+        .filter(|n| n % 10 != 0)
+        .map(|n| n * 2)
+        .enumerate()
+        .events();
     while let Some(event) = stream.next().await {
         let (i, doubled) = event.value;
         let key = event.key.clone().unwrap_or_default();
-        stream.emit(format!("{i}:{key}:{doubled}@{}", event.offset())).await?;
+        stream
+            .emit(format!("{i}:{key}:{doubled}@{}", event.offset()))
+            .await?;
     }
     Ok(())
 }
@@ -188,7 +226,11 @@ async fn concurrency_runs_handlers_at_once_and_commits_only_the_finished_prefix(
     // 7 s: only n = 3 (10 - 3 = 7 s) has finished; offset 0 has not.
     t.advance(Duration::from_secs(7)).await?;
     t.topic::<u64>("slow-done").assert_values(&[3]);
-    assert_eq!(t.committed("slow", 0), None, "no commit past the unfinished offset 0");
+    assert_eq!(
+        t.committed("slow", 0),
+        None,
+        "no commit past the unfinished offset 0"
+    );
     // 9 s: 3, 2 and 1 done; offset 0 still running.
     t.advance(Duration::from_secs(2)).await?;
     t.topic::<u64>("slow-done").assert_values(&[3, 2, 1]);
@@ -219,7 +261,10 @@ async fn topic_send_from_an_agent_with_headers() -> faust::Result<()> {
     t.run_until_idle().await?;
     let audit = t.topic::<String>("audit");
     audit.assert_values(&["paid 30".into()]);
-    assert_eq!(audit.events()[0].headers().get_str("source"), Some("audit_payments"));
+    assert_eq!(
+        audit.events()[0].headers().get_str("source"),
+        Some("audit_payments")
+    );
     assert_eq!(audit.keys(), [Some("alice")]);
     Ok(())
 }

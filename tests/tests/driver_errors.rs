@@ -23,7 +23,9 @@ async fn accept(order: Order) -> Result<String> {
 }
 
 fn app() -> App {
-    App::bare("errors").topic_partitions(1).agent(&accept::AGENT)
+    App::bare("errors")
+        .topic_partitions(1)
+        .agent(&accept::AGENT)
 }
 
 async fn send_bytes(t: &mut TestDriver, value: &'static [u8]) {
@@ -46,11 +48,13 @@ async fn each_bad_message_reaches_the_dead_letter_topic_and_good_ones_flow() -> 
     send_bytes(&mut t, br#"{"account": "x"}"#).await; // 4 missing field
     send_bytes(&mut t, b"").await; // 5 empty
     send_bytes(&mut t, br#"{"account": "", "amount": -1.0}"#).await; // 6 validation
-    t.send_raw("orders", Some("k".into()), None, Headers::new()).await; // 7 tombstone
+    t.send_raw("orders", Some("k".into()), None, Headers::new())
+        .await; // 7 tombstone
     send_bytes(&mut t, br#"{"account": "a3", "amount": 3.0}"#).await; // 8 ok
     t.run_until_idle().await?;
 
-    t.topic::<String>("accepted").assert_values(&["a1".into(), "a2".into(), "a3".into()]);
+    t.topic::<String>("accepted")
+        .assert_values(&["a1".into(), "a2".into(), "a3".into()]);
     assert_eq!(t.committed("orders", 0), Some(9), "nothing is stuck");
 
     let letters = t.dead_letters("orders-dlq");
@@ -78,15 +82,33 @@ async fn each_bad_message_reaches_the_dead_letter_topic_and_good_ones_flow() -> 
     assert_eq!(letters[0].0.headers.get_str("trace"), Some("t-1"));
     // Each error names what went wrong.
     let errors: Vec<&str> = letters.iter().map(|l| l.error()).collect();
-    assert!(errors[1].contains("amount") && errors[1].contains("string"), "{}", errors[1]);
-    assert!(errors[2].contains("missing field") && errors[2].contains("amount"), "{}", errors[2]);
+    assert!(
+        errors[1].contains("amount") && errors[1].contains("string"),
+        "{}",
+        errors[1]
+    );
+    assert!(
+        errors[2].contains("missing field") && errors[2].contains("amount"),
+        "{}",
+        errors[2]
+    );
     assert!(errors[3].to_lowercase().contains("empty"), "{}", errors[3]);
-    assert!(errors[4].contains("account") && errors[4].contains("amount"), "{}", errors[4]);
+    assert!(
+        errors[4].contains("account") && errors[4].contains("amount"),
+        "{}",
+        errors[4]
+    );
     assert!(errors[4].contains("-1"), "found value named: {}", errors[4]);
     Ok(())
 }
 
-#[agent(topic = "flaky", sink = "flaky-done", dead_letter = "flaky-dlq", retries = 2, retry_backoff = "1s")]
+#[agent(
+    topic = "flaky",
+    sink = "flaky-done",
+    dead_letter = "flaky-dlq",
+    retries = 2,
+    retry_backoff = "1s"
+)]
 async fn flaky(n: u64) -> Result<u64, BoxError> {
     if n == 13 {
         return Err(format!("unlucky number {n}").into());
@@ -133,7 +155,10 @@ async fn the_stop_policy_stops_the_app_and_does_not_commit_the_failed_event() {
     t.send("strict", "k", 2u64).await;
     let err = t.run_until_idle().await.unwrap_err();
     let message = err.to_string();
-    assert!(message.contains("agent `strict` stopped the worker"), "{message}");
+    assert!(
+        message.contains("agent `strict` stopped the worker"),
+        "{message}"
+    );
     assert!(message.contains("strict[0] offset 1"), "{message}");
     assert!(message.contains("500 is too big"), "{message}");
     // Offset 0 is committed; the failed offset 1 is not, so a restart reprocesses it.
@@ -149,10 +174,23 @@ async fn no_policy(n: u64) -> Result<u64> {
 
 #[tokio::test]
 async fn without_a_dead_letter_topic_a_bad_message_stops_rather_than_vanishes() {
-    let mut t = TestDriver::with_app(App::bare("nodlq").topic_partitions(1).agent(&no_policy::AGENT));
-    t.send_raw("no-dlq", None, Some("\"not a number\"".into()), Headers::new()).await;
+    let mut t = TestDriver::with_app(
+        App::bare("nodlq")
+            .topic_partitions(1)
+            .agent(&no_policy::AGENT),
+    );
+    t.send_raw(
+        "no-dlq",
+        None,
+        Some("\"not a number\"".into()),
+        Headers::new(),
+    )
+    .await;
     let err = t.run_until_idle().await.unwrap_err().to_string();
-    assert!(err.contains("no_policy") && err.contains("offset 0"), "{err}");
+    assert!(
+        err.contains("no_policy") && err.contains("offset 0"),
+        "{err}"
+    );
     assert_eq!(t.committed("no-dlq", 0), None);
 }
 
@@ -174,10 +212,15 @@ mod other {
 
 #[test]
 fn two_agents_with_one_name_is_a_start_up_error_naming_both() {
-    let app = App::bare("dups").agent(&other::first::AGENT).agent(&other::second::AGENT);
+    let app = App::bare("dups")
+        .agent(&other::first::AGENT)
+        .agent(&other::second::AGENT);
     let err = TestDriver::try_with_app(app).unwrap_err().to_string();
     assert!(err.contains("two agents are named `same_name`"), "{err}");
-    assert!(err.contains("driver_errors.rs"), "names the definitions: {err}");
+    assert!(
+        err.contains("driver_errors.rs"),
+        "names the definitions: {err}"
+    );
     assert!(err.matches("driver_errors::other").count() == 2, "{err}");
 }
 

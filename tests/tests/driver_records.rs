@@ -22,7 +22,10 @@ struct Total {
 
 #[agent(topic = "py-orders", sink = "py-totals")]
 async fn total(order: Order) -> Result<Total> {
-    Ok(Total { account: order.account, cents: (order.amount * 100.0).round() as i64 })
+    Ok(Total {
+        account: order.account,
+        cents: (order.amount * 100.0).round() as i64,
+    })
 }
 
 #[tokio::test]
@@ -31,12 +34,19 @@ async fn a_record_written_by_python_faust_decodes_and_ours_reads_in_python_form(
     let mut t = TestDriver::with_app(App::bare("py").topic_partitions(1).agent(&total::AGENT));
     // Bytes exactly as Python Faust (faust-streaming) serializes a Record with json.
     let from_python = br#"{"account": "alice", "amount": 5.5, "__faust": {"ns": "shop.Order"}}"#;
-    t.send_raw("py-orders", Some("alice".into()), Some(faust::Bytes::from_static(from_python)), Headers::new())
-        .await;
+    t.send_raw(
+        "py-orders",
+        Some("alice".into()),
+        Some(faust::Bytes::from_static(from_python)),
+        Headers::new(),
+    )
+    .await;
     t.run_until_idle().await?;
 
-    t.topic::<Total>("py-totals")
-        .assert_values(&[Total { account: "alice".into(), cents: 550 }]);
+    t.topic::<Total>("py-totals").assert_values(&[Total {
+        account: "alice".into(),
+        cents: 550,
+    }]);
     // What we wrote carries Faust's metadata, so a Python Faust app decodes it as shop.Total.
     let raw = t.records("py-totals");
     let json: serde_json::Value = serde_json::from_slice(raw[0].value.as_deref().unwrap()).unwrap();
@@ -62,7 +72,15 @@ async fn to_fahrenheit(reading: Reading) -> Result<f32> {
 #[tokio::test]
 async fn a_msgpack_record_round_trips_through_an_agent() -> faust::Result<()> {
     let mut t = TestDriver::for_agent(&to_fahrenheit::AGENT);
-    t.send("readings", "s1", Reading { sensor: "s1".into(), celsius: 100.0 }).await;
+    t.send(
+        "readings",
+        "s1",
+        Reading {
+            sensor: "s1".into(),
+            celsius: 100.0,
+        },
+    )
+    .await;
     t.run_until_idle().await?;
     t.topic::<f32>("fahrenheit").assert_values(&[212.0]);
     // The input is MessagePack with named fields, as Python Faust's msgpack codec writes dicts.
@@ -105,7 +123,11 @@ impl Codec for VersionedJson {
 #[topic(name = "versioned", value_serializer = "versioned-json")]
 static VERSIONED: Topic<String, Total>;
 
-#[agent(topic = "versioned", sink = "versioned-accounts", dead_letter = "versioned-dlq")]
+#[agent(
+    topic = "versioned",
+    sink = "versioned-accounts",
+    dead_letter = "versioned-dlq"
+)]
 async fn read_versioned(total: Total) -> Result<String> {
     Ok(total.account)
 }
@@ -118,14 +140,33 @@ async fn a_custom_codec_registered_by_name_encodes_and_decodes() -> faust::Resul
         .topic(&VERSIONED)
         .agent(&read_versioned::AGENT);
     let mut t = TestDriver::with_app(app);
-    t.send("versioned", "k", Total { account: "bob".into(), cents: 1 }).await;
-    t.send_raw("versioned", Some("k".into()), Some("\u{2}{}".into()), Headers::new()).await;
+    t.send(
+        "versioned",
+        "k",
+        Total {
+            account: "bob".into(),
+            cents: 1,
+        },
+    )
+    .await;
+    t.send_raw(
+        "versioned",
+        Some("k".into()),
+        Some("\u{2}{}".into()),
+        Headers::new(),
+    )
+    .await;
     t.run_until_idle().await?;
     assert_eq!(t.records("versioned")[0].value.as_deref().unwrap()[0], 1);
-    t.topic::<String>("versioned-accounts").assert_values(&["bob".into()]);
+    t.topic::<String>("versioned-accounts")
+        .assert_values(&["bob".into()]);
     let letters = t.dead_letters("versioned-dlq");
     assert_eq!(letters.len(), 1);
-    assert!(letters[0].error().contains("unknown version byte 2"), "{}", letters[0].error());
+    assert!(
+        letters[0].error().contains("unknown version byte 2"),
+        "{}",
+        letters[0].error()
+    );
     Ok(())
 }
 
@@ -139,7 +180,8 @@ async fn numeric_keys_and_values_use_their_text_and_json_forms() -> faust::Resul
     let mut t = TestDriver::for_agent(&key_of::AGENT);
     t.send("counts", 7u64, 42u64).await;
     t.run_until_idle().await?;
-    t.topic::<String>("count-keys").assert_values(&["Some(7):42".into()]);
+    t.topic::<String>("count-keys")
+        .assert_values(&["Some(7):42".into()]);
     let raw = &t.records("counts")[0];
     assert_eq!(raw.key.as_deref(), Some(&b"7"[..]));
     assert_eq!(raw.value.as_deref(), Some(&b"42"[..]));

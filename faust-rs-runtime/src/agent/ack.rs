@@ -55,7 +55,10 @@ impl PartitionAcks {
         let index = if front_matches {
             Some(0)
         } else {
-            state.in_flight.binary_search_by_key(&offset, |(o, _)| *o).ok()
+            state
+                .in_flight
+                .binary_search_by_key(&offset, |(o, _)| *o)
+                .ok()
         };
         let Some(index) = index else {
             return;
@@ -82,10 +85,12 @@ impl PartitionAcks {
     }
 }
 
+type PartitionKey = (Arc<str>, i32);
+
 /// The acks of every partition a worker reads.
 #[derive(Debug, Default)]
 pub(crate) struct OffsetTracker {
-    partitions: Mutex<HashMap<(Arc<str>, i32), Arc<PartitionAcks>>>,
+    partitions: Mutex<HashMap<PartitionKey, Arc<PartitionAcks>>>,
 }
 
 impl OffsetTracker {

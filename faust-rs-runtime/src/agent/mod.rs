@@ -9,13 +9,13 @@
 //!   (`()` sends nothing, `Option<Out>` sends when `Some`); the sink record
 //!   keeps the source event's key.
 //! * **stream**: `async fn(stream: Stream<T>) -> Result<()>`, which iterates
-//!   the stream itself ([`Stream`](crate::Stream)); it may batch with `take`,
+//!   the stream itself ([`Stream`]); it may batch with `take`,
 //!   and sends to its sinks with `stream.emit(value)`.
 //!
 //! Events of one partition are processed in order. With `concurrency = N`,
 //! N handlers run at once (order is then no longer kept), and the commit
 //! only ever covers the contiguous finished prefix of each partition
-//! ([`ack`]).
+//! (see the `ack` module).
 //!
 //! # When a handler fails
 //!
@@ -59,12 +59,15 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// came from.
 ///
 /// ```
-/// # use faust::Event;
+/// use faust::Event;
+///
+/// #[faust::agent(topic = "greetings")]
 /// async fn handler(event: Event<String>) -> faust::Result<()> {
 ///     println!("{:?} = {} at {}[{}]@{}", event.key, event.value,
 ///              event.topic(), event.partition(), event.offset());
 ///     Ok(())
 /// }
+/// # fn main() {}
 /// ```
 #[derive(Clone)]
 pub struct Event<V, K = String> {
@@ -255,8 +258,10 @@ impl EmitCx<'_> {
 pub trait AgentOutput: Send + 'static {
     /// The codec for a sink with this value serializer; `None` when the
     /// agent returns nothing.
-    fn bind(codecs: &Codecs, value_serializer: Option<&str>)
-    -> Result<Option<CodecRef>, CodecError>;
+    fn bind(
+        codecs: &Codecs,
+        value_serializer: Option<&str>,
+    ) -> Result<Option<CodecRef>, CodecError>;
 
     /// Sends the output to the sinks.
     fn emit(self, cx: &EmitCx<'_>) -> Result<(), CodecError>;

@@ -69,14 +69,15 @@ impl AgentRuntime {
             .and_then(|o| o.dead_letter.as_deref())
             .or(def.dead_letter)
             .map(Arc::from);
-        let on_error = options
-            .and_then(|o| o.on_error)
-            .or(def.on_error)
-            .unwrap_or(if dead_letter.is_some() {
-                OnError::DeadLetter
-            } else {
-                OnError::Stop
-            });
+        let on_error =
+            options
+                .and_then(|o| o.on_error)
+                .or(def.on_error)
+                .unwrap_or(if dead_letter.is_some() {
+                    OnError::DeadLetter
+                } else {
+                    OnError::Stop
+                });
         if on_error == OnError::DeadLetter && dead_letter.is_none() {
             return Err(Error::config(format!(
                 "agent `{name}` ({}): on_error is dead_letter but no dead-letter topic is set; \
@@ -90,11 +91,8 @@ impl AgentRuntime {
                 def.location
             )));
         }
-        let codec_error = |topic: &str, e| {
-            Error::config(format!(
-                "agent `{name}`, topic `{topic}`: {e}"
-            ))
-        };
+        let codec_error =
+            |topic: &str, e| Error::config(format!("agent `{name}`, topic `{topic}`: {e}"));
         let mut inputs = Vec::new();
         for topic in def.topics {
             let settings = core.topic(topic);

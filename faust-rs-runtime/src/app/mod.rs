@@ -115,7 +115,10 @@ impl fmt::Debug for App {
                 "agents",
                 &self.agents.iter().map(|a| a.name).collect::<Vec<_>>(),
             )
-            .field("tasks", &self.tasks.iter().map(|t| t.name).collect::<Vec<_>>())
+            .field(
+                "tasks",
+                &self.tasks.iter().map(|t| t.name).collect::<Vec<_>>(),
+            )
             .field(
                 "timers",
                 &self.timers.iter().map(|t| t.name).collect::<Vec<_>>(),

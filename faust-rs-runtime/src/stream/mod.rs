@@ -7,12 +7,14 @@
 //! use faust::prelude::*;
 //! use std::time::Duration;
 //!
+//! #[agent(topic = "clicks")]
 //! async fn clicks(mut stream: Stream<String>) -> Result<()> {
 //!     while let Some(batch) = stream.take(100, Duration::from_secs(1)).next().await {
 //!         println!("{} clicks", batch.len());
 //!     }
 //!     Ok(())
 //! }
+//! # fn main() {}
 //! ```
 //!
 //! Acknowledgement follows Faust: an event is acked when the agent asks for
@@ -150,18 +152,19 @@ impl<T: Payload> Stream<T> {
                 let message = envelope.message;
                 let codecs = agent.input(&message.topic);
                 let want_key = control.want_keys.load(Ordering::Relaxed);
-                let decoded = codecs
-                    .value
-                    .decode::<T>(message.value.as_deref())
-                    .and_then(|value| {
-                        let key = match (&codecs.key, &message.key) {
-                            (Some(codec), Some(bytes)) if want_key => {
-                                Some(codec.decode::<String>(Some(bytes))?)
-                            }
-                            _ => None,
-                        };
-                        Ok((value, key))
-                    });
+                let decoded =
+                    codecs
+                        .value
+                        .decode::<T>(message.value.as_deref())
+                        .and_then(|value| {
+                            let key = match (&codecs.key, &message.key) {
+                                (Some(codec), Some(bytes)) if want_key => {
+                                    Some(codec.decode::<String>(Some(bytes))?)
+                                }
+                                _ => None,
+                            };
+                            Ok((value, key))
+                        });
                 match decoded {
                     Ok((value, key)) => {
                         let item = Item {

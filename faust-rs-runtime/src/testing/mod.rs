@@ -90,7 +90,10 @@ impl fmt::Debug for TestDriver {
         f.debug_struct("TestDriver")
             .field("app", &self.engine.app.id)
             .field("now", &self.clock.elapsed())
-            .field("units", &self.slots.iter().map(|s| &s.name).collect::<Vec<_>>())
+            .field(
+                "units",
+                &self.slots.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            )
             .field("stopped", &self.stopped)
             .finish()
     }
@@ -181,7 +184,8 @@ impl TestDriver {
     /// If the value cannot be encoded.
     pub async fn send_value<V: IntoPayload>(&mut self, topic: &str, value: V) -> RecordMetadata {
         let value = self.encode_value(topic, &value.into_payload());
-        self.send_raw(topic, None, Some(value), Headers::new()).await
+        self.send_raw(topic, None, Some(value), Headers::new())
+            .await
     }
 
     /// Sends raw bytes: for malformed payloads, tombstones (`value: None`)
@@ -487,13 +491,15 @@ impl<T: fmt::Debug + PartialEq> TopicRecords<T> {
     #[track_caller]
     pub fn assert_values_unordered(&self, expected: &[T]) {
         let mut remaining: Vec<&T> = self.values();
-        let all_found = expected.iter().all(|e| match remaining.iter().position(|a| *a == e) {
-            Some(i) => {
-                remaining.swap_remove(i);
-                true
-            }
-            None => false,
-        });
+        let all_found = expected
+            .iter()
+            .all(|e| match remaining.iter().position(|a| *a == e) {
+                Some(i) => {
+                    remaining.swap_remove(i);
+                    true
+                }
+                None => false,
+            });
         if all_found && remaining.is_empty() {
             return;
         }

@@ -72,7 +72,7 @@ impl Clock {
         Clock(ClockKind::Real(tokio::time::Instant::now()))
     }
 
-    /// A virtual clock at zero, moved only by [`Clock::advance`].
+    /// A virtual clock at zero, moved only by the test driver.
     pub fn virtual_clock() -> Self {
         Clock(ClockKind::Virtual(Arc::new(VirtualClock::default())))
     }

@@ -233,11 +233,10 @@ impl<K: Payload, V: Payload> RecordBuilder<'_, K, V> {
     /// Sends the record and waits until the broker has it.
     pub async fn send_and_wait(self) -> Result<RecordMetadata> {
         let record = self.build()?;
-        let delivery = with_scope(|scope| scope.core.producer.send(record)).ok_or(
-            Error::NoContext {
+        let delivery =
+            with_scope(|scope| scope.core.producer.send(record)).ok_or(Error::NoContext {
                 what: "Topic::send_and_wait",
-            },
-        )?;
+            })?;
         delivery.await
     }
 }

@@ -103,8 +103,13 @@ impl MemoryBroker {
                         as i32
                 }
             };
-            let timestamp = record.timestamp.unwrap_or_else(|| self.inner.clock.wall_ms());
-            let Some(topic) = state.topics.get_key_value(&*record.topic).map(|(t, _)| t.clone())
+            let timestamp = record
+                .timestamp
+                .unwrap_or_else(|| self.inner.clock.wall_ms());
+            let Some(topic) = state
+                .topics
+                .get_key_value(&*record.topic)
+                .map(|(t, _)| t.clone())
             else {
                 return Err(Error::config(format!("topic `{}` vanished", record.topic)));
             };

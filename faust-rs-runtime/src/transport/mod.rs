@@ -50,7 +50,10 @@ impl fmt::Debug for Message {
             .field("partition", &self.partition)
             .field("offset", &self.offset)
             .field("timestamp", &self.timestamp)
-            .field("key", &self.key.as_ref().map(|k| String::from_utf8_lossy(k)))
+            .field(
+                "key",
+                &self.key.as_ref().map(|k| String::from_utf8_lossy(k)),
+            )
             .field("value_len", &self.value.as_ref().map(Bytes::len))
             .field("headers", &self.headers)
             .finish()
@@ -257,7 +260,7 @@ mod tests {
             murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8") as i32,
             -58897971
         );
-        assert_eq!(murmur2(&[b'a', b'b', b'c']) as i32, 479470107);
+        assert_eq!(murmur2(b"abc") as i32, 479470107);
     }
 
     #[test]
@@ -271,6 +274,9 @@ mod tests {
     fn headers_keep_order_and_last_wins() {
         let h = Headers::new().with("a", "1").with("b", "2").with("a", "3");
         assert_eq!(h.get_str("a"), Some("3"));
-        assert_eq!(h.iter().map(|(n, _)| n).collect::<Vec<_>>(), ["a", "b", "a"]);
+        assert_eq!(
+            h.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            ["a", "b", "a"]
+        );
     }
 }

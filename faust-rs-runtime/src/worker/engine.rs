@@ -116,15 +116,17 @@ impl Engine {
                 } else {
                     format!("agent {}", agent.name)
                 };
-                let future: Pin<Box<dyn Future<Output = Result<()>> + Send>> =
-                    match agent.handler {
-                        HandlerKind::PerEvent(_) => Box::pin(agent.run_per_event(rx)),
-                        HandlerKind::Stream(_) => Box::pin(agent.run_stream(rx)),
-                    };
+                let future: Pin<Box<dyn Future<Output = Result<()>> + Send>> = match agent.handler {
+                    HandlerKind::PerEvent(_) => Box::pin(agent.run_per_event(rx)),
+                    HandlerKind::Stream(_) => Box::pin(agent.run_stream(rx)),
+                };
                 units.push(self.unit(name, future));
             }
         }
-        units.insert(0, self.unit("fetcher".into(), Box::pin(self.fetcher(routes))));
+        units.insert(
+            0,
+            self.unit("fetcher".into(), Box::pin(self.fetcher(routes))),
+        );
         for task in &self.app.tasks {
             units.push(self.unit(format!("task {}", task.name), Box::pin(self.task(task))));
         }
@@ -134,11 +136,7 @@ impl Engine {
         units
     }
 
-    fn unit(
-        &self,
-        name: String,
-        future: Pin<Box<dyn Future<Output = Result<()>> + Send>>,
-    ) -> Unit {
+    fn unit(&self, name: String, future: Pin<Box<dyn Future<Output = Result<()>> + Send>>) -> Unit {
         let lifecycle = self.lifecycle.clone();
         Unit {
             name,

@@ -66,9 +66,7 @@ pub async fn run(app: App) -> Result<()> {
             }
         }
     }
-    let drain = async {
-        while units.join_next().await.is_some() {}
-    };
+    let drain = async { while units.join_next().await.is_some() {} };
     tokio::select! {
         _ = drain => {}
         _ = tokio::time::sleep(SHUTDOWN_TIMEOUT) => {
@@ -111,7 +109,11 @@ fn banner(engine: &Engine) {
         tracing::info!(
             "  agent {:<20} topics {:?} -> sinks {:?}, concurrency {}, on_error {:?}{}",
             agent.name,
-            agent.topics.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            agent
+                .topics
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>(),
             agent
                 .sink_topics
                 .iter()
