@@ -92,4 +92,4 @@ pub async fn demo_orders() -> Result<()> {
     Ok(())
 }
 
-faust::main!(App::new("quickstart").broker("memory://"));
+faust::main!(App::new("quickstart"));

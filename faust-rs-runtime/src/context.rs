@@ -53,6 +53,11 @@ impl Pending {
             .push(delivery);
     }
 
+    /// Takes the deliveries started so far, without waiting for them.
+    pub(crate) fn take(&self) -> Vec<Delivery> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// Awaits every delivery started so far; the first failure is returned
     /// after all have finished.
     pub(crate) async fn settle(&self) -> Result<()> {

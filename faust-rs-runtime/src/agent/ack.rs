@@ -16,6 +16,8 @@ pub(crate) struct PartitionAcks {
     topic: Arc<str>,
     partition: i32,
     state: Mutex<AckState>,
+    /// Set when the partition was revoked: its records are no longer ours.
+    revoked: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -104,9 +106,22 @@ impl OffsetTracker {
                     topic: topic.clone(),
                     partition,
                     state: Mutex::new(AckState::default()),
+                    revoked: std::sync::atomic::AtomicBool::new(false),
                 })
             })
             .clone()
+    }
+
+    /// Forgets `topic`/`partition` (the group gave it to another worker) and
+    /// returns its committable offset if it moved since the last commit.
+    /// Records of it still in flight are skipped by the agents.
+    pub(crate) fn revoke(&self, topic: &str, partition: i32) -> Option<i64> {
+        let mut parts = self.partitions.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (Arc::<str>::from(topic), partition);
+        let acks = parts.remove(&key)?;
+        acks.revoked
+            .store(true, std::sync::atomic::Ordering::Release);
+        acks.take_committable()
     }
 
     /// `(topic, partition, offset)` for every partition whose committable
@@ -183,5 +198,104 @@ impl Envelope {
     /// This agent is done with the record.
     pub(crate) fn ack(&self) {
         self.acks.ack(self.message.offset);
+    }
+
+    /// The record's partition was revoked: another worker now owns it and
+    /// will process it; this one should skip it.
+    pub(crate) fn is_revoked(&self) -> bool {
+        self.acks.revoked.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// Events whose handler is done but whose output may still be in flight to
+/// the broker, in order: each event's deliveries, then its ack. An event is
+/// acked once everything before it has been delivered, without making the
+/// next event wait for a broker round trip.
+#[derive(Debug, Default)]
+pub(crate) struct Completions {
+    queue: std::collections::VecDeque<Step>,
+}
+
+#[derive(Debug)]
+enum Step {
+    Deliver(crate::transport::Delivery),
+    Ack(Envelope),
+}
+
+impl Completions {
+    /// Queues the deliveries `pending` holds, then the ack of `envelope`.
+    pub(crate) fn push(&mut self, pending: &crate::context::Pending, envelope: Envelope) {
+        for delivery in pending.take() {
+            self.queue.push_back(Step::Deliver(delivery));
+        }
+        self.queue.push_back(Step::Ack(envelope));
+    }
+
+    /// Queues deliveries with no ack after them.
+    pub(crate) fn push_deliveries(&mut self, pending: &crate::context::Pending) {
+        for delivery in pending.take() {
+            self.queue.push_back(Step::Deliver(delivery));
+        }
+    }
+
+    /// Queues an ack after everything queued so far.
+    pub(crate) fn push_ack(&mut self, envelope: Envelope) {
+        self.queue.push_back(Step::Ack(envelope));
+    }
+
+    /// Makes progress: acks what is delivered. `Ready(Some(e))` when a
+    /// delivery failed, `Ready(None)` when the queue is empty, `Pending`
+    /// while deliveries are in flight.
+    pub(crate) fn poll_progress(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<crate::error::Error>> {
+        use std::future::Future;
+        use std::task::Poll;
+        while let Some(front) = self.queue.front_mut() {
+            match front {
+                Step::Ack(envelope) => {
+                    envelope.ack();
+                    self.queue.pop_front();
+                }
+                Step::Deliver(delivery) => match std::pin::Pin::new(delivery).poll(cx) {
+                    Poll::Ready(Ok(_)) => {
+                        self.queue.pop_front();
+                    }
+                    Poll::Ready(Err(e)) => {
+                        self.queue.pop_front();
+                        return Poll::Ready(Some(e));
+                    }
+                    Poll::Pending => return Poll::Pending,
+                },
+            }
+        }
+        Poll::Ready(None)
+    }
+
+    /// Acks what is already delivered, without waiting for the rest (when
+    /// the worker stops: what is not delivered yet is not committed).
+    pub(crate) fn ack_ready(&mut self) {
+        let waker = std::task::Waker::noop();
+        let _ = self.poll_progress(&mut std::task::Context::from_waker(waker));
+    }
+
+    /// Resolves only when a delivery fails; acks along the way.
+    pub(crate) async fn failure(&mut self) -> crate::error::Error {
+        std::future::poll_fn(|cx| match self.poll_progress(cx) {
+            std::task::Poll::Ready(Some(e)) => std::task::Poll::Ready(e),
+            _ => std::task::Poll::Pending,
+        })
+        .await
+    }
+
+    /// Waits until everything queued is delivered and acked.
+    pub(crate) async fn drain(&mut self) -> Result<(), crate::error::Error> {
+        std::future::poll_fn(|cx| match self.poll_progress(cx) {
+            std::task::Poll::Ready(Some(e)) => std::task::Poll::Ready(Err(e)),
+            std::task::Poll::Ready(None) => std::task::Poll::Ready(Ok(())),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        })
+        .await
     }
 }

@@ -11,8 +11,10 @@ pub mod headers {
     pub const ERROR: &str = "faust.error";
     /// What failed: `decode` (malformed bytes, wrong type, missing field,
     /// empty payload), `validation` (a field constraint), `handler` (the
-    /// agent's function returned an error), `output` (its result did not
-    /// encode) or `delivery` (a record it produced was not written).
+    /// agent's function returned an error) or `output` (its result did not
+    /// encode). A record an agent produced that the broker does not take,
+    /// after the client's retries, stops the worker instead: the events
+    /// behind it are not committed.
     pub const ERROR_KIND: &str = "faust.error.kind";
     /// How many times the handler was tried.
     pub const ATTEMPTS: &str = "faust.error.attempts";

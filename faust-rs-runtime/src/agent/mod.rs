@@ -45,7 +45,7 @@ use bytes::Bytes;
 
 use crate::codec::{CodecError, CodecRef, Codecs, Payload};
 use crate::context::Pending;
-use crate::error::{BoxError, Error};
+use crate::error::BoxError;
 use crate::stream::{Stream, StreamSource};
 use crate::transport::{Headers, Message, OutgoingRecord, Producer};
 
@@ -315,8 +315,6 @@ pub(crate) enum Failure {
     Handler(BoxError),
     /// The handler's output did not encode.
     Output(CodecError),
-    /// A record the event produced was not delivered.
-    Delivery(Error),
 }
 
 impl Failure {
@@ -326,20 +324,18 @@ impl Failure {
             Failure::Decode(e) => e.kind(),
             Failure::Handler(_) => "handler",
             Failure::Output(_) => "output",
-            Failure::Delivery(_) => "delivery",
         }
     }
 
     /// Whether another attempt could succeed.
     pub(crate) fn retryable(&self) -> bool {
-        matches!(self, Failure::Handler(_) | Failure::Delivery(_))
+        matches!(self, Failure::Handler(_))
     }
 
     pub(crate) fn into_box(self) -> BoxError {
         match self {
             Failure::Decode(e) | Failure::Output(e) => Box::new(e),
             Failure::Handler(e) => e,
-            Failure::Delivery(e) => Box::new(e),
         }
     }
 }
@@ -350,7 +346,6 @@ impl fmt::Display for Failure {
             Failure::Decode(e) => e.fmt(f),
             Failure::Handler(e) => write!(f, "handler error: {e}"),
             Failure::Output(e) => write!(f, "could not encode the agent's output: {e}"),
-            Failure::Delivery(e) => write!(f, "could not deliver a produced record: {e}"),
         }
     }
 }

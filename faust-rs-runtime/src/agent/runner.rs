@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::{Either, select};
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::ack::Envelope;
+use super::ack::{Completions, Envelope};
 use super::dead_letter::headers;
 use super::{BoundSink, EmitCx, Failure, HandlerKind, InputCodecs};
 use crate::app::registry::{AgentDef, OnError, SinkRef};
@@ -184,22 +185,63 @@ impl AgentRuntime {
             return Ok(());
         };
         if self.concurrency <= 1 {
-            // One event at a time: one list of pending deliveries serves all.
+            // One event at a time. Its output goes to the broker in the
+            // background; it is acked once delivered, while the next event runs.
             let pending = Pending::default();
-            while let Ok(envelope) = rx.recv().await {
-                self.process(&envelope.message, &pending).await?;
-                envelope.ack();
+            let mut done = Completions::default();
+            loop {
+                let next = {
+                    let recv = rx.recv();
+                    let failure = done.failure();
+                    futures_util::pin_mut!(recv, failure);
+                    match select(recv, failure).await {
+                        Either::Left((next, _)) => next,
+                        Either::Right((e, _)) => return Err(self.delivery_failed(e)),
+                    }
+                };
+                let Ok(envelope) = next else {
+                    break;
+                };
+                if envelope.is_revoked() {
+                    continue;
+                }
+                if let Err(stop) = self.process(&envelope.message, &pending).await {
+                    done.ack_ready();
+                    return Err(stop);
+                }
+                done.push(&pending, envelope);
             }
-            return Ok(());
+            return done.drain().await.map_err(|e| self.delivery_failed(e));
         }
         let this = &self;
         rx.map(Ok)
             .try_for_each_concurrent(self.concurrency, |envelope| async move {
-                this.process(&envelope.message, &Pending::default()).await?;
+                if envelope.is_revoked() {
+                    return Ok(());
+                }
+                let pending = Pending::default();
+                this.process(&envelope.message, &pending).await?;
+                pending
+                    .settle()
+                    .await
+                    .map_err(|e| this.delivery_failed(e))?;
                 envelope.ack();
                 Ok(())
             })
             .await
+    }
+
+    /// The error that stops the worker when a record this agent produced
+    /// could not be delivered (after the client's own retries).
+    pub(crate) fn delivery_failed(&self, error: Error) -> Error {
+        Error::Transport {
+            what: format!(
+                "agent `{}`: delivering its output (the events that produced it are not \
+                 committed and are processed again after a restart)",
+                self.name
+            ),
+            source: Box::new(error),
+        }
     }
 
     /// Runs one instance of a stream agent over `rx`.
@@ -235,7 +277,8 @@ impl AgentRuntime {
     }
 
     /// Processes one event: the handler with retries, then the policy.
-    /// `Err` means the worker must stop.
+    /// What it sends is left in `pending`, for the caller to await before
+    /// acking. `Err` means the worker must stop.
     pub(crate) async fn process(&self, message: &Arc<Message>, pending: &Pending) -> Result<()> {
         let HandlerKind::PerEvent(handler) = &self.handler else {
             return Ok(());
@@ -254,12 +297,9 @@ impl AgentRuntime {
                 core: self.core.clone(),
                 pending: pending.clone(),
             };
-            let result = scope.run(handler.handle(message, input, emit)).await;
-            let settled = pending.settle().await;
-            let failure = match (result, settled) {
-                (Ok(()), Ok(())) => return Ok(()),
-                (Err(f), _) => f,
-                (Ok(()), Err(e)) => Failure::Delivery(e),
+            let failure = match scope.run(handler.handle(message, input, emit)).await {
+                Ok(()) => return Ok(()),
+                Err(failure) => failure,
             };
             if failure.retryable() && attempt <= self.retries {
                 let delay = self

@@ -13,16 +13,18 @@
 //! use std::time::Duration;
 //!
 //! let app = App::new("orders-app")
-//!     .broker("memory://")
+//!     .broker("kafka://127.0.0.1:9092")
 //!     .topic_partitions(4)
 //!     .commit_interval(Duration::from_secs(1));
 //! assert_eq!(app.id(), "orders-app");
 //! ```
 
+pub mod config;
 pub mod registry;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +32,8 @@ use crate::codec::{Codec, Codecs};
 use crate::error::{Error, Result};
 use crate::time::Clock;
 use crate::transport::Producer;
+pub use config::Settings;
+use config::Source;
 use registry::{AgentDef, Location, OnError, TaskDef, TimerDef, TopicDef};
 
 /// Settings that override an agent's attribute options, by agent name.
@@ -92,10 +96,7 @@ impl AgentOptions {
 #[derive(Clone)]
 pub struct App {
     pub(crate) id: String,
-    pub(crate) broker: String,
-    pub(crate) topic_partitions: u32,
-    pub(crate) commit_interval: Duration,
-    pub(crate) queue_capacity: usize,
+    pub(crate) settings: Settings,
     pub(crate) codecs: Codecs,
     pub(crate) agents: Vec<&'static AgentDef>,
     pub(crate) tasks: Vec<&'static TaskDef>,
@@ -108,9 +109,7 @@ impl fmt::Debug for App {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("App")
             .field("id", &self.id)
-            .field("broker", &self.broker)
-            .field("topic_partitions", &self.topic_partitions)
-            .field("commit_interval", &self.commit_interval)
+            .field("settings", &self.settings)
             .field(
                 "agents",
                 &self.agents.iter().map(|a| a.name).collect::<Vec<_>>(),
@@ -148,10 +147,7 @@ impl App {
     pub fn bare(id: impl Into<String>) -> Self {
         App {
             id: id.into(),
-            broker: "memory://".to_owned(),
-            topic_partitions: 8,
-            commit_interval: Duration::from_millis(2800),
-            queue_capacity: 4096,
+            settings: Settings::default(),
             codecs: Codecs::default(),
             agents: Vec::new(),
             tasks: Vec::new(),
@@ -166,35 +162,99 @@ impl App {
         &self.id
     }
 
-    /// The broker URL: `memory://` (in-process; the default for now).
+    /// The broker URL: `kafka://host:9092[,host2:9092]`, `embedded://` (an
+    /// in-process Kafka-protocol broker; the default) or `memory://` (the
+    /// in-memory transport, no Kafka protocol). `FAUST_BROKER`, the config
+    /// file's `broker` and `--broker` override it ([`config`]).
     pub fn broker(mut self, url: impl Into<String>) -> Self {
-        self.broker = url.into();
+        self.settings.broker = url.into();
+        self.settings.mark("broker", Source::App);
         self
     }
 
-    /// The broker URL in use.
-    pub fn broker_url(&self) -> &str {
-        &self.broker
+    /// The settings as built so far: defaults and this builder. The command
+    /// line layers the config file, the environment and its flags on top
+    /// at start ([`config::resolve`]).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Partitions of topics the app creates when the topic names none
-    /// (Faust's `topic_partitions`, default 8).
+    /// (Faust's `topic_partitions`, default 8; 0 is taken as 1).
     pub fn topic_partitions(mut self, n: u32) -> Self {
-        self.topic_partitions = n.max(1);
+        self.settings.topic_partitions = n.max(1);
+        self.settings.mark("topic_partitions", Source::App);
+        self
+    }
+
+    /// Replication factor of topics the app creates (default 1, right for
+    /// a one-broker cluster; 3 is usual in production; 0 or less is taken
+    /// as 1).
+    pub fn topic_replication_factor(mut self, n: i16) -> Self {
+        self.settings.topic_replication_factor = n.max(1);
+        self.settings.mark("topic_replication_factor", Source::App);
         self
     }
 
     /// How often finished offsets are committed (Faust's
-    /// `broker_commit_interval`, default 2.8 s). Offsets are also committed
-    /// at shutdown.
+    /// `broker_commit_interval`, default 2.8 s; zero is taken as 1 ms).
+    /// Offsets are also committed at shutdown.
     pub fn commit_interval(mut self, every: Duration) -> Self {
-        self.commit_interval = every;
+        self.settings.commit_interval = every.max(Duration::from_millis(1));
+        self.settings.mark("commit_interval", Source::App);
         self
     }
 
-    /// Records buffered per agent before reading pauses (backpressure).
+    /// Records buffered per agent before reading pauses (backpressure;
+    /// default 4096, 0 is taken as 1).
     pub fn queue_capacity(mut self, n: usize) -> Self {
-        self.queue_capacity = n.max(1);
+        self.settings.queue_capacity = n.max(1);
+        self.settings.mark("queue_capacity", Source::App);
+        self
+    }
+
+    /// Sets a librdkafka property of the consumer, e.g.
+    /// `.consumer_config("fetch.min.bytes", 65536)`. It goes on top of the
+    /// transport's defaults; the config file's `[consumer]` table and
+    /// `FAUST_CONSUMER__*` variables override it property by property.
+    ///
+    /// ```
+    /// use faust::App;
+    /// let app = App::new("orders-app")
+    ///     .consumer_config("fetch.min.bytes", 65536)
+    ///     .consumer_config("enable.partition.eof", false);
+    /// assert_eq!(app.settings().consumer["fetch.min.bytes"], "65536");
+    /// ```
+    pub fn consumer_config(mut self, key: impl Into<String>, value: impl fmt::Display) -> Self {
+        self.settings.set_consumer(key.into(), value.to_string());
+        self
+    }
+
+    /// Sets a librdkafka property of the producer, e.g.
+    /// `.producer_config("linger.ms", 5)`; as
+    /// [`consumer_config`](Self::consumer_config), overridden by the file's
+    /// `[producer]` table and `FAUST_PRODUCER__*` variables.
+    pub fn producer_config(mut self, key: impl Into<String>, value: impl fmt::Display) -> Self {
+        self.settings.set_producer(key.into(), value.to_string());
+        self
+    }
+
+    /// Sets a librdkafka property of the admin client (topic creation),
+    /// e.g. `.admin_config("request.timeout.ms", 10000)`; as
+    /// [`consumer_config`](Self::consumer_config), overridden by the file's
+    /// `[admin]` table and `FAUST_ADMIN__*` variables.
+    pub fn admin_config(mut self, key: impl Into<String>, value: impl fmt::Display) -> Self {
+        self.settings.set_admin(key.into(), value.to_string());
+        self
+    }
+
+    /// A TOML config file read at start, over this builder's settings and
+    /// under the environment's ([`config`] lists its keys). It must exist.
+    /// `FAUST_CONFIG` or `--config` name another file instead; without any
+    /// of them `./faust.toml` is read if it exists.
+    pub fn config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.settings.config_file = Some(path.into());
+        self.settings.mark("config_file", Source::App);
         self
     }
 

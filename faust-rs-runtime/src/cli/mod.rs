@@ -1,111 +1,435 @@
 //! The command line every faust program gets from `faust::main!`.
 //!
 //! ```text
-//! my-app worker [--broker URL] [--loglevel LEVEL]   run the worker (the default)
-//! my-app agents                                      list the agents and their topics
-//! my-app --help
+//! my-app [worker] [--broker URL] [--config FILE] [--loglevel LEVEL]
+//!                                         run the worker (the default command)
+//! my-app agents                           list the agents, their topics, sinks and error policies
+//! my-app send TOPIC [--key K] VALUE [--partition N] [--header NAME=VALUE ...]
+//!                                         send one record through the configured broker
+//! my-app --help, my-app COMMAND --help
 //! ```
 //!
-//! The broker URL also comes from the `FAUST_BROKER` environment variable;
-//! the command line wins over the environment, which wins over the `App`.
+//! `--broker`, `--config` and `--loglevel` may be given before or after the
+//! command. At start, `worker` and `send` stack the config file, the
+//! environment and these flags on the app's settings with
+//! [`config::resolve`](crate::app::config::resolve) (defaults < `App`
+//! builder < TOML file < environment < command line; the
+//! [`config`](crate::app::config) chapter lists every setting). With
+//! `--loglevel debug` the worker logs each setting and where it came from.
+//!
+//! `send` writes VALUE's UTF-8 bytes as the record's value (and `--key`'s
+//! as its key) through the same transport the worker uses, waits for the
+//! broker's acknowledgement and prints `sent to TOPIC[partition]@offset`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use bytes::Bytes;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use crate::app::App;
+use crate::app::config::{self, CliOverrides, Settings};
+use crate::error::{Error, Result};
+use crate::transport::{Headers, OutgoingRecord, RecordMetadata};
 
+/// How long `send` waits for the broker to acknowledge the record.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs the command line for `app`: what `faust::main!` expands to.
+///
+/// Parses `std::env::args()`, sets up logging, and runs the command;
+/// returns the process's exit code (failure after printing the error).
+/// A command-line mistake prints clap's message and exits with code 2.
+pub fn main(app: App) -> ExitCode {
+    let command = Cli::command().about(format!("faust-rs app `{}`", app.id()));
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    init_logging(cli.global.loglevel.as_deref());
+    let overrides = cli.global.overrides();
+    match cli.command.unwrap_or(Command::Worker) {
+        Command::Worker => run_worker(app, &overrides),
+        Command::Agents => {
+            print_agents(&app);
+            ExitCode::SUCCESS
+        }
+        Command::Send(args) => run_send(&app, &overrides, args),
+    }
+}
+
+/// The parsed command line.
 #[derive(Debug, Parser)]
 #[command(about = "A faust-rs stream-processing app", long_about = None)]
 struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run the worker: consume, process, produce, until SIGINT/SIGTERM.
-    Worker {
-        /// Broker URL, e.g. `memory://`.
-        #[arg(long, env = "FAUST_BROKER")]
-        broker: Option<String>,
-        /// Log level: error, warn, info, debug or trace (or a tracing
-        /// filter such as `faust=debug`).
-        #[arg(long, short = 'l', default_value = "info", env = "FAUST_LOGLEVEL")]
-        loglevel: String,
-    },
-    /// List the agents, their topics, sinks and error policies.
-    Agents,
+/// Flags every command takes, before or after its name.
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Broker URL: kafka://HOST:PORT[,HOST:PORT], embedded:// or memory://
+    /// (overrides FAUST_BROKER, the config file and the app).
+    #[arg(long, global = true, value_name = "URL")]
+    broker: Option<String>,
+    /// TOML config file (overrides FAUST_CONFIG; default ./faust.toml if it
+    /// exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log level: error, warn, info, debug or trace, or a tracing filter
+    /// such as `faust_rs_runtime=debug,info` [default: RUST_LOG, else info].
+    #[arg(
+        long,
+        short = 'l',
+        global = true,
+        env = "FAUST_LOGLEVEL",
+        value_name = "LEVEL"
+    )]
+    loglevel: Option<String>,
 }
 
-/// Runs the command line for `app`: what `faust::main!` expands to.
-pub fn main(app: App) -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Worker {
-        broker: std::env::var("FAUST_BROKER").ok(),
-        loglevel: std::env::var("FAUST_LOGLEVEL").unwrap_or_else(|_| "info".into()),
-    }) {
-        Command::Worker { broker, loglevel } => {
-            init_logging(&loglevel);
-            let app = match broker {
-                Some(url) => app.broker(url),
-                None => app,
-            };
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(crate::worker::run(app)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!("{e}");
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::Agents => {
-            println!("{:<24} {:<30} {:<30} on_error", "agent", "topics", "sinks");
-            for agent in app.agents() {
-                let sinks: Vec<String> = agent
-                    .sinks
-                    .iter()
-                    .map(|s| match s {
-                        crate::app::registry::SinkRef::Topic(t) => (*t).to_owned(),
-                        crate::app::registry::SinkRef::Agent(a) => format!("agent:{}", a.name),
-                    })
-                    .collect();
-                let policy = match (agent.on_error, agent.dead_letter) {
-                    (Some(p), _) => format!("{p:?}"),
-                    (None, Some(d)) => format!("DeadLetter -> {d}"),
-                    (None, None) => "Stop".to_owned(),
-                };
-                println!(
-                    "{:<24} {:<30} {:<30} {}",
-                    agent.name,
-                    agent.topics.join(","),
-                    sinks.join(","),
-                    policy
-                );
-            }
-            ExitCode::SUCCESS
+impl GlobalArgs {
+    fn overrides(&self) -> CliOverrides {
+        let mut overrides = CliOverrides::default();
+        overrides.broker = self.broker.clone();
+        overrides.config = self.config.clone();
+        overrides
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the worker: consume, process, produce, until SIGINT/SIGTERM (the
+    /// default command).
+    Worker,
+    /// List the agents, their topics, sinks and error policies.
+    Agents,
+    /// Send one record to a topic and print where it landed.
+    Send(SendArgs),
+}
+
+#[derive(Debug, Args)]
+struct SendArgs {
+    /// Topic to send to.
+    #[arg(value_name = "TOPIC")]
+    topic: String,
+    /// Record key (sent as its UTF-8 bytes; none by default).
+    #[arg(long, short = 'k', value_name = "K")]
+    key: Option<String>,
+    /// Record value (sent as its UTF-8 bytes), e.g. '{"id": 1}'.
+    #[arg(value_name = "VALUE", allow_hyphen_values = true)]
+    value: String,
+    /// Partition to write to [default: the key's partition, as the worker's
+    /// producer picks it].
+    #[arg(long, short = 'p', value_name = "N", value_parser = clap::value_parser!(i32).range(0..))]
+    partition: Option<i32>,
+    /// A record header, NAME=VALUE; repeat for more.
+    #[arg(long = "header", short = 'H', value_name = "NAME=VALUE", value_parser = parse_header)]
+    headers: Vec<(String, String)>,
+}
+
+fn run_worker(mut app: App, overrides: &CliOverrides) -> ExitCode {
+    let settings = match resolve_settings(&app, overrides) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    for (key, value, source) in settings.entries() {
+        tracing::debug!("setting {key} = {value} ({source})");
+    }
+    app.settings = settings;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(crate::worker::run(app)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            fail(e)
         }
     }
 }
 
-fn init_logging(level: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+fn run_send(app: &App, overrides: &CliOverrides, args: SendArgs) -> ExitCode {
+    let settings = match resolve_settings(app, overrides) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    if let Some(scheme @ ("embedded" | "memory")) =
+        settings.broker.split_once("://").map(|(s, _)| s)
+    {
+        eprintln!(
+            "warning: the broker is {scheme}:// ({}), which lives only as long as this \
+             command: a running worker will not see the record; pass --broker \
+             kafka://HOST:PORT or set FAUST_BROKER",
+            settings.source("broker")
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+    };
+    let topic = args.topic.clone();
+    match runtime.block_on(send(&settings, args)) {
+        Ok(meta) => {
+            println!("sent to {topic}[{}]@{}", meta.partition, meta.offset);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// Sends one record through the configured transport and waits for the
+/// broker's acknowledgement.
+async fn send(settings: &Settings, args: SendArgs) -> Result<RecordMetadata> {
+    let transport = crate::transport::connect(settings, crate::time::Clock::real())?;
+    let record = OutgoingRecord {
+        topic: args.topic.as_str().into(),
+        partition: args.partition,
+        key: args.key.map(|k| Bytes::from(k.into_bytes())),
+        value: Some(Bytes::from(args.value.into_bytes())),
+        headers: args.headers.into_iter().collect::<Headers>(),
+        timestamp: None,
+    };
+    let delivery = transport.producer().send(record);
+    match tokio::time::timeout(SEND_TIMEOUT, delivery).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::config(format!(
+            "no acknowledgement from {} within {SEND_TIMEOUT:?}; is the broker running \
+             and does topic `{}` exist?",
+            settings.broker, args.topic
+        ))),
+    }
+}
+
+/// The app's settings with the file, the environment and the flags on top;
+/// on error, prints it and gives the exit code.
+fn resolve_settings(app: &App, overrides: &CliOverrides) -> Result<Settings, ExitCode> {
+    config::resolve(app.settings(), process_env(), overrides).map_err(fail)
+}
+
+/// The process environment as UTF-8 pairs. A variable that is not UTF-8
+/// cannot be a faust setting's value; it is skipped with a warning if it
+/// looks like one.
+fn process_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| {
+            let name = name.into_string().ok()?;
+            match value.into_string() {
+                Ok(value) => Some((name, value)),
+                Err(_) => {
+                    if name.starts_with("FAUST_") {
+                        tracing::warn!("ignoring {name}: its value is not UTF-8");
+                    }
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+fn print_agents(app: &App) {
+    println!("{:<24} {:<30} {:<30} on_error", "agent", "topics", "sinks");
+    for agent in app.agents() {
+        let sinks: Vec<String> = agent
+            .sinks
+            .iter()
+            .map(|s| match s {
+                crate::app::registry::SinkRef::Topic(t) => (*t).to_owned(),
+                crate::app::registry::SinkRef::Agent(a) => format!("agent:{}", a.name),
+            })
+            .collect();
+        let policy = match (agent.on_error, agent.dead_letter) {
+            (Some(p), _) => format!("{p:?}"),
+            (None, Some(d)) => format!("DeadLetter -> {d}"),
+            (None, None) => "Stop".to_owned(),
+        };
+        println!(
+            "{:<24} {:<30} {:<30} {}",
+            agent.name,
+            agent.topics.join(","),
+            sinks.join(","),
+            policy
+        );
+    }
+}
+
+/// `NAME=VALUE` → `(NAME, VALUE)`; the value may contain `=`.
+fn parse_header(arg: &str) -> std::result::Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!(
+            "expected NAME=VALUE, e.g. --header trace-id=abc123, got `{arg}`"
+        )),
+    }
+}
+
+/// `--loglevel` (or `FAUST_LOGLEVEL`) wins over `RUST_LOG`; `info` when
+/// neither is set. A filter that does not parse falls back to `info` with a
+/// note on stderr.
+fn init_logging(level: Option<&str>) {
+    let filter = match level {
+        Some(level) => EnvFilter::try_new(level).unwrap_or_else(|e| {
+            eprintln!("warning: log level `{level}` is not a tracing filter ({e}); using info");
+            EnvFilter::new("info")
+        }),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
         .try_init();
+}
+
+fn fail(error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+
+    fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("my-app").chain(args.iter().copied()))
+    }
+
+    fn send_args(args: &[&str]) -> SendArgs {
+        match parse(args).unwrap().command {
+            Some(Command::Send(send)) => send,
+            other => panic!("expected send, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_command_means_worker() {
+        let cli = parse(&[]).unwrap();
+        assert!(cli.command.is_none());
+        let cli = parse(&["--broker", "memory://"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.global.broker.as_deref(), Some("memory://"));
+    }
+
+    #[test]
+    fn worker_takes_broker_loglevel_and_config_before_or_after_the_command() {
+        let cli = parse(&[
+            "worker",
+            "--broker",
+            "kafka://k:9092",
+            "-l",
+            "debug",
+            "--config",
+            "prod.toml",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Some(Command::Worker)));
+        assert_eq!(cli.global.loglevel.as_deref(), Some("debug"));
+        let overrides = cli.global.overrides();
+        assert_eq!(overrides.broker.as_deref(), Some("kafka://k:9092"));
+        assert_eq!(overrides.config.as_deref(), Some(Path::new("prod.toml")));
+
+        let cli = parse(&["--config", "prod.toml", "worker"]).unwrap();
+        assert_eq!(cli.global.config.as_deref(), Some(Path::new("prod.toml")));
+    }
+
+    #[test]
+    fn send_takes_topic_key_value_partition_and_headers() {
+        let send = send_args(&[
+            "send",
+            "orders",
+            "--key",
+            "alice",
+            r#"{"amount": 5}"#,
+            "--partition",
+            "2",
+            "--header",
+            "trace-id=abc",
+            "-H",
+            "query=a=b",
+        ]);
+        assert_eq!(send.topic, "orders");
+        assert_eq!(send.key.as_deref(), Some("alice"));
+        assert_eq!(send.value, r#"{"amount": 5}"#);
+        assert_eq!(send.partition, Some(2));
+        assert_eq!(
+            send.headers,
+            [
+                ("trace-id".to_owned(), "abc".to_owned()),
+                ("query".to_owned(), "a=b".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn send_needs_only_topic_and_value_and_takes_values_that_start_with_a_dash() {
+        let send = send_args(&["send", "numbers", "-5"]);
+        assert_eq!(
+            (send.topic.as_str(), send.value.as_str()),
+            ("numbers", "-5")
+        );
+        assert_eq!((send.key, send.partition), (None, None));
+        assert!(send.headers.is_empty());
+    }
+
+    #[test]
+    fn send_refuses_bad_headers_negative_partitions_and_a_missing_value() {
+        let e = parse(&["send", "t", "v", "--header", "novalue"]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ValueValidation);
+        assert!(e.to_string().contains("expected NAME=VALUE"), "{e}");
+        let e = parse(&["send", "t", "v", "--partition", "-1"]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ValueValidation);
+        let e = parse(&["send", "t"]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
+    fn every_command_has_help() {
+        for (args, expect) in [
+            (&["--help"][..], "agents"),
+            (&["worker", "--help"][..], "--config <FILE>"),
+            (&["agents", "--help"][..], "List the agents"),
+            (&["send", "--help"][..], "--header <NAME=VALUE>"),
+            (&["help", "send"][..], "--partition <N>"),
+        ] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::DisplayHelp, "{args:?}");
+            assert!(e.to_string().contains(expect), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_commands_and_flags_are_errors() {
+        assert_eq!(
+            parse(&["wrker"]).unwrap_err().kind(),
+            ErrorKind::InvalidSubcommand
+        );
+        assert_eq!(
+            parse(&["worker", "--brokr", "x"]).unwrap_err().kind(),
+            ErrorKind::UnknownArgument
+        );
+    }
+
+    #[test]
+    fn header_parser_splits_at_the_first_equals_sign() {
+        assert_eq!(parse_header("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert_eq!(parse_header("a="), Ok(("a".into(), String::new())));
+        assert!(parse_header("=b").is_err());
+    }
 }

@@ -38,7 +38,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 
-use crate::agent::ack::Envelope;
+use crate::agent::ack::{Completions, Envelope};
 use crate::agent::runner::AgentRuntime;
 use crate::agent::{Event, Failure};
 use crate::codec::Payload;
@@ -82,6 +82,7 @@ impl StreamSource {
 pub(crate) struct StreamControl {
     pending: Pending,
     to_ack: Mutex<Vec<Envelope>>,
+    completions: Mutex<Completions>,
     stop: Mutex<Option<Error>>,
     current_key: Mutex<Option<Bytes>>,
     want_keys: AtomicBool,
@@ -104,17 +105,33 @@ impl StreamControl {
         lock(&self.stop).get_or_insert(error);
     }
 
-    /// Waits for the deliveries of the events handed out so far, then acks
-    /// them. `false` when a delivery failed (the stream then stops).
-    async fn release(&self) -> bool {
-        if let Err(e) = self.pending.settle().await {
-            self.set_stop(e);
-            return false;
-        }
+    /// The events handed out so far are done: each is acked once what was
+    /// sent while handling it is delivered (in the background).
+    fn release(&self) {
+        let mut completions = lock(&self.completions);
+        completions.push_deliveries(&self.pending);
         for envelope in lock(&self.to_ack).drain(..) {
-            envelope.ack();
+            completions.push_ack(envelope);
         }
-        true
+    }
+
+    /// Resolves when a delivery fails; acks along the way.
+    async fn delivery_failure(&self) -> Error {
+        std::future::poll_fn(|cx| match lock(&self.completions).poll_progress(cx) {
+            std::task::Poll::Ready(Some(e)) => std::task::Poll::Ready(e),
+            _ => std::task::Poll::Pending,
+        })
+        .await
+    }
+
+    /// Waits until every released event is delivered and acked.
+    async fn drain(&self) -> Result<()> {
+        std::future::poll_fn(|cx| match lock(&self.completions).poll_progress(cx) {
+            std::task::Poll::Ready(Some(e)) => std::task::Poll::Ready(Err(e)),
+            std::task::Poll::Ready(None) => std::task::Poll::Ready(Ok(())),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        })
+        .await
     }
 }
 
@@ -148,6 +165,9 @@ impl<T: Payload> Stream<T> {
         let inner = futures_util::stream::unfold(state, |(rx, agent, control)| async move {
             loop {
                 let envelope = rx.recv().await.ok()?;
+                if envelope.is_revoked() {
+                    continue;
+                }
                 lock(&control.to_ack).push(envelope.clone());
                 let message = envelope.message;
                 let codecs = agent.input(&message.topic);
@@ -192,18 +212,37 @@ impl<T: Payload> Stream<T> {
 }
 
 impl<T: Send + 'static> Stream<T> {
+    /// The next item, acking released events as their deliveries land.
+    /// At the end of the stream, waits for every delivery.
     async fn next_item(&mut self) -> Option<Item<T>> {
-        let item = self.inner.next().await?;
+        let control = self.control.clone();
+        let next = {
+            let item = self.inner.next();
+            let failure = control.delivery_failure();
+            futures_util::pin_mut!(item, failure);
+            match select(item, failure).await {
+                Either::Left((item, _)) => item,
+                Either::Right((e, _)) => {
+                    control.set_stop(self.agent.delivery_failed(e));
+                    return None;
+                }
+            }
+        };
+        let Some(item) = next else {
+            self.control.release();
+            if let Err(e) = self.control.drain().await {
+                self.control.set_stop(self.agent.delivery_failed(e));
+            }
+            return None;
+        };
         *lock(&self.control.current_key) = item.message.key.clone();
         Some(item)
     }
 
-    /// The next value. Acks the previous one first (once what was sent
-    /// while handling it is delivered). `None` when the worker stops.
+    /// The next value. The previous one is acked once what was sent while
+    /// handling it is delivered. `None` when the worker stops.
     pub async fn next(&mut self) -> Option<T> {
-        if !self.control.release().await {
-            return None;
-        }
+        self.control.release();
         self.next_item().await.map(|item| item.value)
     }
 
@@ -329,9 +368,7 @@ impl<T> fmt::Debug for Take<'_, T> {
 impl<T: Send + 'static> Take<'_, T> {
     /// The next batch; `None` when the worker stops.
     pub async fn next(&mut self) -> Option<Vec<T>> {
-        if !self.stream.control.release().await {
-            return None;
-        }
+        self.stream.control.release();
         let first = self.stream.next_item().await?;
         let clock = self.stream.agent.core.clock.clone();
         let deadline = clock.elapsed() + self.within;

@@ -51,9 +51,10 @@ use crate::codec::Payload;
 use crate::error::{Error, Result};
 use crate::time::Clock;
 use crate::topic::IntoPayload;
-use crate::transport::memory::MemoryBroker;
+use crate::transport::memory::{MemoryBroker, MemoryTransport};
 use crate::transport::{Headers, Message, OutgoingRecord, RecordMetadata};
 use crate::worker::engine::{Engine, Unit, UnitFuture};
+use futures_util::FutureExt;
 
 /// Polls without progress after which `run_until_idle` reports a busy loop.
 const MAX_ROUNDS: u64 = 50_000_000;
@@ -61,6 +62,7 @@ const MAX_ROUNDS: u64 = 50_000_000;
 /// Runs an app in memory for tests. See the [module docs](self).
 pub struct TestDriver {
     engine: Engine,
+    broker: MemoryBroker,
     clock: Clock,
     slots: Vec<Slot>,
     started: bool,
@@ -140,10 +142,14 @@ impl TestDriver {
     /// A driver running `app`, or the start-up error.
     pub fn try_with_app(app: App) -> Result<Self> {
         let clock = Clock::virtual_clock();
-        let broker = MemoryBroker::new(app.topic_partitions, clock.clone());
-        let engine = Engine::build(app, broker, clock.clone())?;
+        let broker = MemoryBroker::new(app.settings.topic_partitions, clock.clone());
+        let transport = Arc::new(MemoryTransport::new(broker.clone()));
+        let engine = Engine::build(app, transport, clock.clone())?;
+        // The in-memory transport answers at once.
+        engine.declare_topics().now_or_never().unwrap_or(Ok(()))?;
         Ok(TestDriver {
             engine,
+            broker,
             clock,
             slots: Vec::new(),
             started: false,
@@ -153,7 +159,7 @@ impl TestDriver {
 
     /// The in-memory broker, to inspect topics and offsets directly.
     pub fn broker(&self) -> &MemoryBroker {
-        &self.engine.broker
+        &self.broker
     }
 
     /// Virtual time since the driver started.
@@ -204,7 +210,7 @@ impl TestDriver {
             headers,
             ..OutgoingRecord::default()
         };
-        match self.engine.broker.append(record) {
+        match self.broker.append(record) {
             Ok(meta) => meta,
             Err(e) => panic!("TestDriver::send to `{topic}`: {e}"),
         }
@@ -272,7 +278,7 @@ impl TestDriver {
                 }
             }
             if self.engine.lifecycle.has_error() {
-                self.engine.commit();
+                self.engine.commit(false);
                 let error = self
                     .engine
                     .lifecycle
@@ -301,7 +307,7 @@ impl TestDriver {
             // Let wake-ups from tokio resources land before deciding we're idle.
             tokio::task::yield_now().await;
         }
-        self.engine.commit();
+        self.engine.commit(false);
         Ok(())
     }
 
@@ -333,7 +339,7 @@ impl TestDriver {
             .for_type::<T>(settings.value_serializer)
             .unwrap_or_else(|e| panic!("TestDriver::topic(\"{topic}\"): {e}"));
         let key_codec = core.codecs.for_type::<String>(settings.key_serializer).ok();
-        let messages = self.engine.broker.records(topic);
+        let messages = self.broker.records(topic);
         let mut events = Vec::with_capacity(messages.len());
         for (i, message) in messages.into_iter().enumerate() {
             let value = value_codec
@@ -359,13 +365,13 @@ impl TestDriver {
         TopicRecords {
             topic: topic.to_owned(),
             events,
-            known_topics: self.engine.broker.topics(),
+            known_topics: self.broker.topics(),
         }
     }
 
     /// Every raw record on `topic`, partition by partition.
     pub fn records(&self, topic: &str) -> Vec<Message> {
-        self.engine.broker.records(topic)
+        self.broker.records(topic)
     }
 
     /// The dead letters on `topic`, with the failure their headers describe.
@@ -375,9 +381,7 @@ impl TestDriver {
 
     /// The offset the app has committed for `topic`/`partition`.
     pub fn committed(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.engine
-            .broker
-            .committed(self.engine.group(), topic, partition)
+        self.broker.committed(self.engine.group(), topic, partition)
     }
 }
 
@@ -391,8 +395,7 @@ impl DeadLetter {
         self.0.headers.get_str(dlq::ERROR).unwrap_or("")
     }
 
-    /// The kind of failure: `decode`, `validation`, `handler`, `output` or
-    /// `delivery`.
+    /// The kind of failure: `decode`, `validation`, `handler` or `output`.
     pub fn kind(&self) -> &str {
         self.0.headers.get_str(dlq::ERROR_KIND).unwrap_or("")
     }

@@ -11,10 +11,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::agent::ack::OffsetTracker;
 use crate::error::{Error, Result};
 use crate::time::Clock;
 use crate::transport::{
-    Delivery, Message, OutgoingRecord, Producer, RecordMetadata, partition_for_key,
+    BoxFuture, Consumer, Delivery, Message, OutgoingRecord, Producer, RecordMetadata, TopicSpec,
+    Transport, partition_for_key,
 };
 
 /// An in-process broker. Cloning gives another handle to the same broker.
@@ -194,7 +196,7 @@ impl MemoryBroker {
             broker: self.clone(),
             group: group.to_owned(),
             topics,
-            positions: HashMap::new(),
+            positions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -220,13 +222,13 @@ pub struct MemoryConsumer {
     broker: MemoryBroker,
     group: String,
     topics: Vec<Arc<str>>,
-    positions: HashMap<(Arc<str>, i32), i64>,
+    positions: Mutex<HashMap<(Arc<str>, i32), i64>>,
 }
 
 impl MemoryConsumer {
     /// Waits for records and returns up to `max_per_partition` from each
     /// partition that has some.
-    pub async fn poll(&mut self, max_per_partition: usize) -> Vec<Arc<Message>> {
+    pub async fn poll(&self, max_per_partition: usize) -> Vec<Arc<Message>> {
         loop {
             let broker = self.broker.clone();
             let notified = broker.inner.notify.notified();
@@ -241,16 +243,17 @@ impl MemoryConsumer {
     }
 
     /// Returns what is available now without waiting.
-    pub fn try_poll(&mut self, max_per_partition: usize) -> Vec<Arc<Message>> {
+    pub fn try_poll(&self, max_per_partition: usize) -> Vec<Arc<Message>> {
         let mut batch = Vec::new();
         let state = self.broker.lock();
+        let mut positions = self.positions.lock().unwrap_or_else(|e| e.into_inner());
         for topic in &self.topics {
             let Some((name, parts)) = state.topics.get_key_value(&**topic) else {
                 continue;
             };
             for (p, log) in parts.iter().enumerate() {
                 let key = (name.clone(), p as i32);
-                let pos = match self.positions.get(&key) {
+                let pos = match positions.get(&key) {
                     Some(pos) => *pos,
                     None => {
                         let start = state
@@ -258,7 +261,7 @@ impl MemoryConsumer {
                             .get(&(self.group.clone(), name.clone(), p as i32))
                             .copied()
                             .unwrap_or(0);
-                        self.positions.insert(key.clone(), start);
+                        positions.insert(key.clone(), start);
                         start
                     }
                 };
@@ -266,12 +269,86 @@ impl MemoryConsumer {
                 let end = start.saturating_add(max_per_partition).min(log.len());
                 if start < end {
                     batch.extend_from_slice(&log[start..end]);
-                    self.positions.insert(key, end as i64);
+                    positions.insert(key, end as i64);
                 }
             }
         }
         batch
     }
+}
+
+/// The in-memory broker as a worker's transport.
+#[derive(Debug)]
+pub(crate) struct MemoryTransport {
+    broker: MemoryBroker,
+}
+
+impl MemoryTransport {
+    pub(crate) fn new(broker: MemoryBroker) -> Self {
+        MemoryTransport { broker }
+    }
+}
+
+impl Transport for MemoryTransport {
+    fn producer(&self) -> Arc<dyn Producer> {
+        self.broker.producer()
+    }
+
+    fn ensure_topics<'a>(&'a self, topics: &'a [TopicSpec]) -> BoxFuture<'a, Result<()>> {
+        for topic in topics {
+            let count = self.broker.create_topic(&topic.name, topic.partitions);
+            if count != topic.partitions {
+                return Box::pin(std::future::ready(Err(partition_mismatch(
+                    &topic.name,
+                    count,
+                    topic.partitions,
+                ))));
+            }
+        }
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn consumer(
+        &self,
+        group: &str,
+        topics: &[Arc<str>],
+        _tracker: Arc<OffsetTracker>,
+    ) -> Result<Arc<dyn Consumer>> {
+        Ok(Arc::new(self.broker.consumer(group, topics.to_vec())))
+    }
+
+    fn describe(&self) -> String {
+        "memory:// (in-process, no Kafka protocol)".to_owned()
+    }
+
+    fn flush(&self, _timeout: std::time::Duration) -> BoxFuture<'_, Result<()>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+impl Consumer for MemoryConsumer {
+    fn poll(&self, max: usize) -> BoxFuture<'_, Vec<Arc<Message>>> {
+        Box::pin(MemoryConsumer::poll(self, max))
+    }
+
+    fn store(&self, offsets: &[(Arc<str>, i32, i64)]) {
+        for (topic, partition, offset) in offsets {
+            self.broker.commit(&self.group, topic, *partition, *offset);
+        }
+    }
+
+    fn commit(&self, _sync: bool) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The error for a topic that exists with another partition count.
+pub(crate) fn partition_mismatch(topic: &str, actual: u32, wanted: u32) -> Error {
+    Error::config(format!(
+        "topic `{topic}` exists with {actual} partitions but the app declares {wanted}; \
+         tables and keys stay co-partitioned only if they match: declare `partitions = \
+         {actual}`, or recreate the topic (faust never deletes topics)"
+    ))
 }
 
 #[cfg(test)]
@@ -305,7 +382,7 @@ mod tests {
             broker.append(record("t", "k", &i.to_string())).unwrap();
         }
         broker.commit("g", &Arc::from("t"), 0, 3);
-        let mut c = broker.consumer("g", vec![Arc::from("t")]);
+        let c = broker.consumer("g", vec![Arc::from("t")]);
         let got: Vec<i64> = c.try_poll(100).iter().map(|m| m.offset).collect();
         assert_eq!(got, [3, 4]);
         assert!(c.try_poll(100).is_empty());

@@ -12,6 +12,7 @@
 //! so a key lands on the same partition as with the Java client and Faust).
 //! It may call nothing above it.
 
+pub mod kafka;
 pub mod memory;
 
 use std::fmt;
@@ -22,7 +23,85 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
-use crate::error::Error;
+use crate::agent::ack::OffsetTracker;
+use crate::app::Settings;
+use crate::error::{Error, Result};
+use crate::time::Clock;
+
+/// A boxed future, as the transport traits return them.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A topic the app owns and declares at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TopicSpec {
+    pub(crate) name: String,
+    pub(crate) partitions: u32,
+    pub(crate) replication: i16,
+    /// Whether an existing topic must have exactly `partitions` (declared
+    /// explicitly) or may have any count (created with the app default).
+    pub(crate) strict: bool,
+    /// Topic configs, e.g. `cleanup.policy=compact`.
+    pub(crate) config: Vec<(String, String)>,
+}
+
+/// A connection to a broker: what the worker reads from and writes to.
+pub(crate) trait Transport: Send + Sync + fmt::Debug {
+    /// The producer every agent shares.
+    fn producer(&self) -> Arc<dyn Producer>;
+
+    /// Creates the topics that do not exist; fails with a clear message
+    /// when an existing one has another partition count. Never deletes.
+    fn ensure_topics<'a>(&'a self, topics: &'a [TopicSpec]) -> BoxFuture<'a, Result<()>>;
+
+    /// A consumer in `group` subscribed to `topics`. On a rebalance it
+    /// commits what `tracker` says is finished in the partitions it loses.
+    fn consumer(
+        &self,
+        group: &str,
+        topics: &[Arc<str>],
+        tracker: Arc<OffsetTracker>,
+    ) -> Result<Arc<dyn Consumer>>;
+
+    /// Where it is connected, for the start banner.
+    fn describe(&self) -> String;
+
+    /// Waits (up to `timeout`) until every queued record is delivered.
+    fn flush(&self, timeout: std::time::Duration) -> BoxFuture<'_, Result<()>>;
+}
+
+/// Reads the subscribed topics for one consumer group.
+pub(crate) trait Consumer: Send + Sync + fmt::Debug {
+    /// Waits for records; returns up to about `max` of them, in offset order
+    /// within each partition.
+    fn poll(&self, max: usize) -> BoxFuture<'_, Vec<Arc<Message>>>;
+
+    /// Records `(topic, partition, next offset)` as finished; committed by
+    /// the next [`commit`](Self::commit).
+    fn store(&self, offsets: &[(Arc<str>, i32, i64)]);
+
+    /// Commits what was stored. `sync` waits for the broker's answer.
+    fn commit(&self, sync: bool) -> Result<()>;
+}
+
+/// Connects to the broker named by `settings.broker`: `memory://`,
+/// `embedded://` (an in-process Kafka-protocol broker) or
+/// `kafka://host:port[,host:port...]`.
+pub(crate) fn connect(settings: &Settings, clock: Clock) -> Result<Arc<dyn Transport>> {
+    let url = settings.broker.trim();
+    match url.split_once("://") {
+        Some(("memory", _)) => Ok(Arc::new(memory::MemoryTransport::new(
+            memory::MemoryBroker::new(settings.topic_partitions, clock),
+        ))),
+        Some(("embedded", _)) => Ok(Arc::new(kafka::KafkaTransport::embedded(settings)?)),
+        Some(("kafka", hosts)) if !hosts.is_empty() => {
+            Ok(Arc::new(kafka::KafkaTransport::connect(hosts, settings)?))
+        }
+        _ => Err(Error::config(format!(
+            "broker URL `{url}` is not understood; use `kafka://host:9092` (a Kafka-protocol \
+             broker), `embedded://` (an in-process broker, for demos and tests) or `memory://`"
+        ))),
+    }
+}
 
 /// A record read from a topic partition.
 #[derive(Clone, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use crate::app::{App, AppCore};
 use crate::context::Scope;
 use crate::error::{Error, Result};
 use crate::time::Clock;
-use crate::transport::memory::MemoryBroker;
+use crate::transport::{Consumer, TopicSpec, Transport};
 
 /// Records read from one partition per poll.
 const FETCH_MAX_PER_PARTITION: usize = 1024;
@@ -37,7 +37,8 @@ pub(crate) struct Unit {
 pub(crate) struct Engine {
     pub(crate) app: App,
     pub(crate) core: Arc<AppCore>,
-    pub(crate) broker: MemoryBroker,
+    pub(crate) transport: Arc<dyn Transport>,
+    consumer: std::sync::Mutex<Option<Arc<dyn Consumer>>>,
     pub(crate) lifecycle: Arc<Lifecycle>,
     pub(crate) tracker: Arc<OffsetTracker>,
     pub(crate) agents: Vec<Arc<AgentRuntime>>,
@@ -53,40 +54,68 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Checks `app` and binds every agent; creates the topics the app uses.
-    pub(crate) fn build(app: App, broker: MemoryBroker, clock: Clock) -> Result<Engine> {
+    /// Checks `app` and binds every agent to `transport`.
+    pub(crate) fn build(app: App, transport: Arc<dyn Transport>, clock: Clock) -> Result<Engine> {
         app.check()?;
         let core = Arc::new(AppCore {
             codecs: app.codecs.clone(),
-            producer: broker.producer(),
+            producer: transport.producer(),
             clock,
             topics: app.topic_settings(),
         });
-        for def in &app.topics {
-            broker.create_topic(def.name, def.partitions.unwrap_or(app.topic_partitions));
-        }
         let mut agents = Vec::new();
         for def in &app.agents {
             let agent = AgentRuntime::bind(def, app.agent_options.get(def.name), &core)?;
+            agents.push(Arc::new(agent));
+        }
+        Ok(Engine {
+            app,
+            core,
+            transport,
+            consumer: std::sync::Mutex::new(None),
+            lifecycle: Arc::new(Lifecycle::default()),
+            tracker: Arc::new(OffsetTracker::default()),
+            agents,
+        })
+    }
+
+    /// The topics the app uses: declared ones (their partition count is
+    /// checked when they exist), and the agents' inputs, sinks and dead
+    /// letters (created with the app default when missing).
+    pub(crate) fn topic_specs(&self) -> Vec<TopicSpec> {
+        let settings = &self.app.settings;
+        let mut specs: Vec<TopicSpec> = Vec::new();
+        let mut add = |name: &str, partitions: Option<u32>| {
+            if specs.iter().any(|s| s.name == name) {
+                return;
+            }
+            specs.push(TopicSpec {
+                name: name.to_owned(),
+                partitions: partitions.unwrap_or(settings.topic_partitions),
+                replication: settings.topic_replication_factor,
+                strict: partitions.is_some(),
+                config: Vec::new(),
+            });
+        };
+        for def in &self.app.topics {
+            add(def.name, def.partitions);
+        }
+        for agent in &self.agents {
             let owned = agent
                 .topics
                 .iter()
                 .chain(agent.sink_topics.iter().map(|(t, _)| t))
                 .chain(agent.dead_letter.iter());
             for topic in owned {
-                let partitions = core.topic(topic).partitions.unwrap_or(app.topic_partitions);
-                broker.create_topic(topic, partitions);
+                add(topic, self.core.topic(topic).partitions);
             }
-            agents.push(Arc::new(agent));
         }
-        Ok(Engine {
-            app,
-            core,
-            broker,
-            lifecycle: Arc::new(Lifecycle::default()),
-            tracker: Arc::new(OffsetTracker::default()),
-            agents,
-        })
+        specs
+    }
+
+    /// Creates the topics the app uses that do not exist yet.
+    pub(crate) async fn declare_topics(&self) -> Result<()> {
+        self.transport.ensure_topics(&self.topic_specs()).await
     }
 
     /// The consumer group: the app id, as in Faust.
@@ -100,7 +129,7 @@ impl Engine {
         let mut units = Vec::new();
         let mut routes: HashMap<Arc<str>, Vec<async_channel::Sender<Envelope>>> = HashMap::new();
         for agent in &self.agents {
-            let (tx, rx) = async_channel::bounded(self.app.queue_capacity);
+            let (tx, rx) = async_channel::bounded(self.app.settings.queue_capacity);
             for topic in &agent.topics {
                 routes.entry(topic.clone()).or_default().push(tx.clone());
             }
@@ -123,10 +152,11 @@ impl Engine {
                 units.push(self.unit(name, future));
             }
         }
-        units.insert(
-            0,
-            self.unit("fetcher".into(), Box::pin(self.fetcher(routes))),
-        );
+        let fetcher: Pin<Box<dyn Future<Output = Result<()>> + Send>> = match self.fetcher(routes) {
+            Ok(fetcher) => Box::pin(fetcher),
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        };
+        units.insert(0, self.unit("fetcher".into(), fetcher));
         for task in &self.app.tasks {
             units.push(self.unit(format!("task {}", task.name), Box::pin(self.task(task))));
         }
@@ -154,12 +184,16 @@ impl Engine {
     fn fetcher(
         &self,
         routes: HashMap<Arc<str>, Vec<async_channel::Sender<Envelope>>>,
-    ) -> impl Future<Output = Result<()>> + Send + 'static {
-        let topics: Vec<Arc<str>> = routes.keys().cloned().collect();
-        let mut consumer = self.broker.consumer(self.group(), topics);
+    ) -> Result<impl Future<Output = Result<()>> + Send + 'static> {
+        let mut topics: Vec<Arc<str>> = routes.keys().cloned().collect();
+        topics.sort();
+        let consumer = self
+            .transport
+            .consumer(self.group(), &topics, self.tracker.clone())?;
+        *self.consumer.lock().unwrap_or_else(|e| e.into_inner()) = Some(consumer.clone());
         let lifecycle = self.lifecycle.clone();
         let tracker = self.tracker.clone();
-        async move {
+        Ok(async move {
             // Batches come partition by partition: look the route and the
             // ack state up once per run of one partition, not per record.
             let mut current: Option<(Arc<str>, i32, Arc<PartitionAcks>)> = None;
@@ -205,7 +239,7 @@ impl Engine {
                     }
                 }
             }
-        }
+        })
     }
 
     fn task(&self, def: &'static TaskDef) -> impl Future<Output = Result<()>> + Send + 'static {
@@ -249,11 +283,40 @@ impl Engine {
         }
     }
 
-    /// Commits every partition's finished prefix to the broker.
-    pub(crate) fn commit(&self) {
-        for (topic, partition, offset) in self.tracker.take_committable() {
-            tracing::debug!(%topic, partition, offset, "commit");
-            self.broker.commit(self.group(), &topic, partition, offset);
+    /// Closes the consumer, then the agents and the producer, then the
+    /// transport: an embedded broker must outlive the clients talking to it.
+    pub(crate) fn close(self) {
+        let Engine {
+            consumer,
+            agents,
+            core,
+            transport,
+            ..
+        } = self;
+        drop(consumer);
+        drop(agents);
+        drop(core);
+        drop(transport);
+    }
+
+    /// Commits every partition's finished prefix; `sync` waits for the
+    /// broker (at shutdown).
+    pub(crate) fn commit(&self, sync: bool) {
+        let consumer = self
+            .consumer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(consumer) = consumer else {
+            return;
+        };
+        let offsets = self.tracker.take_committable();
+        if !offsets.is_empty() {
+            tracing::debug!(?offsets, "storing finished offsets");
+            consumer.store(&offsets);
+        }
+        if let Err(e) = consumer.commit(sync) {
+            tracing::warn!("{e}; retrying at the next commit");
         }
     }
 }

@@ -18,9 +18,8 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use crate::app::App;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::time::Clock;
-use crate::transport::memory::MemoryBroker;
 use engine::Engine;
 
 /// How long a graceful shutdown may take before the worker gives up waiting.
@@ -30,9 +29,16 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// stops it (then its error is returned).
 pub async fn run(app: App) -> Result<()> {
     let clock = Clock::real();
-    let broker = connect(&app, clock.clone())?;
-    let engine = Engine::build(app, broker, clock)?;
+    let transport = crate::transport::connect(&app.settings, clock.clone())?;
+    let engine = Engine::build(app, transport, clock)?;
     banner(&engine);
+    tokio::select! {
+        declared = engine.declare_topics() => declared?,
+        _ = shutdown_signal() => {
+            tracing::info!("shutdown requested before the topics were declared");
+            return Ok(());
+        }
+    }
     let lifecycle = engine.lifecycle.clone();
     let mut units = JoinSet::new();
     for unit in engine.units() {
@@ -43,7 +49,7 @@ pub async fn run(app: App) -> Result<()> {
             name
         });
     }
-    let commit_interval = engine.app.commit_interval;
+    let commit_interval = engine.app.settings.commit_interval;
     let shutdown = async {
         tokio::select! {
             _ = shutdown_signal() => {
@@ -58,7 +64,7 @@ pub async fn run(app: App) -> Result<()> {
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = ticker.tick() => engine.commit(),
+            _ = ticker.tick() => engine.commit(false),
             Some(done) = units.join_next() => {
                 if let Ok(name) = done {
                     tracing::debug!(unit = %name, "unit finished");
@@ -77,8 +83,13 @@ pub async fn run(app: App) -> Result<()> {
         }
     }
     units.abort_all();
-    engine.commit();
-    match engine.lifecycle.take_error() {
+    if let Err(e) = engine.transport.flush(Duration::from_secs(10)).await {
+        tracing::warn!("{e}");
+    }
+    engine.commit(true);
+    let error = engine.lifecycle.take_error();
+    engine.close();
+    match error {
         Some(e) => Err(e),
         None => {
             tracing::info!("worker stopped");
@@ -87,23 +98,12 @@ pub async fn run(app: App) -> Result<()> {
     }
 }
 
-fn connect(app: &App, clock: Clock) -> Result<MemoryBroker> {
-    let url = app.broker_url();
-    match url.split_once("://") {
-        Some(("memory", _)) => Ok(MemoryBroker::new(app.topic_partitions, clock)),
-        _ => Err(Error::config(format!(
-            "broker URL `{url}` is not supported by this build; use `memory://` \
-             (in-process broker)"
-        ))),
-    }
-}
-
 fn banner(engine: &Engine) {
     let app = &engine.app;
     tracing::info!(
         "faust-rs worker starting: app `{}`, broker {}, guarantee at-least-once",
         app.id,
-        app.broker
+        engine.transport.describe()
     );
     for agent in &engine.agents {
         tracing::info!(

@@ -1,0 +1,725 @@
+//! The Kafka transport, over rdkafka (librdkafka).
+//!
+//! One consumer per worker, in the consumer group named by the app id,
+//! subscribed to every agent's topics; one producer shared by every agent;
+//! an admin client that creates the topics the app owns. Offsets are stored
+//! by hand (`enable.auto.offset.store=false`, `enable.auto.commit=false`):
+//! the worker stores only offsets whose events — and every event before them
+//! in the partition — are finished and whose output the broker has
+//! acknowledged, commits them every `commit_interval`, and commits the
+//! partitions it loses in the rebalance callback, before they move.
+//!
+//! `embedded://` starts librdkafka's mock cluster in-process (a real Kafka
+//! protocol broker on a loopback port, with no admin API, no compaction and
+//! a ~3 s first group join) and connects to it like any broker.
+//!
+//! Every librdkafka property is reachable: the framework's defaults below
+//! are applied first, then the user's `consumer.*`, `producer.*` and
+//! `admin.*` settings override them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Header, Headers as _, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::{Message as _, Offset, TopicPartitionList};
+
+use crate::agent::ack::OffsetTracker;
+use crate::app::Settings;
+use crate::error::{Error, Result};
+use crate::transport::memory::partition_mismatch;
+use crate::transport::{
+    BoxFuture, Consumer, Delivery, Headers, Message, OutgoingRecord, Producer, RecordMetadata,
+    TopicSpec, Transport,
+};
+
+/// Consumer defaults, before the user's `consumer.*` settings.
+const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
+    ("enable.auto.commit", "false"),
+    ("enable.auto.offset.store", "false"),
+    ("auto.offset.reset", "earliest"),
+    ("enable.partition.eof", "false"),
+    // A fetch answers within this even when little data is waiting; the
+    // default 500 ms caps throughput on brokers that wait it out.
+    ("fetch.wait.max.ms", "100"),
+    ("fetch.queue.backoff.ms", "10"),
+];
+
+/// Producer defaults, before the user's `producer.*` settings.
+const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+    // The Java client's and Faust's partitioner: a key lands on the same
+    // partition whichever of them wrote it.
+    ("partitioner", "murmur2_random"),
+    ("enable.idempotence", "true"),
+    ("acks", "all"),
+    ("linger.ms", "5"),
+    ("batch.num.messages", "10000"),
+    ("queue.buffering.max.messages", "500000"),
+];
+
+/// How long admin and metadata calls wait for the broker.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection to a Kafka-protocol broker.
+pub(crate) struct KafkaTransport {
+    bootstrap: String,
+    settings: Settings,
+    producer: Arc<KafkaProducer>,
+    admin: Option<AdminClient<DefaultClientContext>>,
+    embedded: Option<EmbeddedBroker>,
+}
+
+impl fmt::Debug for KafkaTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaTransport")
+            .field("bootstrap", &self.bootstrap)
+            .field("embedded", &self.embedded.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaTransport {
+    /// Connects to `hosts` (`host:port[,host:port]`). Nothing is sent until
+    /// the first request: a broker that is down is reported (and retried)
+    /// by the calls that need it.
+    pub(crate) fn connect(hosts: &str, settings: &Settings) -> Result<Self> {
+        let admin = config(hosts, &[], &settings.admin)
+            .create::<AdminClient<DefaultClientContext>>()
+            .map_err(|e| client_error("admin client", e))?;
+        Ok(KafkaTransport {
+            bootstrap: hosts.to_owned(),
+            settings: settings.clone(),
+            producer: Arc::new(KafkaProducer::new(hosts, settings)?),
+            admin: Some(admin),
+            embedded: None,
+        })
+    }
+
+    /// Starts librdkafka's mock cluster in-process and connects to it.
+    pub(crate) fn embedded(settings: &Settings) -> Result<Self> {
+        let embedded = EmbeddedBroker::start()?;
+        let bootstrap = embedded.bootstrap.clone();
+        tracing::info!("embedded broker (librdkafka mock cluster) listening on {bootstrap}");
+        Ok(KafkaTransport {
+            producer: Arc::new(KafkaProducer::new(&bootstrap, settings)?),
+            bootstrap,
+            settings: settings.clone(),
+            admin: None,
+            embedded: Some(embedded),
+        })
+    }
+
+    async fn create_topics(&self, topics: &[TopicSpec]) -> Result<Vec<String>> {
+        let mut existing = Vec::new();
+        if let Some(embedded) = &self.embedded {
+            for topic in topics {
+                if !embedded.create_topic(&topic.name, topic.partitions)? {
+                    existing.push(topic.name.clone());
+                }
+            }
+            return Ok(existing);
+        }
+        let Some(admin) = &self.admin else {
+            return Ok(existing);
+        };
+        let new_topics: Vec<NewTopic<'_>> = topics
+            .iter()
+            .map(|t| {
+                let mut nt = NewTopic::new(
+                    &t.name,
+                    t.partitions as i32,
+                    TopicReplication::Fixed(i32::from(t.replication)),
+                );
+                for (k, v) in &t.config {
+                    nt = nt.set(k, v);
+                }
+                nt
+            })
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
+        let results = admin
+            .create_topics(&new_topics, &options)
+            .await
+            .map_err(|e| transport_error("creating topics", e))?;
+        for result in results {
+            match result {
+                Ok(name) => tracing::info!(topic = %name, "created topic"),
+                Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => existing.push(name),
+                Err((name, code)) => {
+                    return Err(Error::Transport {
+                        what: format!("creating topic `{name}`"),
+                        source: Box::new(KafkaError::AdminOp(code)),
+                    });
+                }
+            }
+        }
+        Ok(existing)
+    }
+
+    async fn partition_count(&self, topic: &str) -> Result<u32> {
+        let producer = self.producer.inner.clone();
+        let name = topic.to_owned();
+        let metadata = tokio::task::spawn_blocking(move || {
+            producer.client().fetch_metadata(Some(&name), ADMIN_TIMEOUT)
+        })
+        .await
+        .map_err(|e| Error::Transport {
+            what: format!("reading metadata of `{topic}`"),
+            source: Box::new(e),
+        })?
+        .map_err(|e| transport_error(&format!("reading metadata of `{topic}`"), e))?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .map_or(0, |t| t.partitions().len() as u32))
+    }
+}
+
+impl Transport for KafkaTransport {
+    fn producer(&self) -> Arc<dyn Producer> {
+        self.producer.clone()
+    }
+
+    fn ensure_topics<'a>(&'a self, topics: &'a [TopicSpec]) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if topics.is_empty() {
+                return Ok(());
+            }
+            let mut backoff = Duration::from_millis(200);
+            let existing = loop {
+                match self.create_topics(topics).await {
+                    Ok(existing) => break existing,
+                    Err(e @ Error::Transport { .. }) => {
+                        tracing::warn!(
+                            "cannot create topics on {}: {e}; retrying in {backoff:?}",
+                            self.bootstrap
+                        );
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(10));
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            for name in existing {
+                let Some(spec) = topics.iter().find(|t| t.name == name) else {
+                    continue;
+                };
+                if !spec.strict {
+                    continue;
+                }
+                let actual = self.partition_count(&name).await?;
+                if actual != spec.partitions {
+                    return Err(partition_mismatch(&name, actual, spec.partitions));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn consumer(
+        &self,
+        group: &str,
+        topics: &[Arc<str>],
+        tracker: Arc<OffsetTracker>,
+    ) -> Result<Arc<dyn Consumer>> {
+        let stored = Arc::new(Mutex::new(Stored::default()));
+        let context = FaustContext {
+            tracker,
+            stored: stored.clone(),
+        };
+        let mut config = config(&self.bootstrap, CONSUMER_DEFAULTS, &self.settings.consumer);
+        config.set("group.id", group);
+        if !self.settings.consumer.contains_key("client.id") {
+            config.set("client.id", group);
+        }
+        let inner: StreamConsumer<FaustContext> = config
+            .create_with_context(context)
+            .map_err(|e| client_error("consumer", e))?;
+        let names: Vec<&str> = topics.iter().map(|t| &**t).collect();
+        inner
+            .subscribe(&names)
+            .map_err(|e| transport_error("subscribing", e))?;
+        Ok(Arc::new(KafkaConsumer {
+            inner,
+            topics: topics.to_vec(),
+            stored,
+        }))
+    }
+
+    fn describe(&self) -> String {
+        match &self.embedded {
+            Some(_) => format!(
+                "embedded:// (librdkafka mock cluster at {})",
+                self.bootstrap
+            ),
+            None => format!("kafka://{}", self.bootstrap),
+        }
+    }
+
+    fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<()>> {
+        let producer = self.producer.inner.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || producer.flush(timeout))
+                .await
+                .map_err(|e| Error::Transport {
+                    what: "flushing the producer".into(),
+                    source: Box::new(e),
+                })?
+                .map_err(|e| transport_error("flushing the producer", e))
+        })
+    }
+}
+
+fn config(
+    bootstrap: &str,
+    defaults: &[(&str, &str)],
+    user: &BTreeMap<String, String>,
+) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap);
+    config.set_log_level(RDKafkaLogLevel::Warning);
+    for (k, v) in defaults {
+        config.set(*k, *v);
+    }
+    for (k, v) in user {
+        config.set(k, v);
+    }
+    config
+}
+
+fn client_error(what: &str, e: KafkaError) -> Error {
+    Error::config(format!(
+        "cannot create the Kafka {what}: {e}; check the `consumer.*`/`producer.*`/`admin.*` \
+         settings (librdkafka property names, see CONFIGURATION.md of librdkafka)"
+    ))
+}
+
+fn transport_error(what: &str, e: KafkaError) -> Error {
+    Error::Transport {
+        what: what.to_owned(),
+        source: Box::new(e),
+    }
+}
+
+/// The producer every agent shares.
+struct KafkaProducer {
+    inner: FutureProducer,
+}
+
+impl fmt::Debug for KafkaProducer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KafkaProducer")
+    }
+}
+
+impl KafkaProducer {
+    fn new(bootstrap: &str, settings: &Settings) -> Result<Self> {
+        let inner = config(bootstrap, PRODUCER_DEFAULTS, &settings.producer)
+            .create()
+            .map_err(|e| client_error("producer", e))?;
+        Ok(KafkaProducer { inner })
+    }
+}
+
+impl Producer for KafkaProducer {
+    fn send(&self, record: OutgoingRecord) -> Delivery {
+        match enqueue(&self.inner, &record) {
+            Ok(future) => Delivery::pending(delivered(future, record.topic.clone())),
+            Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
+                // The local queue is full: wait for room (backpressure).
+                let producer = self.inner.clone();
+                Delivery::pending(async move {
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        match enqueue(&producer, &record) {
+                            Ok(future) => return delivered(future, record.topic.clone()).await,
+                            Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {}
+                            Err(e) => {
+                                return Err(transport_error(
+                                    &format!("sending to `{}`", record.topic),
+                                    e,
+                                ));
+                            }
+                        }
+                    }
+                })
+            }
+            Err(e) => Delivery::ready(Err(transport_error(
+                &format!("sending to `{}`", record.topic),
+                e,
+            ))),
+        }
+    }
+}
+
+fn enqueue(
+    producer: &FutureProducer,
+    record: &OutgoingRecord,
+) -> std::result::Result<rdkafka::producer::DeliveryFuture, KafkaError> {
+    let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic);
+    if let Some(key) = &record.key {
+        fr = fr.key(&key[..]);
+    }
+    if let Some(value) = &record.value {
+        fr = fr.payload(&value[..]);
+    }
+    if let Some(p) = record.partition {
+        fr = fr.partition(p);
+    }
+    if let Some(ts) = record.timestamp {
+        fr = fr.timestamp(ts);
+    }
+    if !record.headers.is_empty() {
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for (name, value) in record.headers.iter() {
+            headers = headers.insert(Header {
+                key: name,
+                value: Some(value),
+            });
+        }
+        fr = fr.headers(headers);
+    }
+    producer.send_result(fr).map_err(|(e, _)| e)
+}
+
+async fn delivered(
+    future: rdkafka::producer::DeliveryFuture,
+    topic: Arc<str>,
+) -> Result<RecordMetadata> {
+    match future.await {
+        Ok(Ok(d)) => Ok(RecordMetadata {
+            partition: d.partition,
+            offset: d.offset,
+        }),
+        Ok(Err((e, _))) => Err(transport_error(&format!("delivering to `{topic}`"), e)),
+        Err(_) => Err(Error::Transport {
+            what: format!("delivering to `{topic}`"),
+            source: "the producer was closed before the broker answered".into(),
+        }),
+    }
+}
+
+/// Offsets stored and not yet committed, per partition.
+#[derive(Debug, Default)]
+struct Stored {
+    offsets: HashMap<(Arc<str>, i32), i64>,
+}
+
+fn lock(stored: &Mutex<Stored>) -> MutexGuard<'_, Stored> {
+    stored.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Receives rebalances: commits the finished prefix of revoked partitions
+/// before they move, and logs what the client reports.
+struct FaustContext {
+    tracker: Arc<OffsetTracker>,
+    stored: Arc<Mutex<Stored>>,
+}
+
+impl ClientContext for FaustContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => tracing::error!(target: "librdkafka", "{fac}: {message}"),
+            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", "{fac}: {message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", "{fac}: {message}")
+            }
+            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", "{fac}: {message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(target: "librdkafka", "{error}: {reason} (the client retries)");
+    }
+}
+
+impl ConsumerContext for FaustContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(tpl) => {
+                let mut commit = TopicPartitionList::new();
+                let mut stored = lock(&self.stored);
+                for elem in tpl.elements() {
+                    let key = (Arc::<str>::from(elem.topic()), elem.partition());
+                    if let Some(offset) = self.tracker.revoke(elem.topic(), elem.partition()) {
+                        stored.offsets.insert(key.clone(), offset);
+                    }
+                    if let Some(offset) = stored.offsets.remove(&key) {
+                        let _ = commit.add_partition_offset(
+                            elem.topic(),
+                            elem.partition(),
+                            Offset::Offset(offset),
+                        );
+                    }
+                }
+                drop(stored);
+                tracing::info!(
+                    "partitions revoked: {}; committing {} finished",
+                    describe_tpl(tpl),
+                    commit.count()
+                );
+                if commit.count() > 0 {
+                    if let Err(e) = consumer.commit(&commit, CommitMode::Sync) {
+                        tracing::warn!(
+                            "commit on revoke failed: {e}; those events will be processed again \
+                             by the partitions' next owner"
+                        );
+                    }
+                }
+            }
+            Rebalance::Assign(tpl) => {
+                tracing::info!("partitions assigned: {}", describe_tpl(tpl));
+            }
+            Rebalance::Error(e) => tracing::warn!("rebalance error: {e}"),
+        }
+    }
+}
+
+fn describe_tpl(tpl: &TopicPartitionList) -> String {
+    let mut parts: Vec<String> = tpl
+        .elements()
+        .iter()
+        .map(|e| format!("{}[{}]", e.topic(), e.partition()))
+        .collect();
+    parts.sort();
+    if parts.is_empty() {
+        "none".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+struct KafkaConsumer {
+    inner: StreamConsumer<FaustContext>,
+    topics: Vec<Arc<str>>,
+    stored: Arc<Mutex<Stored>>,
+}
+
+impl fmt::Debug for KafkaConsumer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaConsumer")
+            .field("topics", &self.topics)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaConsumer {
+    fn convert(&self, m: &BorrowedMessage<'_>) -> Arc<Message> {
+        let topic = self
+            .topics
+            .iter()
+            .find(|t| &***t == m.topic())
+            .cloned()
+            .unwrap_or_else(|| Arc::from(m.topic()));
+        let mut headers = Headers::new();
+        if let Some(h) = m.headers() {
+            for header in h.iter() {
+                headers.insert(
+                    header.key,
+                    Bytes::copy_from_slice(header.value.unwrap_or_default()),
+                );
+            }
+        }
+        Arc::new(Message {
+            topic,
+            partition: m.partition(),
+            offset: m.offset(),
+            timestamp: m.timestamp().to_millis().unwrap_or(0),
+            key: m.key().map(Bytes::copy_from_slice),
+            value: m.payload().map(Bytes::copy_from_slice),
+            headers,
+        })
+    }
+}
+
+impl Consumer for KafkaConsumer {
+    fn poll(&self, max: usize) -> BoxFuture<'_, Vec<Arc<Message>>> {
+        Box::pin(async move {
+            let mut batch = Vec::new();
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match self.inner.recv().await {
+                    Ok(m) => {
+                        batch.push(self.convert(&m));
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            "reading from the broker failed: {e}; retrying in {backoff:?}"
+                        );
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+            while batch.len() < max {
+                match self.inner.recv().now_or_never() {
+                    Some(Ok(m)) => batch.push(self.convert(&m)),
+                    Some(Err(e)) => {
+                        tracing::warn!("reading from the broker failed: {e}");
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            batch
+        })
+    }
+
+    fn store(&self, offsets: &[(Arc<str>, i32, i64)]) {
+        let mut stored = lock(&self.stored);
+        for (topic, partition, offset) in offsets {
+            stored.offsets.insert((topic.clone(), *partition), *offset);
+        }
+    }
+
+    fn commit(&self, sync: bool) -> Result<()> {
+        let offsets: Vec<((Arc<str>, i32), i64)> = lock(&self.stored).offsets.drain().collect();
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let assigned = self
+            .inner
+            .assignment()
+            .map_err(|e| transport_error("reading the assignment", e))?;
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), offset) in &offsets {
+            if assigned.find_partition(topic, *partition).is_some() {
+                let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset));
+            }
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        let mode = if sync {
+            CommitMode::Sync
+        } else {
+            CommitMode::Async
+        };
+        self.inner.commit(&tpl, mode).map_err(|e| {
+            // Put them back: the next commit tries again.
+            let mut stored = lock(&self.stored);
+            for (key, offset) in offsets {
+                stored.offsets.entry(key).or_insert(offset);
+            }
+            transport_error("committing offsets", e)
+        })
+    }
+}
+
+/// librdkafka's mock cluster, owned by a thread of its own (the handle is
+/// not `Send`); topics are created through it, since it has no admin API.
+struct EmbeddedBroker {
+    bootstrap: String,
+    requests: Mutex<mpsc::Sender<EmbeddedRequest>>,
+}
+
+enum EmbeddedRequest {
+    CreateTopic {
+        name: String,
+        partitions: u32,
+        reply: mpsc::Sender<std::result::Result<bool, String>>,
+    },
+}
+
+impl EmbeddedBroker {
+    fn start() -> Result<Self> {
+        let (requests, rx) = mpsc::channel::<EmbeddedRequest>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("faust-embedded-broker".into())
+            .spawn(move || {
+                let cluster = match rdkafka::mocking::MockCluster::new(1) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(cluster.bootstrap_servers()));
+                let mut created: HashMap<String, u32> = HashMap::new();
+                // Runs until the transport is dropped (the sender closes).
+                while let Ok(request) = rx.recv() {
+                    match request {
+                        EmbeddedRequest::CreateTopic {
+                            name,
+                            partitions,
+                            reply,
+                        } => {
+                            if created.contains_key(&name) {
+                                let _ = reply.send(Ok(false));
+                                continue;
+                            }
+                            let result = cluster
+                                .create_topic(&name, partitions as i32, 1)
+                                .map(|()| {
+                                    created.insert(name, partitions);
+                                    true
+                                })
+                                .map_err(|e| e.to_string());
+                            let _ = reply.send(result);
+                        }
+                    }
+                }
+            })
+            .map_err(|e| Error::Transport {
+                what: "starting the embedded broker".into(),
+                source: Box::new(e),
+            })?;
+        let bootstrap = ready_rx
+            .recv()
+            .map_err(|e| Error::Transport {
+                what: "starting the embedded broker".into(),
+                source: Box::new(e),
+            })?
+            .map_err(|e| Error::Transport {
+                what: "starting the embedded broker".into(),
+                source: e.into(),
+            })?;
+        Ok(EmbeddedBroker {
+            bootstrap,
+            requests: Mutex::new(requests),
+        })
+    }
+
+    /// Creates `name`; `false` when it already existed.
+    fn create_topic(&self, name: &str, partitions: u32) -> Result<bool> {
+        let (reply, answer) = mpsc::channel();
+        let sent = self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(EmbeddedRequest::CreateTopic {
+                name: name.to_owned(),
+                partitions,
+                reply,
+            });
+        let stopped = || Error::Transport {
+            what: format!("creating topic `{name}` on the embedded broker"),
+            source: "the embedded broker has stopped".into(),
+        };
+        sent.map_err(|_| stopped())?;
+        answer
+            .recv()
+            .map_err(|_| stopped())?
+            .map_err(|e| Error::Transport {
+                what: format!("creating topic `{name}` on the embedded broker"),
+                source: e.into(),
+            })
+    }
+}

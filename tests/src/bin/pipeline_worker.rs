@@ -1,0 +1,158 @@
+//! The worker the real-broker suite (`tests/real_broker.rs`) runs: a
+//! two-agent pipeline.
+//!
+//! ```text
+//! pipeline-in ──stage1 (decode, validate)──► pipeline-mid ──stage2──► pipeline-out
+//!                 └─ bad input ─► pipeline-dlq
+//! ```
+//!
+//! Each output names the input it came from (id, source partition and
+//! offset) and the workers that handled it, so a test can account for
+//! every input and see how the partitions were shared.
+//!
+//! Environment (besides the runtime's own `FAUST_BROKER`, ...):
+//!
+//! * `PIPELINE_APP`: the app id, i.e. the consumer group (default `pipeline`);
+//! * `PIPELINE_SUFFIX`: appended to every topic name, so each test has its
+//!   own topics on a shared broker (default: none);
+//! * `PIPELINE_WORKER`: a label written into each output (default: the pid).
+//!
+//! ```text
+//! FAUST_BROKER=kafka://127.0.0.1:9092 PIPELINE_SUFFIX=-t1 cargo run -p faust-rs-tests --bin pipeline_worker
+//! ```
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use faust::__private::{AgentDef, SinkRef};
+use faust::prelude::*;
+
+/// An input item; `qty` must not be negative.
+#[record(validate)]
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// Unique per input record: how the tests account for it.
+    pub id: u64,
+    /// Quantity, at least 0.
+    #[validate(range(min = 0))]
+    pub qty: i64,
+    /// Free text (the tests send up to 1 MiB of it).
+    pub note: String,
+}
+
+/// What `stage1` makes of an item.
+#[record]
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The item's id.
+    pub id: u64,
+    /// The item's quantity.
+    pub qty: i64,
+    /// Length of the item's note (the note itself stays behind).
+    pub note_len: usize,
+    /// Partition of `pipeline-in` the item was read from.
+    pub source_partition: i32,
+    /// Its offset there.
+    pub source_offset: i64,
+    /// The worker that ran `stage1`.
+    pub stage1_worker: String,
+}
+
+/// What `stage2` makes of a checked item: the pipeline's output.
+#[record]
+#[derive(Debug, Clone)]
+pub struct Done {
+    /// The item's id.
+    pub id: u64,
+    /// Partition of `pipeline-in` the item was read from.
+    pub source_partition: i32,
+    /// Its offset there.
+    pub source_offset: i64,
+    /// The worker that ran `stage1`.
+    pub stage1_worker: String,
+    /// The worker that ran `stage2`.
+    pub stage2_worker: String,
+}
+
+/// Decodes and validates items; bad ones go to `pipeline-dlq`.
+#[agent(
+    topic = "pipeline-in",
+    sink = "pipeline-mid",
+    dead_letter = "pipeline-dlq"
+)]
+pub async fn stage1(item: Event<Item>) -> Result<Checked> {
+    Ok(Checked {
+        id: item.value.id,
+        qty: item.value.qty,
+        note_len: item.value.note.len(),
+        source_partition: item.partition(),
+        source_offset: item.offset(),
+        stage1_worker: worker_label().to_owned(),
+    })
+}
+
+/// Finishes each checked item.
+#[agent(topic = "pipeline-mid", sink = "pipeline-out")]
+pub async fn stage2(checked: Checked) -> Result<Done> {
+    Ok(Done {
+        id: checked.id,
+        source_partition: checked.source_partition,
+        source_offset: checked.source_offset,
+        stage1_worker: checked.stage1_worker,
+        stage2_worker: worker_label().to_owned(),
+    })
+}
+
+fn worker_label() -> &'static str {
+    static LABEL: OnceLock<String> = OnceLock::new();
+    LABEL.get_or_init(|| {
+        std::env::var("PIPELINE_WORKER").unwrap_or_else(|_| std::process::id().to_string())
+    })
+}
+
+/// The app: both agents, their topics suffixed with `PIPELINE_SUFFIX`.
+fn pipeline_app() -> App {
+    let id = std::env::var("PIPELINE_APP").unwrap_or_else(|_| "pipeline".to_owned());
+    let suffix = std::env::var("PIPELINE_SUFFIX").unwrap_or_default();
+    App::bare(id)
+        .agent(with_suffix(&stage1::AGENT, &suffix))
+        .agent(with_suffix(&stage2::AGENT, &suffix))
+        .topic_partitions(4)
+        .commit_interval(Duration::from_millis(500))
+}
+
+/// `def` with `suffix` appended to its topic, sink and dead-letter names.
+///
+/// Topic names are literals in `#[agent]`, and the runtime has no setting
+/// that renames them yet, so this copies the generated definition (a
+/// `#[doc(hidden)]` type whose layout may change). Leaks a few strings,
+/// once per process.
+fn with_suffix(def: &'static AgentDef, suffix: &str) -> &'static AgentDef {
+    if suffix.is_empty() {
+        return def;
+    }
+    let rename = |topic: &str| -> &'static str { format!("{topic}{suffix}").leak() };
+    let topics: Vec<&'static str> = def.topics.iter().map(|t| rename(t)).collect();
+    let sinks: Vec<SinkRef> = def
+        .sinks
+        .iter()
+        .map(|sink| match sink {
+            SinkRef::Topic(topic) => SinkRef::Topic(rename(topic)),
+            other => *other,
+        })
+        .collect();
+    Box::leak(Box::new(AgentDef {
+        name: def.name,
+        topics: topics.leak(),
+        sinks: sinks.leak(),
+        concurrency: def.concurrency,
+        dead_letter: def.dead_letter.map(rename),
+        on_error: def.on_error,
+        retries: def.retries,
+        retry_backoff: def.retry_backoff,
+        location: def.location,
+        build: def.build,
+    }))
+}
+
+faust::main!(pipeline_app());

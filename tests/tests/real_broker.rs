@@ -1,0 +1,1232 @@
+//! Real-broker suite: the two-agent pipeline worker
+//! (`src/bin/pipeline_worker.rs`) against a Kafka-protocol broker on
+//! loopback, driven and checked with plain rdkafka clients.
+//!
+//! Enabled by `FAUST_TEST_BROKER=127.0.0.1:PORT`; without it each test
+//! prints "skipped" and passes. `.ci/run` starts Tansu (SQLite engine, the
+//! one that keeps fetch offsets right; see `../shared/BROKERS.md`) and runs:
+//!
+//! ```text
+//! bash scripts/tansu start /tmp/tansu 19092 sqlite
+//! FAUST_TEST_BROKER=127.0.0.1:19092 cargo test -p faust-rs-tests --test real_broker \
+//!     -- --test-threads=1 --nocapture
+//! bash scripts/tansu stop /tmp/tansu
+//! ```
+//!
+//! Each test has its own topics and consumer group (a unique suffix passed
+//! to the worker as `PIPELINE_SUFFIX` / `PIPELINE_APP`), creates the input
+//! topic itself, lets the worker create the topics it owns (mid, out, dead
+//! letters), and accounts for every input by id: each output carries the id
+//! and the source partition and offset of its input, checked against the
+//! positions the broker acknowledged when the input was produced. Waits are
+//! bounded: a test fails, naming what is missing, when the outputs stop
+//! growing for too long or an overall deadline passes. Worker logs are kept
+//! in `$TMPDIR/faust-rs-real-broker/` and their tails are printed on failure.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use faust::dead_letter::headers;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Headers as _, Message as _};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Deserialize;
+
+/// Input partitions of every test (the two-worker test needs several).
+const PARTITIONS: i32 = 4;
+/// 1 MiB: the size of the "one megabyte" payloads.
+const MIB: usize = 1 << 20;
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn a_hundred_thousand_events_each_come_out_of_the_pipeline() {
+    let Some(bootstrap) = broker() else { return };
+    const EVENTS: u64 = 100_000;
+    let started = Instant::now();
+    let mut run = Run::new(&bootstrap, "a");
+    run.create_input(&[]);
+    run.start_worker("w1");
+
+    let ids: Vec<u64> = (0..EVENTS).collect();
+    let produce = Instant::now();
+    run.produce_items(&ids);
+    let produce_time = produce.elapsed();
+    run.wait_for_outputs(&ids, Duration::from_secs(60), Duration::from_secs(600));
+    let total = started.elapsed();
+
+    run.check_outputs(&ids);
+    let dups = run.outputs.duplicates();
+    println!(
+        "a: {EVENTS} events in, {} outputs ({} distinct, {} duplicates) in {:.1?} \
+         (producing took {:.1?}; {:.0} events/s end to end)",
+        run.outputs.total,
+        run.outputs.by_id.len(),
+        dups.len(),
+        total,
+        produce_time,
+        EVENTS as f64 / total.as_secs_f64()
+    );
+    print_duplicates("a", &dups);
+}
+
+#[test]
+fn a_worker_killed_mid_stream_and_restarted_leaves_no_input_without_output() {
+    let Some(bootstrap) = broker() else { return };
+    const BATCH: u64 = 20_000;
+    let started = Instant::now();
+    let mut run = Run::new(&bootstrap, "b");
+    run.create_input(&[]);
+    run.start_worker("w1");
+
+    let first: Vec<u64> = (0..BATCH).collect();
+    run.produce_items(&first);
+    run.wait(
+        "some outputs before the kill",
+        Duration::from_secs(60),
+        Duration::from_secs(180),
+        |run| {
+            let n = run.outputs.by_id.len();
+            if n >= 2_000 {
+                Ok(())
+            } else {
+                Err(format!("{n} distinct outputs so far, want 2000"))
+            }
+        },
+    );
+    run.workers[0].kill();
+    // Whatever was in flight when the worker died must show up too.
+    run.pump(Duration::from_millis(500));
+    let at_kill = run.outputs.by_id.len();
+    println!("b: SIGKILL after {at_kill} of {BATCH} distinct outputs");
+
+    let second: Vec<u64> = (BATCH..2 * BATCH).collect();
+    run.produce_items(&second);
+    let restarted = Instant::now();
+    run.start_worker("w2");
+    let all: Vec<u64> = (0..2 * BATCH).collect();
+    // A killed member stays in the group until its session times out, so
+    // the restarted worker may wait that long for its partitions.
+    run.wait_for_outputs(&all, Duration::from_secs(120), Duration::from_secs(600));
+
+    run.check_outputs(&all);
+    run.check_no_offset_skipped();
+    let dups = run.outputs.duplicates();
+    println!(
+        "b: {} events in, {} outputs ({} duplicates); restart to last output {:.1?}; total {:.1?}",
+        all.len(),
+        run.outputs.total,
+        dups.len(),
+        restarted.elapsed(),
+        started.elapsed()
+    );
+    print_duplicates("b", &dups);
+    if at_kill as u64 >= BATCH {
+        println!("b: note: every input of the first batch was out before the kill");
+    }
+}
+
+#[test]
+fn two_workers_in_one_group_share_the_partitions_and_a_rebalance_loses_nothing() {
+    let Some(bootstrap) = broker() else { return };
+    const BATCH: u64 = 10_000;
+    let started = Instant::now();
+    let mut run = Run::new(&bootstrap, "c");
+    run.create_input(&[]);
+    run.start_worker("A");
+
+    let mut next = 0u64;
+
+    // 1. One worker, mid-stream.
+    run.produce_next(&mut next, BATCH);
+    run.wait(
+        "A's first outputs",
+        Duration::from_secs(60),
+        Duration::from_secs(180),
+        |run| {
+            let n = run.outputs.by_id.len();
+            if n >= 1_000 {
+                Ok(())
+            } else {
+                Err(format!("{n} distinct outputs so far, want 1000"))
+            }
+        },
+    );
+
+    // 2. A second worker joins: keep input coming until it gets partitions.
+    let joined = Instant::now();
+    run.start_worker("B");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !run.outputs.stage1_by_worker.contains_key("B") {
+        if Instant::now() > deadline {
+            run.fail(&format!(
+                "worker B joined the group but ran stage1 on nothing within 120 s; \
+                 stage1 outputs by worker: {:?}",
+                run.outputs.stage1_by_worker
+            ));
+        }
+        run.produce_next(&mut next, 500);
+        run.pump(Duration::from_millis(500));
+    }
+    println!(
+        "c: B ran its first event {:.1?} after it started",
+        joined.elapsed()
+    );
+
+    // 3. Both workers now: a batch must be split between them.
+    let shared = run.produce_next(&mut next, BATCH);
+    run.wait_for_outputs(&shared, Duration::from_secs(60), Duration::from_secs(300));
+    let split = run.outputs.stage1_workers_of(&shared);
+    println!("c: stage1 of a batch after the join, by worker: {split:?}");
+    if split.len() < 2 {
+        run.fail(&format!(
+            "after the rebalance one worker ran the whole batch; stage1 by worker: {split:?}"
+        ));
+    }
+
+    // 4. A leaves (SIGTERM): B takes over every partition.
+    let status = run.workers[0].terminate(Duration::from_secs(45));
+    if !status.success() {
+        run.fail(&format!(
+            "worker A did not exit cleanly on SIGTERM: {status}"
+        ));
+    }
+    let last = run.produce_next(&mut next, BATCH);
+    let all: Vec<u64> = (0..next).collect();
+    run.wait_for_outputs(&all, Duration::from_secs(120), Duration::from_secs(600));
+    let after = run.outputs.stage1_workers_of(&last);
+    if after.keys().any(|w| w != "B") {
+        run.fail(&format!("after A stopped, stage1 still ran on: {after:?}"));
+    }
+
+    run.check_outputs(&all);
+    run.check_no_offset_skipped();
+    let dups = run.outputs.duplicates();
+    println!(
+        "c: {} events in, {} outputs ({} duplicates), stage1 by worker {:?}, stage2 by worker {:?}, total {:.1?}",
+        all.len(),
+        run.outputs.total,
+        dups.len(),
+        run.outputs.stage1_by_worker,
+        run.outputs.stage2_by_worker,
+        started.elapsed()
+    );
+    print_duplicates("c", &dups);
+}
+
+#[test]
+fn bad_input_goes_to_the_dead_letter_topic_and_good_events_around_it_flow() {
+    let Some(bootstrap) = broker() else { return };
+    let started = Instant::now();
+    let mut run = Run::new(&bootstrap, "d");
+    run.create_input(&[]);
+    run.start_worker("w1");
+
+    let bad: [(&str, Option<&[u8]>, &str); 7] = [
+        ("malformed-json", Some(b"{not json"), "decode"),
+        (
+            "wrong-type",
+            Some(br#"{"id": "seven", "qty": 1, "note": "x"}"#),
+            "decode",
+        ),
+        (
+            "missing-field",
+            Some(br#"{"id": 7, "note": "x"}"#),
+            "decode",
+        ),
+        (
+            "failed-validation",
+            Some(br#"{"id": 7, "qty": -5, "note": "x"}"#),
+            "validation",
+        ),
+        ("empty-payload", Some(b""), "decode"),
+        ("null-payload", None, "decode"),
+        ("not-utf8", Some(b"\xff\xfe\x00garbage"), "decode"),
+    ];
+    // Every partition: good, bad, good, bad, ..., good.
+    let mut good = Vec::new();
+    let mut expected = Vec::new();
+    let mut id = 0u64;
+    for partition in 0..PARTITIONS {
+        for (name, value, kind) in bad {
+            run.produce_item(id, partition);
+            good.push(id);
+            id += 1;
+            let key = format!("bad-{name}-{partition}");
+            let tag = run.produce_raw(partition, Some(key.as_bytes()), value);
+            expected.push(ExpectedLetter {
+                key,
+                tag,
+                value: value.map(<[u8]>::to_vec),
+                kind,
+            });
+        }
+        run.produce_item(id, partition);
+        good.push(id);
+        id += 1;
+    }
+    run.flush_input();
+
+    run.wait_for_outputs(&good, Duration::from_secs(60), Duration::from_secs(180));
+    run.wait_for_letters(
+        expected.len(),
+        Duration::from_secs(60),
+        Duration::from_secs(180),
+    );
+    run.check_outputs(&good);
+    run.check_letters(&expected);
+    println!(
+        "d: {} good events out, {} dead letters with their headers, in {:.1?}",
+        good.len(),
+        run.letters.len(),
+        started.elapsed()
+    );
+}
+
+#[test]
+fn one_megabyte_payloads_valid_one_is_processed_malformed_one_is_dead_lettered() {
+    let Some(bootstrap) = broker() else { return };
+    let started = Instant::now();
+    let mut run = Run::new(&bootstrap, "e");
+    // Apache Kafka's default `max.message.bytes` is 1 MiB + 12 bytes per
+    // record batch: a topic meant for 1 MiB records says so.
+    run.create_input(&[("max.message.bytes", "8388608")]);
+    run.start_worker("w1");
+
+    // A valid item whose note makes it a little over 1 MiB, and 1 MiB of
+    // bytes that are not JSON, each between good events on partition 0.
+    let big_id = 1_000;
+    let big_valid = serde_json::to_vec(&serde_json::json!({
+        "id": big_id, "qty": 1, "note": "n".repeat(MIB)
+    }))
+    .expect("json");
+    let mut big_malformed = vec![b'x'; MIB];
+    big_malformed[0] = b'{';
+
+    let mut good = Vec::new();
+    for id in 0..3 {
+        run.produce_item(id, 0);
+        good.push(id);
+    }
+    let tag = run.produce_raw(0, Some(big_id.to_string().as_bytes()), Some(&big_valid));
+    run.input.remember(big_id, tag);
+    good.push(big_id);
+    for id in 3..6 {
+        run.produce_item(id, 0);
+        good.push(id);
+    }
+    let key = "bad-one-mib-0".to_owned();
+    let bad_tag = run.produce_raw(0, Some(key.as_bytes()), Some(&big_malformed));
+    for id in 6..9 {
+        run.produce_item(id, 0);
+        good.push(id);
+    }
+    for partition in 1..PARTITIONS {
+        let id = 100 + partition as u64;
+        run.produce_item(id, partition);
+        good.push(id);
+    }
+    run.flush_input();
+
+    run.wait_for_outputs(&good, Duration::from_secs(60), Duration::from_secs(180));
+    run.wait_for_letters(1, Duration::from_secs(60), Duration::from_secs(180));
+    run.check_outputs(&good);
+    let expected = [ExpectedLetter {
+        key,
+        tag: bad_tag,
+        value: Some(big_malformed),
+        kind: "decode",
+    }];
+    run.check_letters(&expected);
+    println!(
+        "e: 1 MiB valid item processed, 1 MiB malformed payload dead-lettered, {} good events, in {:.1?}",
+        good.len(),
+        started.elapsed()
+    );
+}
+
+// ---------------------------------------------------------------- the run
+
+/// One test's pipeline: its topics, workers, input producer and the
+/// outputs and dead letters read so far.
+struct Run {
+    bootstrap: String,
+    name: String,
+    suffix: String,
+    app: String,
+    workers: Vec<Worker>,
+    input: Input,
+    out: Option<Reader>,
+    dlq: Option<Reader>,
+    outputs: Outputs,
+    letters: Vec<Record>,
+}
+
+/// A dead letter a test expects: which input (by key and producer tag),
+/// its original value and the error kind.
+struct ExpectedLetter {
+    key: String,
+    tag: u64,
+    value: Option<Vec<u8>>,
+    kind: &'static str,
+}
+
+/// What `pipeline_worker` writes to `pipeline-out`.
+#[derive(Debug, Deserialize)]
+struct Done {
+    id: u64,
+    source_partition: i32,
+    source_offset: i64,
+    stage1_worker: String,
+    stage2_worker: String,
+}
+
+impl Run {
+    fn new(bootstrap: &str, name: &str) -> Run {
+        let unique = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default();
+        let suffix = format!("-{name}-{unique}-{}", std::process::id());
+        let input_topic = format!("pipeline-in{suffix}");
+        println!("{name}: topics pipeline-*{suffix}, broker {bootstrap}");
+        Run {
+            bootstrap: bootstrap.to_owned(),
+            name: name.to_owned(),
+            app: format!("pipeline{suffix}"),
+            input: Input::new(bootstrap, &input_topic),
+            suffix,
+            workers: Vec::new(),
+            out: None,
+            dlq: None,
+            outputs: Outputs::default(),
+            letters: Vec::new(),
+        }
+    }
+
+    fn topic(&self, base: &str) -> String {
+        format!("{base}{}", self.suffix)
+    }
+
+    /// Creates the input topic with [`PARTITIONS`] partitions.
+    fn create_input(&self, config: &[(&str, &str)]) {
+        let name = self.topic("pipeline-in");
+        let admin: AdminClient<DefaultClientContext> = client_config(&self.bootstrap)
+            .create()
+            .unwrap_or_else(|e| panic!("admin client for {}: {e}", self.bootstrap));
+        let mut topic = NewTopic::new(&name, PARTITIONS, TopicReplication::Fixed(1));
+        for (k, v) in config {
+            topic = topic.set(k, v);
+        }
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let results = runtime
+            .block_on(admin.create_topics([&topic], &options))
+            .unwrap_or_else(|e| panic!("CreateTopics {name}: {e}"));
+        for result in results {
+            if let Err((topic, code)) = result {
+                panic!("CreateTopics {topic}: {code}");
+            }
+        }
+        let probe: BaseConsumer = reader_config(&self.bootstrap, &self.name)
+            .create()
+            .expect("metadata client");
+        let partitions = wait_for_topic(&probe, &name, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(partitions, PARTITIONS, "partitions of the new topic {name}");
+    }
+
+    /// Starts a worker labelled `label` (its outputs say which worker ran
+    /// them) in this run's consumer group.
+    fn start_worker(&mut self, label: &str) {
+        let worker = Worker::start(self, label);
+        self.workers.push(worker);
+    }
+
+    fn produce_item(&mut self, id: u64, partition: i32) {
+        self.input.send_item(id, partition);
+    }
+
+    fn produce_raw(&mut self, partition: i32, key: Option<&[u8]>, value: Option<&[u8]>) -> u64 {
+        self.input.send_raw(partition, key, value)
+    }
+
+    /// Produces one valid item per id (partition `id % PARTITIONS`) and
+    /// waits until the broker has them all.
+    fn produce_items(&mut self, ids: &[u64]) {
+        for &id in ids {
+            self.input.send_item(id, (id % PARTITIONS as u64) as i32);
+        }
+        self.flush_input();
+    }
+
+    /// Produces `n` items with the next `n` ids; returns the ids.
+    fn produce_next(&mut self, next: &mut u64, n: u64) -> Vec<u64> {
+        let ids: Vec<u64> = (*next..*next + n).collect();
+        *next += n;
+        self.produce_items(&ids);
+        ids
+    }
+
+    fn flush_input(&mut self) {
+        if let Err(e) = self.input.flush() {
+            self.fail(&e);
+        }
+    }
+
+    /// Reads what the outputs and dead-letter topics have for up to `max`
+    /// (less once nothing more comes); fails if a running worker died.
+    fn pump(&mut self, max: Duration) {
+        self.check_workers();
+        let end = Instant::now() + max;
+        if self.out.is_none() {
+            self.out = Reader::try_open(&self.bootstrap, &self.topic("pipeline-out"), &self.name);
+        }
+        if self.dlq.is_none() {
+            self.dlq = Reader::try_open(&self.bootstrap, &self.topic("pipeline-dlq"), &self.name);
+        }
+        let (Some(out), Some(dlq)) = (&self.out, &self.dlq) else {
+            std::thread::sleep(Duration::from_millis(200));
+            return;
+        };
+        loop {
+            let got_out = out.read(Duration::from_millis(50), |record| {
+                self.outputs.add(&record);
+            });
+            let got_dlq = dlq.read(Duration::ZERO, |record| self.letters.push(record));
+            if (got_out == 0 && got_dlq == 0) || Instant::now() > end {
+                break;
+            }
+        }
+    }
+
+    /// Pumps until `done` says so. Fails with `done`'s last message when
+    /// nothing new arrives for `stall` or when `total` has passed.
+    fn wait(
+        &mut self,
+        what: &str,
+        stall: Duration,
+        total: Duration,
+        mut done: impl FnMut(&Run) -> Result<(), String>,
+    ) {
+        let start = Instant::now();
+        let mut last_progress = Instant::now();
+        let mut seen = (self.outputs.total, self.letters.len());
+        loop {
+            let missing = match done(self) {
+                Ok(()) => return,
+                Err(missing) => missing,
+            };
+            let now = Instant::now();
+            if now - last_progress > stall || now - start > total {
+                let why = if now - start > total {
+                    "deadline"
+                } else {
+                    "no progress"
+                };
+                self.fail(&format!(
+                    "waiting for {what}: {why} after {:.1?} ({} outputs, {} dead letters read): {missing}",
+                    now - start,
+                    self.outputs.total,
+                    self.letters.len()
+                ));
+            }
+            self.pump(Duration::from_secs(1));
+            let now_seen = (self.outputs.total, self.letters.len());
+            if now_seen != seen {
+                seen = now_seen;
+                last_progress = Instant::now();
+            }
+        }
+    }
+
+    fn wait_for_outputs(&mut self, ids: &[u64], stall: Duration, total: Duration) {
+        self.wait("an output for every input", stall, total, |run| {
+            let missing: Vec<u64> = ids
+                .iter()
+                .copied()
+                .filter(|id| !run.outputs.by_id.contains_key(id))
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} of {} ids have no output yet, e.g. {:?}",
+                    missing.len(),
+                    ids.len(),
+                    &missing[..missing.len().min(10)]
+                ))
+            }
+        });
+    }
+
+    fn wait_for_letters(&mut self, n: usize, stall: Duration, total: Duration) {
+        self.wait("the dead letters", stall, total, |run| {
+            if run.letters.len() >= n {
+                Ok(())
+            } else {
+                let keys: Vec<String> = run.letters.iter().map(|l| l.key_str()).collect();
+                Err(format!(
+                    "{} of {n} dead letters so far: {keys:?}",
+                    run.letters.len()
+                ))
+            }
+        });
+    }
+
+    /// Every output names an input that was produced, from the partition
+    /// and offset the broker gave that input.
+    fn check_outputs(&self, ids: &[u64]) {
+        let positions = self.input.positions();
+        let mut errors = Vec::new();
+        for id in ids {
+            if !self.outputs.by_id.contains_key(id) {
+                errors.push(format!("id {id}: no output"));
+            }
+        }
+        for (id, sources) in &self.outputs.sources {
+            match positions.get(id) {
+                None => errors.push(format!("id {id}: output for an input never produced")),
+                Some(&at) => {
+                    for source in sources {
+                        if *source != at {
+                            errors.push(format!(
+                                "id {id}: output says it came from {source:?}, it was produced at {at:?}"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if !errors.is_empty() {
+            let n = errors.len();
+            errors.truncate(20);
+            self.fail(&format!("{n} output errors:\n  {}", errors.join("\n  ")));
+        }
+    }
+
+    /// Every input offset of every partition produced an output: nothing
+    /// was skipped (only valid items were produced in this run).
+    fn check_no_offset_skipped(&self) {
+        let mut by_partition: BTreeMap<i32, BTreeSet<i64>> = BTreeMap::new();
+        for &(partition, offset) in self.outputs.sources.values().flatten() {
+            by_partition.entry(partition).or_default().insert(offset);
+        }
+        let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
+        for &(partition, offset) in self.input.positions().values() {
+            let end = ends.entry(partition).or_default();
+            *end = (*end).max(offset + 1);
+        }
+        for (partition, end) in ends {
+            let seen = by_partition.remove(&partition).unwrap_or_default();
+            let gaps: Vec<i64> = (0..end).filter(|o| !seen.contains(o)).take(10).collect();
+            if !gaps.is_empty() {
+                self.fail(&format!(
+                    "partition {partition}: input offsets with no output, e.g. {gaps:?} (of 0..{end})"
+                ));
+            }
+        }
+    }
+
+    /// The dead letters are exactly the expected ones, each with the
+    /// original key and value and the error headers.
+    fn check_letters(&self, expected: &[ExpectedLetter]) {
+        let positions = self.input.tag_positions();
+        let input_topic = self.topic("pipeline-in");
+        let mut errors = Vec::new();
+        let mut by_key: HashMap<String, Vec<&Record>> = HashMap::new();
+        for letter in &self.letters {
+            by_key.entry(letter.key_str()).or_default().push(letter);
+        }
+        for want in expected {
+            let Some(letters) = by_key.remove(&want.key) else {
+                errors.push(format!("{}: not in the dead-letter topic", want.key));
+                continue;
+            };
+            let letter = letters[0];
+            let (partition, offset) = positions[&want.tag];
+            let header = |name: &str| letter.header(name);
+            let checks = [
+                (headers::AGENT, Some("stage1".to_owned())),
+                (headers::TOPIC, Some(input_topic.clone())),
+                (headers::PARTITION, Some(partition.to_string())),
+                (headers::OFFSET, Some(offset.to_string())),
+                (headers::ERROR_KIND, Some(want.kind.to_owned())),
+            ];
+            for (name, value) in checks {
+                if header(name) != value {
+                    errors.push(format!(
+                        "{}: header {name} is {:?}, want {value:?}",
+                        want.key,
+                        header(name)
+                    ));
+                }
+            }
+            match header(headers::ERROR) {
+                Some(message) if !message.is_empty() => {
+                    println!(
+                        "  dead letter {}: {} error: {}",
+                        want.key,
+                        want.kind,
+                        truncate(&message, 160)
+                    );
+                }
+                other => errors.push(format!(
+                    "{}: header {} is {other:?}",
+                    want.key,
+                    headers::ERROR
+                )),
+            }
+            // An empty value may come back as empty or as null.
+            let same_value = match (&want.value, &letter.value) {
+                (Some(a), Some(b)) => a == b,
+                (None, None) => true,
+                (Some(a), None) => a.is_empty(),
+                (None, Some(_)) => false,
+            };
+            if !same_value {
+                errors.push(format!(
+                    "{}: value {} bytes, want the original {} bytes",
+                    want.key,
+                    letter.value.as_ref().map_or(0, Vec::len),
+                    want.value.as_ref().map_or(0, Vec::len)
+                ));
+            }
+            if letters.len() > 1 {
+                println!(
+                    "  dead letter {} came {} times (at least once)",
+                    want.key,
+                    letters.len()
+                );
+            }
+        }
+        for key in by_key.keys() {
+            errors.push(format!("{key}: unexpected dead letter"));
+        }
+        if !errors.is_empty() {
+            self.fail(&format!("dead-letter errors:\n  {}", errors.join("\n  ")));
+        }
+    }
+
+    fn check_workers(&mut self) {
+        let mut dead = Vec::new();
+        for worker in &mut self.workers {
+            if let Some(status) = worker.exited() {
+                dead.push(format!(
+                    "worker {} exited unexpectedly: {status}",
+                    worker.label
+                ));
+            }
+        }
+        if !dead.is_empty() {
+            self.fail(&dead.join("; "));
+        }
+    }
+
+    /// Panics with `message` and the tail of each worker's log.
+    fn fail(&self, message: &str) -> ! {
+        let mut logs = String::new();
+        for worker in &self.workers {
+            logs.push_str(&format!(
+                "\n---- worker {} ({}), last lines:\n{}",
+                worker.label,
+                worker.log.display(),
+                worker.log_tail(25)
+            ));
+        }
+        panic!("{}: {message}{logs}", self.name);
+    }
+}
+
+fn print_duplicates(test: &str, dups: &[(u64, u32)]) {
+    if dups.is_empty() {
+        println!("{test}: no duplicates");
+    } else {
+        let sample: Vec<String> = dups
+            .iter()
+            .take(20)
+            .map(|(id, n)| format!("{id}x{n}"))
+            .collect();
+        println!(
+            "{test}: {} ids came out more than once: {}",
+            dups.len(),
+            sample.join(" ")
+        );
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+// ---------------------------------------------------------------- outputs
+
+/// The outputs read so far, by id.
+#[derive(Default)]
+struct Outputs {
+    total: usize,
+    by_id: HashMap<u64, u32>,
+    sources: HashMap<u64, BTreeSet<(i32, i64)>>,
+    stage1_of: HashMap<u64, String>,
+    stage1_by_worker: BTreeMap<String, usize>,
+    stage2_by_worker: BTreeMap<String, usize>,
+}
+
+impl Outputs {
+    fn add(&mut self, record: &Record) {
+        self.total += 1;
+        let Some(done) = record
+            .value
+            .as_deref()
+            .and_then(|v| serde_json::from_slice::<Done>(v).ok())
+        else {
+            // Counted in `total`; an id-less output fails `check_outputs`
+            // through the ids it does not account for.
+            println!(
+                "unreadable output at {}@{}: {:?}",
+                record.partition, record.offset, record.value
+            );
+            return;
+        };
+        *self.stage2_by_worker.entry(done.stage2_worker).or_default() += 1;
+        *self.by_id.entry(done.id).or_default() += 1;
+        self.sources
+            .entry(done.id)
+            .or_default()
+            .insert((done.source_partition, done.source_offset));
+        *self
+            .stage1_by_worker
+            .entry(done.stage1_worker.clone())
+            .or_default() += 1;
+        self.stage1_of.insert(done.id, done.stage1_worker);
+    }
+
+    /// Ids that came out more than once, with their counts.
+    fn duplicates(&self) -> Vec<(u64, u32)> {
+        let mut dups: Vec<(u64, u32)> = self
+            .by_id
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(id, n)| (*id, *n))
+            .collect();
+        dups.sort_unstable();
+        dups
+    }
+
+    /// Which workers ran stage1 for `ids` (the last output of each id).
+    fn stage1_workers_of(&self, ids: &[u64]) -> BTreeMap<String, usize> {
+        let mut split = BTreeMap::new();
+        for id in ids {
+            if let Some(worker) = self.stage1_of.get(id) {
+                *split.entry(worker.clone()).or_default() += 1;
+            }
+        }
+        split
+    }
+}
+
+// ---------------------------------------------------------------- workers
+
+/// A `pipeline_worker` process, killed when dropped.
+struct Worker {
+    label: String,
+    child: Child,
+    log: PathBuf,
+    stopped: bool,
+}
+
+impl Worker {
+    fn start(run: &Run, label: &str) -> Worker {
+        let dir = std::env::temp_dir().join("faust-rs-real-broker");
+        std::fs::create_dir_all(&dir).expect("log directory");
+        let log = dir.join(format!("pipeline{}-{label}.log", run.suffix));
+        let out = File::create(&log).expect("worker log");
+        let err = out.try_clone().expect("worker log");
+        let child = Command::new(env!("CARGO_BIN_EXE_pipeline_worker"))
+            .arg("worker")
+            .env("FAUST_BROKER", format!("kafka://{}", run.bootstrap))
+            .env("PIPELINE_APP", &run.app)
+            .env("PIPELINE_SUFFIX", &run.suffix)
+            .env("PIPELINE_WORKER", label)
+            .env("FAUST_LOGLEVEL", "info")
+            // Fast reads (see ../shared/BROKERS.md), and a short session so
+            // a killed member leaves the group quickly.
+            .env("FAUST_CONSUMER__FETCH_WAIT_MAX_MS", "50")
+            .env("FAUST_CONSUMER__FETCH_QUEUE_BACKOFF_MS", "5")
+            .env("FAUST_CONSUMER__SESSION_TIMEOUT_MS", "6000")
+            .env("FAUST_CONSUMER__HEARTBEAT_INTERVAL_MS", "1000")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start pipeline_worker: {e}"));
+        println!(
+            "{}: started worker {label} (pid {}), log {}",
+            run.name,
+            child.id(),
+            log.display()
+        );
+        Worker {
+            label: label.to_owned(),
+            child,
+            log,
+            stopped: false,
+        }
+    }
+
+    /// SIGKILL, and wait for it.
+    fn kill(&mut self) {
+        self.stopped = true;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait up to `within` for it to exit (SIGKILL after).
+    fn terminate(&mut self, within: Duration) -> ExitStatus {
+        self.stopped = true;
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return self.child.wait().expect("wait for worker");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `Some(status)` if a worker that should run has exited.
+    fn exited(&mut self) -> Option<ExitStatus> {
+        if self.stopped {
+            return None;
+        }
+        let status = self.child.try_wait().ok().flatten()?;
+        self.stopped = true;
+        Some(status)
+    }
+
+    fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------- input
+
+/// The input producer: remembers where the broker put each record.
+struct Input {
+    topic: String,
+    producer: BaseProducer<Delivered>,
+    next_tag: u64,
+    sent: u64,
+    /// Item id -> producer tag.
+    ids: HashMap<u64, u64>,
+}
+
+/// Delivery reports: producer tag -> (partition, offset), and failures.
+#[derive(Default)]
+struct Delivered {
+    at: Mutex<HashMap<u64, (i32, i64)>>,
+    failed: Mutex<Vec<String>>,
+}
+
+impl ClientContext for Delivered {}
+
+impl ProducerContext for Delivered {
+    type DeliveryOpaque = Box<u64>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: Box<u64>) {
+        match result {
+            Ok(message) => {
+                let mut at = self.at.lock().unwrap_or_else(|e| e.into_inner());
+                at.insert(*tag, (message.partition(), message.offset()));
+            }
+            Err((e, _)) => {
+                let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+                failed.push(format!("record {tag}: {e}"));
+            }
+        }
+    }
+}
+
+impl Input {
+    fn new(bootstrap: &str, topic: &str) -> Input {
+        let producer = client_config(bootstrap)
+            .set("linger.ms", "5")
+            .set("enable.idempotence", "true")
+            .set("queue.buffering.max.messages", "1000000")
+            .set("message.max.bytes", "8388608")
+            .create_with_context(Delivered::default())
+            .unwrap_or_else(|e| panic!("producer for {bootstrap}: {e}"));
+        Input {
+            topic: topic.to_owned(),
+            producer,
+            next_tag: 0,
+            sent: 0,
+            ids: HashMap::new(),
+        }
+    }
+
+    fn send_item(&mut self, id: u64, partition: i32) {
+        let value = format!(r#"{{"id":{id},"qty":{},"note":"item {id}"}}"#, id % 7);
+        let tag = self.send_raw(
+            partition,
+            Some(id.to_string().as_bytes()),
+            Some(value.as_bytes()),
+        );
+        self.remember(id, tag);
+    }
+
+    /// Notes that the record `tag` is the item `id`.
+    fn remember(&mut self, id: u64, tag: u64) {
+        self.ids.insert(id, tag);
+    }
+
+    /// Sends one record; returns its tag (for [`tag_positions`](Self::tag_positions)).
+    fn send_raw(&mut self, partition: i32, key: Option<&[u8]>, value: Option<&[u8]>) -> u64 {
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        let mut record: BaseRecord<'_, [u8], [u8], Box<u64>> =
+            BaseRecord::with_opaque_to(&self.topic, Box::new(tag)).partition(partition);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    self.producer.poll(Duration::from_millis(10));
+                }
+                Err((e, _)) => panic!("producing to {}: {e}", self.topic),
+            }
+        }
+        self.sent += 1;
+        tag
+    }
+
+    /// Waits until every record sent is acknowledged.
+    fn flush(&mut self) -> Result<(), String> {
+        self.producer
+            .flush(Duration::from_secs(120))
+            .map_err(|e| format!("flushing the input producer: {e}"))?;
+        let failed = self
+            .producer
+            .context()
+            .failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if !failed.is_empty() {
+            return Err(format!(
+                "{} input records failed: {:?}",
+                failed.len(),
+                &failed[..failed.len().min(5)]
+            ));
+        }
+        let acked = self
+            .producer
+            .context()
+            .at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len() as u64;
+        if acked != self.sent {
+            return Err(format!(
+                "{acked} of {} input records acknowledged",
+                self.sent
+            ));
+        }
+        Ok(())
+    }
+
+    /// Item id -> (partition, offset).
+    fn positions(&self) -> HashMap<u64, (i32, i64)> {
+        let at = self
+            .producer
+            .context()
+            .at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.ids
+            .iter()
+            .filter_map(|(id, tag)| Some((*id, *at.get(tag)?)))
+            .collect()
+    }
+
+    /// Producer tag -> (partition, offset).
+    fn tag_positions(&self) -> HashMap<u64, (i32, i64)> {
+        self.producer
+            .context()
+            .at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+// ---------------------------------------------------------------- reading
+
+/// A record read back from an output or dead-letter topic.
+struct Record {
+    partition: i32,
+    offset: i64,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Record {
+    fn key_str(&self) -> String {
+        String::from_utf8_lossy(self.key.as_deref().unwrap_or_default()).into_owned()
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_deref())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+/// Reads every partition of one topic from the beginning (no group
+/// membership, nothing committed).
+struct Reader {
+    consumer: BaseConsumer,
+}
+
+impl Reader {
+    /// `None` while the topic does not exist yet (the worker creates it).
+    fn try_open(bootstrap: &str, topic: &str, test: &str) -> Option<Reader> {
+        let consumer: BaseConsumer = reader_config(bootstrap, test).create().expect("reader");
+        let partitions = wait_for_topic(&consumer, topic, Duration::from_secs(2)).ok()?;
+        let mut assignment = TopicPartitionList::new();
+        for p in 0..partitions {
+            assignment
+                .add_partition_offset(topic, p, Offset::Beginning)
+                .expect("partition offset");
+        }
+        consumer.assign(&assignment).expect("assign");
+        Some(Reader { consumer })
+    }
+
+    /// Hands each record read within `wait` (and then while more are ready)
+    /// to `each`; returns how many.
+    fn read(&self, wait: Duration, mut each: impl FnMut(Record)) -> usize {
+        let mut n = 0;
+        let mut timeout = wait;
+        while let Some(result) = self.consumer.poll(timeout) {
+            timeout = Duration::ZERO;
+            match result {
+                Ok(m) => {
+                    let headers = m
+                        .headers()
+                        .map(|hs| {
+                            hs.iter()
+                                .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    each(Record {
+                        partition: m.partition(),
+                        offset: m.offset(),
+                        key: m.key().map(<[u8]>::to_vec),
+                        value: m.payload().map(<[u8]>::to_vec),
+                        headers,
+                    });
+                    n += 1;
+                    if n >= 10_000 {
+                        break;
+                    }
+                }
+                Err(e) => println!("reader: {e}"),
+            }
+        }
+        n
+    }
+}
+
+// ---------------------------------------------------------------- clients
+
+/// The broker under test, or `None` (and a note) when the suite is off.
+fn broker() -> Option<String> {
+    match std::env::var("FAUST_TEST_BROKER") {
+        Ok(addr) if !addr.trim().is_empty() => Some(addr.trim().to_owned()),
+        _ => {
+            println!("skipped: set FAUST_TEST_BROKER=127.0.0.1:PORT to run the real-broker suite");
+            None
+        }
+    }
+}
+
+fn client_config(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("broker.address.family", "v4");
+    config
+}
+
+fn reader_config(bootstrap: &str, test: &str) -> ClientConfig {
+    let mut config = client_config(bootstrap);
+    config
+        .set("group.id", format!("real-broker-reader-{test}"))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("fetch.wait.max.ms", "50")
+        .set("fetch.queue.backoff.ms", "5");
+    config
+}
+
+/// Waits until the broker's metadata has `topic`; returns its partition count.
+fn wait_for_topic(client: &BaseConsumer, topic: &str, within: Duration) -> Result<i32, String> {
+    let deadline = Instant::now() + within;
+    let mut last = String::from("no answer");
+    while Instant::now() < deadline {
+        match client.fetch_metadata(Some(topic), Duration::from_secs(2)) {
+            Ok(metadata) => match metadata.topics().first() {
+                Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
+                    return Ok(t.partitions().len() as i32);
+                }
+                Some(t) => last = format!("metadata error {:?}", t.error()),
+                None => last = "not in metadata".to_owned(),
+            },
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("topic {topic} not there after {within:?}: {last}"))
+}
