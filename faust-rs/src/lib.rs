@@ -81,6 +81,15 @@ pub use faust_rs_runtime::agent::dead_letter;
 #[doc(no_inline)]
 pub use faust_rs_runtime::__bytes::Bytes;
 
+/// Configuration: every setting, its default, its TOML key and environment
+/// variable, and the order the layers apply in.
+pub mod config {
+    #[doc(inline)]
+    pub use faust_rs_runtime::app::config::{
+        CliOverrides, DEFAULT_CONFIG_FILE, Settings, Source, is_secret, resolve,
+    };
+}
+
 /// The test driver: agents under test with no broker and virtual time.
 pub mod testing {
     #[doc(inline)]
@@ -98,7 +107,7 @@ pub mod worker {
     #[doc(inline)]
     pub use faust_rs_runtime::cli::main as cli_main;
     #[doc(inline)]
-    pub use faust_rs_runtime::worker::run;
+    pub use faust_rs_runtime::worker::{run, run_until};
 }
 
 /// What most programs need: `use faust::prelude::*;`.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures_util::future::{Either, select};
 use futures_util::{StreamExt, TryStreamExt};
+use tracing::Instrument;
 
 use super::ack::{Completions, Envelope};
 use super::dead_letter::headers;
@@ -283,6 +284,24 @@ impl AgentRuntime {
         let HandlerKind::PerEvent(handler) = &self.handler else {
             return Ok(());
         };
+        let span = tracing::debug_span!(
+            "event",
+            agent = %self.name,
+            topic = %message.topic,
+            partition = message.partition,
+            offset = message.offset
+        );
+        self.process_in_span(handler, message, pending)
+            .instrument(span)
+            .await
+    }
+
+    async fn process_in_span(
+        &self,
+        handler: &Arc<dyn super::EventHandler>,
+        message: &Arc<Message>,
+        pending: &Pending,
+    ) -> Result<()> {
         let input = self.input(&message.topic);
         let mut attempt: u32 = 0;
         loop {

@@ -928,10 +928,10 @@ mod tests {
     }
 
     fn cli(broker: Option<&str>, config: Option<&Path>) -> CliOverrides {
-        let mut cli = CliOverrides::default();
-        cli.broker = broker.map(str::to_owned);
-        cli.config = config.map(Path::to_owned);
-        cli
+        CliOverrides {
+            broker: broker.map(str::to_owned),
+            config: config.map(Path::to_owned),
+        }
     }
 
     fn message(result: Result<impl fmt::Debug>) -> String {

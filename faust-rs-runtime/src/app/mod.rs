@@ -8,6 +8,11 @@
 //! (duplicate names, unknown codecs, sinks that go nowhere) fail there with
 //! an error that names both sides and the fix.
 //!
+//! The builder's settings (broker, topic defaults, commit interval, raw
+//! librdkafka properties) are the second of five layers: a TOML file, the
+//! environment and the command line override them at start. [`config`] is
+//! the reference for every setting.
+//!
 //! ```
 //! use faust::App;
 //! use std::time::Duration;

@@ -12,9 +12,8 @@
 //! `--broker`, `--config` and `--loglevel` may be given before or after the
 //! command. At start, `worker` and `send` stack the config file, the
 //! environment and these flags on the app's settings with
-//! [`config::resolve`](crate::app::config::resolve) (defaults < `App`
-//! builder < TOML file < environment < command line; the
-//! [`config`](crate::app::config) chapter lists every setting). With
+//! [`config::resolve`] (defaults < `App` builder < TOML file < environment <
+//! command line; the [`config`] chapter lists every setting). With
 //! `--loglevel debug` the worker logs each setting and where it came from.
 //!
 //! `send` writes VALUE's UTF-8 bytes as the record's value (and `--key`'s
@@ -95,10 +94,10 @@ struct GlobalArgs {
 
 impl GlobalArgs {
     fn overrides(&self) -> CliOverrides {
-        let mut overrides = CliOverrides::default();
-        overrides.broker = self.broker.clone();
-        overrides.config = self.config.clone();
-        overrides
+        CliOverrides {
+            broker: self.broker.clone(),
+            config: self.config.clone(),
+        }
     }
 }
 
@@ -126,7 +125,13 @@ struct SendArgs {
     value: String,
     /// Partition to write to [default: the key's partition, as the worker's
     /// producer picks it].
-    #[arg(long, short = 'p', value_name = "N", value_parser = clap::value_parser!(i32).range(0..))]
+    #[arg(
+        long,
+        short = 'p',
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i32).range(0..)
+    )]
     partition: Option<i32>,
     /// A record header, NAME=VALUE; repeat for more.
     #[arg(long = "header", short = 'H', value_name = "NAME=VALUE", value_parser = parse_header)]
@@ -301,6 +306,7 @@ fn fail(error: impl std::fmt::Display) -> ExitCode {
 mod tests {
     use super::*;
     use clap::error::ErrorKind;
+    use std::path::Path;
 
     fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("my-app").chain(args.iter().copied()))

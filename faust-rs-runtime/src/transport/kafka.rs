@@ -473,13 +473,13 @@ impl ConsumerContext for FaustContext {
                     describe_tpl(tpl),
                     commit.count()
                 );
-                if commit.count() > 0 {
-                    if let Err(e) = consumer.commit(&commit, CommitMode::Sync) {
-                        tracing::warn!(
-                            "commit on revoke failed: {e}; those events will be processed again \
+                if commit.count() > 0
+                    && let Err(e) = consumer.commit(&commit, CommitMode::Sync)
+                {
+                    tracing::warn!(
+                        "commit on revoke failed: {e}; those events will be processed again \
                              by the partitions' next owner"
-                        );
-                    }
+                    );
                 }
             }
             Rebalance::Assign(tpl) => {

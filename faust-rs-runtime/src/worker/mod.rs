@@ -28,13 +28,35 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Runs `app` as a worker until SIGINT/SIGTERM, or until an agent's policy
 /// stops it (then its error is returned).
 pub async fn run(app: App) -> Result<()> {
+    run_until(app, shutdown_signal()).await
+}
+
+/// Runs `app` as a worker until `stop` resolves (then it shuts down
+/// gracefully, as on SIGINT), or until an agent's policy stops it. For
+/// programs that embed a worker, and for benchmarks. A SIGINT/SIGTERM
+/// during the graceful shutdown still exits at once.
+///
+/// ```no_run
+/// # #[tokio::main]
+/// # async fn main() -> faust::Result<()> {
+/// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+/// let worker = tokio::spawn(faust::worker::run_until(faust::App::new("app"), async {
+///     let _ = stopped.await;
+/// }));
+/// // ... later:
+/// let _ = stop.send(());
+/// worker.await.expect("worker task")?;
+/// # Ok(()) }
+/// ```
+pub async fn run_until(app: App, stop: impl std::future::Future<Output = ()>) -> Result<()> {
+    tokio::pin!(stop);
     let clock = Clock::real();
     let transport = crate::transport::connect(&app.settings, clock.clone())?;
     let engine = Engine::build(app, transport, clock)?;
     banner(&engine);
     tokio::select! {
         declared = engine.declare_topics() => declared?,
-        _ = shutdown_signal() => {
+        _ = &mut stop => {
             tracing::info!("shutdown requested before the topics were declared");
             return Ok(());
         }
@@ -52,7 +74,7 @@ pub async fn run(app: App) -> Result<()> {
     let commit_interval = engine.app.settings.commit_interval;
     let shutdown = async {
         tokio::select! {
-            _ = shutdown_signal() => {
+            _ = &mut stop => {
                 tracing::info!("shutdown requested: finishing in-flight events (send the signal again to exit at once)");
                 lifecycle.stop();
             }

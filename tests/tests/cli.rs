@@ -1,0 +1,234 @@
+//! The generated command line, run as a process (`src/bin/cli_app.rs`):
+//! help, `agents`, `send` through the in-memory broker, and configuration
+//! errors from the file, the environment and the flags.
+//!
+//! Each run gets an empty environment and its own working directory, so
+//! neither the caller's `FAUST_*` variables nor a stray `faust.toml` leak in.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const APP: &str = env!("CARGO_BIN_EXE_cli_app");
+
+/// An empty working directory for one test, removed when dropped.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("faust-rs-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create work dir");
+        WorkDir(dir)
+    }
+
+    fn write(&self, file: &str, text: &str) -> PathBuf {
+        let path = self.0.join(file);
+        std::fs::write(&path, text).expect("write file");
+        path
+    }
+
+    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(APP);
+        cmd.args(args)
+            .env_clear()
+            .envs(env.iter().copied())
+            .current_dir(&self.0);
+        cmd
+    }
+
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.command(args, env).output().expect("run the cli app")
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn help_names_the_app_and_every_command() {
+    let dir = WorkDir::new("help");
+    let out = dir.run(&["--help"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let help = stdout(&out);
+    assert!(help.contains("faust-rs app `cli-app`"), "{help}");
+    for command in ["worker", "agents", "send"] {
+        assert!(help.contains(command), "{command} missing from\n{help}");
+    }
+    let out = dir.run(&["send", "--help"], &[]);
+    assert!(
+        stdout(&out).contains("--header <NAME=VALUE>"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn agents_lists_the_agents_and_their_topics() {
+    let dir = WorkDir::new("agents");
+    let out = dir.run(&["agents"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("greet "))
+        .map(str::to_owned);
+    assert!(
+        line.as_deref().is_some_and(|l| l.contains("greetings")),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn send_writes_through_the_configured_transport_and_prints_where_it_landed() {
+    let dir = WorkDir::new("send");
+    let out = dir.run(
+        &[
+            "send",
+            "greetings",
+            "--key",
+            "alice",
+            "hello",
+            "--header",
+            "trace=1",
+        ],
+        &[("FAUST_BROKER", "memory://")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    assert!(
+        printed.starts_with("sent to greetings[") && printed.trim_end().ends_with("]@0"),
+        "{printed}"
+    );
+    assert!(
+        stderr(&out).contains("environment FAUST_BROKER"),
+        "the in-process broker warning says where it was set: {}",
+        stderr(&out)
+    );
+
+    let out = dir.run(
+        &[
+            "send",
+            "greetings",
+            "v",
+            "--partition",
+            "1",
+            "--broker",
+            "memory://",
+        ],
+        &[],
+    );
+    assert_eq!(
+        stdout(&out).trim_end(),
+        "sent to greetings[1]@0",
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_bad_environment_value_stops_the_start_with_the_fix() {
+    let dir = WorkDir::new("bad-env");
+    let out = dir.run(&["worker"], &[("FAUST_TOPIC_PARTITIONS", "eight")]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("FAUST_TOPIC_PARTITIONS=\"eight\"")
+            && err.contains("e.g. FAUST_TOPIC_PARTITIONS=8"),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_file_errors_name_the_file_and_the_key() {
+    let dir = WorkDir::new("bad-file");
+    dir.write("faust.toml", "brokers = \"kafka://k:9092\"\n");
+    let out = dir.run(&["worker"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("faust.toml: unknown key `brokers`"), "{err}");
+
+    let out = dir.run(&["worker", "--config", "missing.toml"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("missing.toml") && err.contains("named by command line --config"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_flags_exit_with_usage_errors() {
+    let dir = WorkDir::new("bad-flags");
+    let out = dir.run(&["send", "t", "v", "--header", "novalue"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("expected NAME=VALUE"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn worker_logs_each_setting_and_where_it_came_from_at_debug_level() {
+    let dir = WorkDir::new("worker-debug");
+    dir.write(
+        "faust.toml",
+        "queue_capacity = 64\n[producer]\nsasl.password = \"hunter2\"\n",
+    );
+    let mut child = dir
+        .command(
+            &["worker", "--broker", "memory://", "--loglevel", "debug"],
+            &[("FAUST_COMMIT_INTERVAL", "1s")],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the worker");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let expected = [
+        "setting broker = \"memory://\" (command line --broker)",
+        "setting topic_partitions = 2 (App builder)",
+        "setting commit_interval = \"1s\" (environment FAUST_COMMIT_INTERVAL)",
+        "setting queue_capacity = 64 (file faust.toml)",
+        "setting producer.sasl.password = \"***\" (file faust.toml)",
+    ];
+    let mut seen = Vec::new();
+    while seen.len() < expected.len() {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => {
+                assert!(!line.contains("hunter2"), "secret logged: {line}");
+                if expected.iter().any(|e| line.contains(e)) {
+                    seen.push(line);
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    for e in expected {
+        assert!(seen.iter().any(|l| l.contains(e)), "no `{e}` in {seen:#?}");
+    }
+}
