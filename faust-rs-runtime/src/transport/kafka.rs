@@ -25,7 +25,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
@@ -76,7 +76,7 @@ pub(crate) struct KafkaTransport {
     bootstrap: String,
     settings: Settings,
     producer: Arc<KafkaProducer>,
-    admin: Option<AdminClient<DefaultClientContext>>,
+    admin: Option<AdminClient<LogContext>>,
     embedded: Option<EmbeddedBroker>,
 }
 
@@ -95,7 +95,7 @@ impl KafkaTransport {
     /// by the calls that need it.
     pub(crate) fn connect(hosts: &str, settings: &Settings) -> Result<Self> {
         let admin = config(hosts, &[], &settings.admin)
-            .create::<AdminClient<DefaultClientContext>>()
+            .create_with_context::<_, AdminClient<LogContext>>(LogContext)
             .map_err(|e| client_error("admin client", e))?;
         Ok(KafkaTransport {
             bootstrap: hosts.to_owned(),
@@ -147,7 +147,9 @@ impl KafkaTransport {
                 nt
             })
             .collect();
-        let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
+        let options = AdminOptions::new()
+            .operation_timeout(Some(ADMIN_TIMEOUT))
+            .request_timeout(Some(ADMIN_TIMEOUT));
         let results = admin
             .create_topics(&new_topics, &options)
             .await
@@ -315,7 +317,7 @@ fn transport_error(what: &str, e: KafkaError) -> Error {
 
 /// The producer every agent shares.
 struct KafkaProducer {
-    inner: FutureProducer,
+    inner: FutureProducer<LogContext>,
 }
 
 impl fmt::Debug for KafkaProducer {
@@ -327,7 +329,7 @@ impl fmt::Debug for KafkaProducer {
 impl KafkaProducer {
     fn new(bootstrap: &str, settings: &Settings) -> Result<Self> {
         let inner = config(bootstrap, PRODUCER_DEFAULTS, &settings.producer)
-            .create()
+            .create_with_context(LogContext)
             .map_err(|e| client_error("producer", e))?;
         Ok(KafkaProducer { inner })
     }
@@ -365,7 +367,7 @@ impl Producer for KafkaProducer {
 }
 
 fn enqueue(
-    producer: &FutureProducer,
+    producer: &FutureProducer<LogContext>,
     record: &OutgoingRecord,
 ) -> std::result::Result<rdkafka::producer::DeliveryFuture, KafkaError> {
     let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic);
@@ -430,12 +432,28 @@ struct FaustContext {
 
 impl ClientContext for FaustContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        LogContext.log(level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        LogContext.error(error, reason);
+    }
+}
+
+/// Sends librdkafka's logs and errors to `tracing`. Connection trouble is
+/// a warning: the client reconnects by itself, with backoff.
+#[derive(Clone, Copy, Debug)]
+struct LogContext;
+
+impl ClientContext for LogContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         match level {
-            RDKafkaLogLevel::Emerg
-            | RDKafkaLogLevel::Alert
-            | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => tracing::error!(target: "librdkafka", "{fac}: {message}"),
-            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", "{fac}: {message}"),
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical => {
+                tracing::error!(target: "librdkafka", "{fac}: {message}")
+            }
+            RDKafkaLogLevel::Error | RDKafkaLogLevel::Warning => {
+                tracing::warn!(target: "librdkafka", "{fac}: {message}")
+            }
             RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
                 tracing::info!(target: "librdkafka", "{fac}: {message}")
             }
@@ -444,7 +462,15 @@ impl ClientContext for FaustContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(target: "librdkafka", "{error}: {reason} (the client retries)");
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::AllBrokersDown) => {
+                tracing::warn!(
+                    target: "librdkafka",
+                    "broker unreachable: {reason} (reconnecting with backoff)"
+                )
+            }
+            _ => tracing::error!(target: "librdkafka", "{error}: {reason}"),
+        }
     }
 }
 
