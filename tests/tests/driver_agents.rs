@@ -67,6 +67,31 @@ async fn per_event_agent_sends_its_result_to_the_sink() -> faust::Result<()> {
     Ok(())
 }
 
+#[tokio::test]
+async fn records_arriving_in_later_batches_of_the_same_partition_are_all_processed()
+-> faust::Result<()> {
+    let mut t = TestDriver::with_app(
+        App::bare("batches")
+            .topic_partitions(1)
+            .agent(&to_receipt::AGENT),
+    );
+    for round in 0..3u32 {
+        t.send(
+            "orders",
+            "alice",
+            Order {
+                account: format!("a{round}"),
+                amount: 1.0,
+            },
+        )
+        .await;
+        t.run_until_idle().await?;
+    }
+    t.topic::<Receipt>("receipts").assert_len(3);
+    assert_eq!(t.committed("orders", 0), Some(3));
+    Ok(())
+}
+
 #[agent(topic = "words", sink = [count_letters])]
 async fn upper(word: String) -> Result<String> {
     Ok(word.to_uppercase())

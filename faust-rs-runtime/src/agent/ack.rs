@@ -39,6 +39,18 @@ impl PartitionAcks {
     /// be tracked in increasing order (gaps are fine).
     pub(crate) fn track(&self, offset: i64, consumers: u32) {
         let mut state = self.lock();
+        if state
+            .in_flight
+            .back()
+            .is_some_and(|(last, _)| offset <= *last)
+        {
+            // The partition was rewound (reassigned after a rebalance, or
+            // sought): what was in flight belongs to an older read.
+            tracing::debug!(topic = %self.topic, partition = self.partition, offset,
+                "offsets restarted; forgetting the older in-flight records");
+            state.in_flight.clear();
+            state.committable = None;
+        }
         if consumers == 0 {
             if state.in_flight.is_empty() {
                 state.committable = Some(offset + 1);
@@ -48,6 +60,11 @@ impl PartitionAcks {
             return;
         }
         state.in_flight.push_back((offset, consumers));
+    }
+
+    /// True once the partition was revoked from this worker.
+    pub(crate) fn is_revoked(&self) -> bool {
+        self.revoked.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// One consumer is done with `offset`.
@@ -173,6 +190,16 @@ mod tests {
     }
 
     #[test]
+    fn a_rewound_partition_starts_a_fresh_read() {
+        let p = acks();
+        p.track(10, 1);
+        p.track(11, 1);
+        p.track(5, 1); // reassigned from an older committed offset
+        p.ack(5);
+        assert_eq!(p.take_committable(), Some(6));
+    }
+
+    #[test]
     fn offsets_may_have_gaps() {
         let p = acks();
         p.track(5, 1);
@@ -203,7 +230,7 @@ impl Envelope {
     /// The record's partition was revoked: another worker now owns it and
     /// will process it; this one should skip it.
     pub(crate) fn is_revoked(&self) -> bool {
-        self.acks.revoked.load(std::sync::atomic::Ordering::Acquire)
+        self.acks.is_revoked()
     }
 }
 

@@ -151,8 +151,11 @@ impl CodecRef {
     /// they do not fit `T`, with the path of the failing field;
     /// [`CodecError::Validation`] when the value breaks a constraint.
     pub fn decode<T: Payload>(&self, bytes: Option<&[u8]>) -> Result<T, CodecError> {
+        // Zero bytes are a value for `raw` and `str` (empty bytes, an empty
+        // string); for structured codecs they are no value at all.
+        let empty_is_a_value = matches!(self.0, Kind::Plain(_));
         let bytes = match bytes {
-            Some(bytes) if !bytes.is_empty() => bytes,
+            Some(bytes) if !bytes.is_empty() || empty_is_a_value => bytes,
             _ => {
                 return Err(CodecError::EmptyPayload {
                     type_name: type_name::<T>(),
@@ -699,5 +702,27 @@ mod tests {
         let codec = codecs.get("json").unwrap();
         assert!(codec.encode(&1u8).unwrap().starts_with(b"#"));
         assert_eq!(codecs.names().count(), 4);
+    }
+}
+
+#[cfg(test)]
+mod empty_payload_tests {
+    use super::*;
+
+    #[test]
+    fn zero_bytes_are_a_value_for_raw_and_str_but_not_for_json() {
+        let raw: Bytes = CodecRef::RAW.decode(Some(b"")).unwrap();
+        assert!(raw.is_empty());
+        let text: String = CodecRef::STR.decode(Some(b"")).unwrap();
+        assert_eq!(text, "");
+        assert!(matches!(
+            CodecRef::JSON.decode::<String>(Some(b"")),
+            Err(CodecError::EmptyPayload { .. })
+        ));
+        // A tombstone is no value for any codec.
+        assert!(matches!(
+            CodecRef::RAW.decode::<Bytes>(None),
+            Err(CodecError::EmptyPayload { .. })
+        ));
     }
 }

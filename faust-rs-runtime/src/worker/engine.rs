@@ -196,8 +196,10 @@ impl Engine {
         Ok(async move {
             // Batches come partition by partition: look the route and the
             // ack state up once per run of one partition, not per record.
-            let mut current: Option<(Arc<str>, i32, Arc<PartitionAcks>)> = None;
+            // Both are kept together, across batches.
             let no_targets = Vec::new();
+            let mut current: Option<(Arc<str>, i32, Arc<PartitionAcks>)> = None;
+            let mut targets = &no_targets;
             loop {
                 let batch = {
                     let poll = consumer.poll(FETCH_MAX_PER_PARTITION);
@@ -208,10 +210,11 @@ impl Engine {
                         Either::Right(_) => return Ok(()),
                     }
                 };
-                let mut targets = &no_targets;
+                tracing::trace!(records = batch.len(), "fetched");
                 for message in batch {
-                    let same = matches!(&current, Some((t, p, _))
-                        if Arc::ptr_eq(t, &message.topic) && *p == message.partition);
+                    let same = matches!(&current, Some((t, p, acks))
+                        if Arc::ptr_eq(t, &message.topic) && *p == message.partition
+                            && !acks.is_revoked());
                     if !same {
                         targets = routes.get(&message.topic).unwrap_or(&no_targets);
                         let acks = tracker.partition(&message.topic, message.partition);
@@ -220,9 +223,8 @@ impl Engine {
                     let Some((_, _, partition)) = &current else {
                         continue;
                     };
-                    if targets.is_empty() {
-                        continue;
-                    }
+                    // Every record is tracked, even one no agent reads, so a
+                    // commit never moves past a record that was not handled.
                     partition.track(message.offset, targets.len() as u32);
                     for target in targets {
                         let envelope = Envelope::new(message.clone(), partition.clone());
