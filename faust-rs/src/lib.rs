@@ -88,6 +88,8 @@ pub mod config {
     pub use faust_rs_runtime::app::config::{
         CliOverrides, DEFAULT_CONFIG_FILE, Settings, Source, is_secret, resolve,
     };
+    #[doc(inline)]
+    pub use faust_rs_runtime::transport::kafka::{CONSUMER_DEFAULTS, PRODUCER_DEFAULTS};
 }
 
 /// The test driver: agents under test with no broker and virtual time.

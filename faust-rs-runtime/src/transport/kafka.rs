@@ -44,8 +44,9 @@ use crate::transport::{
     TopicSpec, Transport,
 };
 
-/// Consumer defaults, before the user's `consumer.*` settings.
-const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
+/// The librdkafka consumer properties faust sets before the user's
+/// `consumer.*` settings (which override them).
+pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("enable.auto.commit", "false"),
     ("enable.auto.offset.store", "false"),
     ("auto.offset.reset", "earliest"),
@@ -56,8 +57,9 @@ const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("fetch.queue.backoff.ms", "10"),
 ];
 
-/// Producer defaults, before the user's `producer.*` settings.
-const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+/// The librdkafka producer properties faust sets before the user's
+/// `producer.*` settings (which override them).
+pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     // The Java client's and Faust's partitioner: a key lands on the same
     // partition whichever of them wrote it.
     ("partitioner", "murmur2_random"),
