@@ -53,9 +53,13 @@ impl Pending {
             .push(delivery);
     }
 
-    /// Takes the deliveries started so far, without waiting for them.
-    pub(crate) fn take(&self) -> Vec<Delivery> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    /// Hands the deliveries started so far to `f`, without waiting for
+    /// them; the list keeps its capacity for the next event.
+    pub(crate) fn drain_into(&self, mut f: impl FnMut(Delivery)) {
+        let mut list = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for delivery in list.drain(..) {
+            f(delivery);
+        }
     }
 
     /// Awaits every delivery started so far; the first failure is returned

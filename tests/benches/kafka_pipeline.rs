@@ -5,25 +5,31 @@
 //! ```text
 //! cargo bench -p faust-rs-tests --bench kafka_pipeline
 //! BENCH_EVENTS=500000 BENCH_RUNS=5 cargo bench -p faust-rs-tests --bench kafka_pipeline
+//! BENCH_SIDES=faust cargo bench -p faust-rs-tests --bench kafka_pipeline   # one side only
+//! BENCH_RUNTIME=current_thread cargo bench -p faust-rs-tests --bench kafka_pipeline
+//! BENCH_CONSUMER=queued.min.messages=10000 cargo bench -p faust-rs-tests --bench kafka_pipeline
 //! ```
 //!
+//! `BENCH_CONSUMER` / `BENCH_PRODUCER` (`key=value,...`) add librdkafka
+//! properties to both sides.
+//!
 //! Needs the test broker, Tansu 0.6 (`scripts/tansu install`, ~10 min once;
-//! the bench never installs it). It starts Tansu on a free loopback port
-//! with the `memory://` engine (fast; its known faults only touch consumers
-//! that resume mid-log, and every run here reads from offset 0 with a new
-//! group, see ../shared/BROKERS.md), and stops it at the end.
+//! the bench never installs it). Every run starts a fresh Tansu through
+//! `scripts/tansu start DIR PORT memory` on a free loopback port and stops it
+//! afterwards. The `memory://` engine is fast; its known faults only touch
+//! consumers that resume mid-log or ask for the end offset, and every run
+//! here reads its input from offset 0 with a new group (../shared/BROKERS.md).
 //!
 //! What runs:
 //!
 //! * input: `BENCH_EVENTS` (default 200,000) JSON records
-//!   `{"id","account","amount","currency"}`, keyed by account, produced
-//!   once before any timing into `bench-faust-in` and `bench-plain-in`
-//!   (4 partitions each, identical data);
+//!   `{"id","account","amount","currency"}` keyed by account, written into
+//!   `bench-in` (4 partitions) by a fast loader, after 2,000 warm-up ones;
 //! * work per record, both sides: decode the JSON, validate
-//!   (`0 <= amount <= 1,000,000`; a failure goes to a dead-letter topic,
-//!   none fails here), transform to `{"id","account","cents","currency",
-//!   "large"}`, send it to the side's sink topic with the input's key, and
-//!   commit the input offset only after the output is acknowledged
+//!   (`0 <= amount <= 1,000,000`; a failure goes to `bench-dlq`, none fails
+//!   here), transform to `{"id","account","cents","currency","large"}`,
+//!   send it to `bench-out` with the input's key, and count the input
+//!   offset as finished only once the broker acknowledged the output
 //!   (offsets kept by hand, committed every 2.8 s and at shutdown);
 //! * faust-rs: a `#[faust::record(validate)]` input, a per-event
 //!   `#[faust::agent]` with a sink and a dead letter, run by
@@ -33,18 +39,26 @@
 //!   order before an offset counts as finished.
 //!
 //! Each side runs in a child process (this binary again, `BENCH_ROLE=faust`
-//! or `plain`) so its peak RSS is its own; the child is stopped with SIGINT
-//! once its sink holds all records. Sides alternate, `BENCH_RUNS` (default
-//! 3) runs each, new consumer group per run; the median is reported.
+//! or `plain`), so its peak RSS and CPU time are its own. Sides alternate,
+//! `BENCH_RUNS` (default 3) runs each; the median is reported.
 //!
-//! What is measured: a plain consumer in this process reads both sink
-//! topics. A run's window starts at the producer timestamp (CreateTime,
-//! set by the side's producer when it sends its first output, right after
-//! it decoded its first input) of the run's earliest output, and ends when
-//! the reader has seen all N outputs (so all were delivered).
-//! events/s = N / window. Process start, connecting, topic declaration and
-//! the consumer-group join come before the first output and are reported
-//! apart ("start→1st out").
+//! One run: a fresh broker; the side starts and processes the warm-up
+//! records (so its group is joined, its idempotent producer has its id and
+//! knows the sink's partitions: left in the window, librdkafka's producer-id
+//! retry timer alone costs 0.25-1 s); the side is frozen with SIGSTOP while
+//! the N timed records are loaded (so the loader does not compete with it),
+//! then resumed with SIGCONT, and stopped with SIGINT once the sink holds
+//! everything.
+//!
+//! What is measured: a plain consumer in the bench process reads the sink.
+//! The window starts at the producer timestamp (CreateTime) of the earliest
+//! timed output — set by the side's producer when it sends it, right after
+//! the side read its first timed input — and ends when the reader has seen
+//! all N timed outputs (so all were delivered). events/s = N / window. The
+//! table also gives the produce span (first to last timed output timestamp),
+//! the side's CPU time in the window, its peak RSS (VmHWM, whole life), the
+//! broker's CPU time in the window, and for the plain side the reader's lag
+//! behind its last acknowledgement.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Read as _;
@@ -64,30 +78,29 @@ use rdkafka::producer::{
 };
 use rdkafka::{Message as _, Offset, TopicPartitionList};
 
-/// Copied from `faust-rs-runtime/src/transport/kafka.rs` (`CONSUMER_DEFAULTS`,
-/// plus the `group.id`/`client.id` it sets): the faust worker gets no
-/// overrides and uses its own defaults; the plain loop uses these.
-const CONSUMER_SETTINGS: &[(&str, &str)] = &[
-    ("enable.auto.commit", "false"),
-    ("enable.auto.offset.store", "false"),
-    ("auto.offset.reset", "earliest"),
-    ("enable.partition.eof", "false"),
-    ("fetch.wait.max.ms", "100"),
-    ("fetch.queue.backoff.ms", "10"),
-];
+/// The plain loop's client properties: faust's own defaults (the faust
+/// worker gets no overrides), plus the `group.id`/`client.id` it sets.
+const CONSUMER_SETTINGS: &[(&str, &str)] = faust::config::CONSUMER_DEFAULTS;
 
-/// Copied from `PRODUCER_DEFAULTS` in `faust-rs-runtime/src/transport/kafka.rs`.
-const PRODUCER_SETTINGS: &[(&str, &str)] = &[
-    ("partitioner", "murmur2_random"),
-    ("enable.idempotence", "true"),
-    ("acks", "all"),
-    ("linger.ms", "5"),
-    ("batch.num.messages", "10000"),
-    ("queue.buffering.max.messages", "500000"),
-];
+/// The plain loop's producer properties: faust's own defaults.
+const PRODUCER_SETTINGS: &[(&str, &str)] = faust::config::PRODUCER_DEFAULTS;
+
+/// Extra client properties for both sides, from `BENCH_CONSUMER` /
+/// `BENCH_PRODUCER` (`key=value,key=value`): faust gets them through
+/// `App::consumer_config` / `producer_config`, the plain loop directly.
+fn overrides(var: &str) -> Vec<(String, String)> {
+    std::env::var(var)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
 
 /// The faust worker's default `commit_interval`; the plain loop uses it too.
-const COMMIT_INTERVAL: Duration = Duration::from_millis(2800);
+fn commit_interval() -> Duration {
+    faust::config::Settings::default().commit_interval
+}
 
 /// The loader's settings (before timing; only needs to be fast).
 const LOADER_SETTINGS: &[(&str, &str)] = &[
@@ -110,15 +123,17 @@ const READER_SETTINGS: &[(&str, &str)] = &[
 ];
 
 const PARTITIONS: i32 = 4;
-const FAUST_IN: &str = "bench-faust-in";
-const FAUST_OUT: &str = "bench-faust-out";
-const FAUST_DLQ: &str = "bench-faust-dlq";
-const PLAIN_IN: &str = "bench-plain-in";
-const PLAIN_OUT: &str = "bench-plain-out";
-const PLAIN_DLQ: &str = "bench-plain-dlq";
+/// Both sides use the same topic names: each run has a broker of its own.
+const INPUT: &str = "bench-in";
+const SINK: &str = "bench-out";
+const DLQ: &str = "bench-dlq";
 
 /// How long one run may take before the bench gives up on it.
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Records each side processes before the timed ones: its group is joined,
+/// its producer has its id and knows the sink's partitions.
+const WARMUP: u64 = 2000;
 
 // ---------------------------------------------------------------------------
 // The faust-rs side.
@@ -155,11 +170,7 @@ struct Settled {
 }
 
 /// Decode, validate, transform, send to the sink.
-#[agent(
-    topic = "bench-faust-in",
-    sink = "bench-faust-out",
-    dead_letter = "bench-faust-dlq"
-)]
+#[agent(topic = "bench-in", sink = "bench-out", dead_letter = "bench-dlq")]
 async fn settle(payment: Payment) -> Result<Settled> {
     Ok(Settled {
         id: payment.id,
@@ -171,14 +182,17 @@ async fn settle(payment: Payment) -> Result<Settled> {
 }
 
 fn faust_child(broker: &str, run: &str) -> ExitCode {
-    let app = App::bare(format!("bench-faust-{run}"))
+    let mut app = App::bare(format!("bench-faust-{run}"))
         .agent(&settle::AGENT)
         .broker(format!("kafka://{broker}"))
         .topic_partitions(PARTITIONS as u32);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    for (k, v) in overrides("BENCH_CONSUMER") {
+        app = app.consumer_config(k, v);
+    }
+    for (k, v) in overrides("BENCH_PRODUCER") {
+        app = app.producer_config(k, v);
+    }
+    let rt = runtime();
     let result = rt.block_on(faust::worker::run(app));
     drop(rt);
     report_self();
@@ -216,10 +230,7 @@ struct SettledOut {
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn plain_child(broker: &str, run: &str) -> ExitCode {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = runtime();
     let result = rt.block_on(plain_loop(broker, &format!("bench-plain-{run}")));
     drop(rt);
     report_self();
@@ -234,18 +245,27 @@ fn plain_child(broker: &str, run: &str) -> ExitCode {
 
 async fn plain_loop(broker: &str, group: &str) -> std::result::Result<(), BoxError> {
     let mut cc = client(broker, CONSUMER_SETTINGS);
+    for (k, v) in overrides("BENCH_CONSUMER") {
+        cc.set(k, v);
+    }
     cc.set("group.id", group).set("client.id", group);
     let consumer: StreamConsumer = cc.create()?;
-    consumer.subscribe(&[PLAIN_IN])?;
-    let producer: FutureProducer = client(broker, PRODUCER_SETTINGS).create()?;
+    consumer.subscribe(&[INPUT])?;
+    let mut pc = client(broker, PRODUCER_SETTINGS);
+    for (k, v) in overrides("BENCH_PRODUCER") {
+        pc.set(k, v);
+    }
+    let producer: FutureProducer = pc.create()?;
 
     // Outputs in flight, in consumption order, with the input they came from.
     let mut inflight: VecDeque<(DeliveryFuture, i32, i64)> = VecDeque::new();
     // Per partition: one past the last input whose output is acknowledged.
     let mut finished: HashMap<i32, i64> = HashMap::new();
-    let mut ticker = tokio::time::interval(COMMIT_INTERVAL);
+    let mut ticker = tokio::time::interval(commit_interval());
     let stop = tokio::signal::ctrl_c();
     tokio::pin!(stop);
+    // Wall-clock ms of the last output acknowledged.
+    let mut last_ack_ms = 0.0;
     loop {
         tokio::select! {
             biased;
@@ -256,6 +276,7 @@ async fn plain_loop(broker: &str, group: &str) -> std::result::Result<(), BoxErr
             {
                 let (_, partition, offset) = inflight.pop_front().expect("non-empty");
                 check_delivery(delivered)?;
+                last_ack_ms = now_ms();
                 finished.insert(partition, offset + 1);
             }
             message = consumer.recv() => {
@@ -277,10 +298,10 @@ async fn plain_loop(broker: &str, group: &str) -> std::result::Result<(), BoxErr
                             account: p.account,
                             currency: p.currency,
                         };
-                        (PLAIN_OUT, serde_json::to_vec(&out)?, None)
+                        (SINK, serde_json::to_vec(&out)?, None)
                     }
-                    Ok(_) => (PLAIN_DLQ, payload.to_vec(), Some("amount out of range".to_owned())),
-                    Err(e) => (PLAIN_DLQ, payload.to_vec(), Some(e.to_string())),
+                    Ok(_) => (DLQ, payload.to_vec(), Some("amount out of range".to_owned())),
+                    Err(e) => (DLQ, payload.to_vec(), Some(e.to_string())),
                 };
                 let delivery = send(&producer, topic, key, &value, error.as_deref()).await?;
                 inflight.push_back((delivery, m.partition(), m.offset()));
@@ -292,6 +313,7 @@ async fn plain_loop(broker: &str, group: &str) -> std::result::Result<(), BoxErr
         finished.insert(partition, offset + 1);
     }
     commit(&consumer, &mut finished, CommitMode::Sync);
+    println!("BENCH_SELF last_ack_ms={last_ack_ms:.1}");
     Ok(())
 }
 
@@ -343,7 +365,7 @@ fn commit(consumer: &StreamConsumer, finished: &mut HashMap<i32, i64>, mode: Com
     }
     let mut tpl = TopicPartitionList::new();
     for (partition, offset) in finished.drain() {
-        let _ = tpl.add_partition_offset(PLAIN_IN, partition, Offset::Offset(offset));
+        let _ = tpl.add_partition_offset(INPUT, partition, Offset::Offset(offset));
     }
     if let Err(e) = consumer.commit(&tpl, mode) {
         eprintln!("plain loop: commit failed: {e}");
@@ -363,11 +385,21 @@ fn client(broker: &str, settings: &[(&str, &str)]) -> ClientConfig {
     config
 }
 
-/// Prints this process's peak RSS and CPU time for the parent.
+/// The children's tokio runtime: multi-thread (one worker per core), or
+/// current-thread with `BENCH_RUNTIME=current_thread` (a diagnostic: it
+/// shows what the hand-off between tasks on different threads costs).
+fn runtime() -> tokio::runtime::Runtime {
+    let mut builder = match std::env::var("BENCH_RUNTIME").as_deref() {
+        Ok("current_thread") => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder.enable_all().build().expect("tokio runtime")
+}
+
+/// Prints this process's peak RSS for the parent.
 fn report_self() {
     let hwm = vm_hwm_kb(&std::fs::read_to_string("/proc/self/status").unwrap_or_default());
-    let cpu = cpu_seconds("self").unwrap_or(f64::NAN);
-    println!("BENCH_CHILD vmhwm_kb={} cpu_s={cpu:.3}", hwm.unwrap_or(0));
+    println!("BENCH_CHILD vmhwm_kb={}", hwm.unwrap_or(0));
 }
 
 fn vm_hwm_kb(status: &str) -> Option<u64> {
@@ -387,6 +419,45 @@ fn cpu_seconds(pid: &str) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
+/// CPU seconds of every thread of `pid`, by thread id, with its name.
+fn thread_cpu(pid: u32) -> HashMap<String, (String, f64)> {
+    let mut threads = HashMap::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return threads;
+    };
+    for entry in dir.flatten() {
+        let tid = entry.file_name().to_string_lossy().into_owned();
+        let name = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if let Some(cpu) = cpu_seconds(&format!("{pid}/task/{tid}")) {
+            threads.insert(tid, (name.trim().to_owned(), cpu));
+        }
+    }
+    threads
+}
+
+/// The busiest threads between two [`thread_cpu`] snapshots, as
+/// `name cpu_s` (threads of one name summed).
+fn busiest(
+    before: &HashMap<String, (String, f64)>,
+    after: &HashMap<String, (String, f64)>,
+) -> String {
+    let mut by_thread: Vec<(String, f64)> = after
+        .iter()
+        .map(|(tid, (name, cpu))| {
+            let base = before.get(tid).map_or(0.0, |(_, c)| *c);
+            (format!("{name}#{tid}"), cpu - base)
+        })
+        .filter(|(_, cpu)| *cpu >= 0.01)
+        .collect();
+    by_thread.sort_by(|a, b| b.1.total_cmp(&a.1));
+    by_thread
+        .iter()
+        .take(5)
+        .map(|(name, cpu)| format!("{} {cpu:.2}", name.split('#').next().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn now_ms() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -395,7 +466,7 @@ fn now_ms() -> f64 {
 }
 
 // ---------------------------------------------------------------------------
-// The parent: broker, data, runs, table.
+// The parent: a broker per run, data, the side, the reader, the table.
 
 fn main() -> ExitCode {
     let role = std::env::var("BENCH_ROLE").unwrap_or_default();
@@ -414,7 +485,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Tansu, started through the project's script; stopped on drop.
+/// Tansu with the memory engine, started through the project's script;
+/// stopped (and its directory removed) on drop.
 struct Broker {
     script: String,
     dir: std::path::PathBuf,
@@ -422,34 +494,54 @@ struct Broker {
 }
 
 impl Broker {
-    fn start() -> std::result::Result<Broker, BoxError> {
-        let script = format!("{}/../scripts/tansu", env!("CARGO_MANIFEST_DIR"));
+    fn script() -> String {
+        format!("{}/../scripts/tansu", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// Fails unless Tansu is installed: the bench never builds it.
+    fn check_installed() -> std::result::Result<(), BoxError> {
         let root = std::env::var("TANSU_ROOT").unwrap_or_else(|_| {
             format!(
                 "{}/.cache/faust-rs/tansu",
                 std::env::var("HOME").unwrap_or_default()
             )
         });
-        if !std::path::Path::new(&format!("{root}/bin/tansu")).exists() {
-            return Err(format!(
+        if std::path::Path::new(&format!("{root}/bin/tansu")).exists() {
+            Ok(())
+        } else {
+            Err(format!(
                 "Tansu is not installed in {root}: run `scripts/tansu install` first (~10 min)"
             )
-            .into());
+            .into())
         }
+    }
+
+    fn start(tag: &str) -> std::result::Result<Broker, BoxError> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let dir = std::env::temp_dir().join(format!("faust-bench-{}", std::process::id()));
-        let status = Command::new("bash")
-            .arg(&script)
+        let dir = std::env::temp_dir().join(format!("faust-bench-{}-{tag}", std::process::id()));
+        let broker = Broker {
+            script: Self::script(),
+            dir,
+            port,
+        };
+        let out = Command::new("bash")
+            .arg(&broker.script)
             .arg("start")
-            .arg(&dir)
+            .arg(&broker.dir)
             .arg(port.to_string())
             .arg("memory")
-            .status()?;
-        let broker = Broker { script, dir, port };
-        if !status.success() {
-            return Err(format!("`scripts/tansu start` failed ({status})").into());
+            .output()?;
+        if !out.status.success() {
+            return Err(format!(
+                "`scripts/tansu start` failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        for topic in [INPUT, SINK, DLQ] {
+            broker.create_topic(topic)?;
         }
         Ok(broker)
     }
@@ -497,6 +589,7 @@ impl Drop for Broker {
     }
 }
 
+/// Record `i` of the input: `(key, JSON value)`.
 fn make_payload(i: u64) -> (String, Vec<u8>) {
     const CURRENCIES: [&str; 3] = ["EUR", "USD", "GBP"];
     let account = format!("acct-{:04}", i % 1000);
@@ -510,138 +603,110 @@ fn make_payload(i: u64) -> (String, Vec<u8>) {
     (account, serde_json::to_vec(&value).expect("json"))
 }
 
-fn preload(broker: &str, n: u64) -> std::result::Result<(f64, usize), BoxError> {
+/// Produces `data` into the input topic; returns records/s.
+fn preload(broker: &str, data: &[(String, Vec<u8>)]) -> std::result::Result<f64, BoxError> {
+    use rdkafka::producer::Producer as _;
     let producer: ThreadedProducer<DefaultProducerContext> =
         client(broker, LOADER_SETTINGS).create()?;
-    let data: Vec<(String, Vec<u8>)> = (0..n).map(make_payload).collect();
-    let bytes: usize = data.iter().map(|(_, v)| v.len()).sum();
     let started = Instant::now();
-    for topic in [FAUST_IN, PLAIN_IN] {
-        for (key, value) in &data {
-            let mut record = BaseRecord::to(topic)
-                .key(key.as_bytes())
-                .payload(value.as_slice());
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                        record = back;
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    Err((e, _)) => return Err(e.into()),
+    for (key, value) in data {
+        let mut record = BaseRecord::to(INPUT)
+            .key(key.as_bytes())
+            .payload(value.as_slice());
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(2));
                 }
+                Err((e, _)) => return Err(e.into()),
             }
         }
     }
-    use rdkafka::producer::Producer as _;
     producer.flush(Duration::from_secs(120))?;
-    let rate = (2 * n) as f64 / started.elapsed().as_secs_f64();
-    Ok((rate, bytes / n.max(1) as usize))
+    Ok(data.len() as f64 / started.elapsed().as_secs_f64())
 }
 
-/// What the sink reader saw of one topic.
-#[derive(Debug, Default)]
+/// What the sink reader has seen.
+#[derive(Debug, Default, Clone)]
 struct SinkCount {
     count: u64,
-    /// Count at which the current run completes.
-    target: u64,
+    /// Earliest and latest producer timestamp of the timed records.
     min_create_ms: Option<i64>,
     max_create_ms: Option<i64>,
-    first_seen_ms: Option<f64>,
+    /// When the warm-up, then the timed records, were all seen.
+    warm_ms: Option<f64>,
     done_ms: Option<f64>,
 }
 
-type Shared = Arc<(Mutex<SinkCount>, Condvar)>;
-
-/// A plain consumer reading both sink topics from the beginning, counting.
+/// A plain consumer, in a thread of its own, reading the sink from the
+/// beginning and counting: the first `warm` records are the warm-up, the
+/// next `n` the timed ones.
 struct SinkReader {
-    sides: HashMap<&'static str, Shared>,
+    shared: Arc<(Mutex<SinkCount>, Condvar)>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl SinkReader {
-    fn start(broker: &str) -> std::result::Result<SinkReader, BoxError> {
+    fn start(broker: &str, warm: u64, n: u64) -> std::result::Result<SinkReader, BoxError> {
         let consumer: BaseConsumer = client(broker, READER_SETTINGS).create()?;
         let mut tpl = TopicPartitionList::new();
-        for topic in [FAUST_OUT, PLAIN_OUT] {
-            for p in 0..PARTITIONS {
-                tpl.add_partition_offset(topic, p, Offset::Beginning)?;
-            }
+        for p in 0..PARTITIONS {
+            tpl.add_partition_offset(SINK, p, Offset::Beginning)?;
         }
         consumer.assign(&tpl)?;
-        let mut sides: HashMap<&'static str, Shared> = HashMap::new();
-        sides.insert(FAUST_OUT, Arc::default());
-        sides.insert(PLAIN_OUT, Arc::default());
+        let shared: Arc<(Mutex<SinkCount>, Condvar)> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let sides = sides.clone();
+            let shared = shared.clone();
             let stop = stop.clone();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) else {
                         continue;
                     };
-                    let Some(shared) = sides.get(m.topic()) else {
-                        continue;
-                    };
                     let seen = now_ms();
-                    let (lock, done) = &**shared;
+                    let (lock, changed) = &*shared;
                     let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
                     s.count += 1;
-                    if let Some(ts) = m.timestamp().to_millis() {
+                    if s.count > warm
+                        && let Some(ts) = m.timestamp().to_millis()
+                    {
                         s.min_create_ms = Some(s.min_create_ms.map_or(ts, |t| t.min(ts)));
                         s.max_create_ms = Some(s.max_create_ms.map_or(ts, |t| t.max(ts)));
                     }
-                    s.first_seen_ms.get_or_insert(seen);
-                    if s.count == s.target {
+                    if s.count == warm {
+                        s.warm_ms = Some(seen);
+                        changed.notify_all();
+                    }
+                    if s.count == warm + n {
                         s.done_ms = Some(seen);
-                        done.notify_all();
+                        changed.notify_all();
                     }
                 }
             })
         };
         Ok(SinkReader {
-            sides,
+            shared,
             stop,
             thread: Some(thread),
         })
     }
 
-    /// Starts a run of `n` records on `topic`; returns the count before it.
-    fn arm(&self, topic: &str, n: u64) -> u64 {
-        let mut s = self.sides[topic]
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let base = s.count;
-        *s = SinkCount {
-            count: base,
-            target: base + n,
-            ..SinkCount::default()
-        };
-        base
-    }
-
-    /// Waits until the current run on `topic` is complete.
-    fn wait(&self, topic: &str, timeout: Duration) -> Option<SinkCount> {
-        let (lock, done) = &*self.sides[topic];
+    /// Waits until `done(state)`; the state then, or `None` on timeout.
+    fn wait(&self, timeout: Duration, done: impl Fn(&SinkCount) -> bool) -> Option<SinkCount> {
+        let (lock, changed) = &*self.shared;
         let s = lock.lock().unwrap_or_else(|e| e.into_inner());
-        let (s, _) = done
-            .wait_timeout_while(s, timeout, |s| s.done_ms.is_none())
+        let (s, _) = changed
+            .wait_timeout_while(s, timeout, |s| !done(s))
             .unwrap_or_else(|e| e.into_inner());
-        s.done_ms.map(|_| SinkCount {
-            count: s.count,
-            target: s.target,
-            min_create_ms: s.min_create_ms,
-            max_create_ms: s.max_create_ms,
-            first_seen_ms: s.first_seen_ms,
-            done_ms: s.done_ms,
-        })
+        done(&s).then(|| s.clone())
     }
 
-    fn count(&self, topic: &str) -> u64 {
-        self.sides[topic]
+    fn count(&self) -> u64 {
+        self.shared
             .0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -656,6 +721,18 @@ impl Drop for SinkReader {
             let _ = t.join();
         }
     }
+}
+
+/// Sends `signal` (`INT`, `STOP`, `CONT`) to `pid`.
+fn signal(pid: u32, signal: &str) -> std::result::Result<(), BoxError> {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()?;
+    if !status.success() {
+        return Err(format!("kill -{signal} {pid} failed").into());
+    }
+    Ok(())
 }
 
 /// A child process running one side; killed on drop if still running.
@@ -674,10 +751,11 @@ impl Worker {
         Ok(Worker(child))
     }
 
-    /// SIGINT, then waits for a graceful exit; returns its report line.
-    fn stop(mut self) -> std::result::Result<(u64, f64), BoxError> {
-        let pid = self.0.id().to_string();
-        Command::new("kill").args(["-INT", &pid]).status()?;
+    /// SIGINT, then waits for a graceful exit; returns the `k=v` fields of
+    /// its `BENCH_*` report lines.
+    fn stop(mut self) -> std::result::Result<HashMap<String, String>, BoxError> {
+        let pid = self.0.id();
+        signal(pid, "INT")?;
         let deadline = Instant::now() + Duration::from_secs(40);
         let status = loop {
             if let Some(status) = self.0.try_wait()? {
@@ -695,98 +773,125 @@ impl Worker {
         if !status.success() {
             return Err(format!("child {pid} exited with {status}").into());
         }
-        let line = out
+        let fields: HashMap<String, String> = out
             .lines()
-            .find(|l| l.starts_with("BENCH_CHILD"))
-            .ok_or("child printed no report")?;
-        let field = |name: &str| {
-            line.split_whitespace()
-                .find_map(|f| f.strip_prefix(name))
-                .unwrap_or("0")
-                .to_owned()
-        };
-        Ok((
-            field("vmhwm_kb=").parse().unwrap_or(0),
-            field("cpu_s=").parse().unwrap_or(f64::NAN),
-        ))
+            .filter(|l| l.starts_with("BENCH_"))
+            .flat_map(|l| l.split_whitespace().skip(1))
+            .filter_map(|f| f.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        if !fields.contains_key("vmhwm_kb") {
+            return Err(format!("child {pid} printed no report").into());
+        }
+        Ok(fields)
     }
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
         if let Ok(None) = self.0.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-CONT", &self.0.id().to_string()])
+                .status();
             let _ = self.0.kill();
             let _ = self.0.wait();
         }
     }
 }
 
+/// One run of one side.
 #[derive(Debug, Clone)]
 struct RunResult {
     side: &'static str,
     run: usize,
+    load_rate: f64,
     rate: f64,
     window_s: f64,
     produce_span_s: f64,
-    startup_s: f64,
+    /// Plain side only: from its last acknowledgement to the reader seeing
+    /// the last record.
+    reader_lag_s: f64,
+    warmup_s: f64,
     rss_mb: f64,
     cpu_s: f64,
     broker_cpu_s: f64,
     extra: u64,
-    window_from: &'static str,
+    /// The side's busiest threads in the window, with their CPU seconds.
+    threads: String,
 }
 
 fn run_side(
     side: &'static str,
     run: usize,
-    n: u64,
-    broker: &Broker,
-    reader: &SinkReader,
+    warmup: &[(String, Vec<u8>)],
+    data: &[(String, Vec<u8>)],
 ) -> std::result::Result<RunResult, BoxError> {
-    let sink = if side == "faust" {
-        FAUST_OUT
-    } else {
-        PLAIN_OUT
-    };
-    let base = reader.arm(sink, n);
-    let broker_cpu0 = cpu_seconds(&broker.pid()).unwrap_or(f64::NAN);
+    let (w, n) = (warmup.len() as u64, data.len() as u64);
+    let broker = Broker::start(&format!("{side}{run}"))?;
+    let reader = SinkReader::start(&broker.address(), w, n)?;
     let spawned_ms = now_ms();
     let worker = Worker::spawn(side, &broker.address(), run)?;
-    let seen = reader.wait(sink, RUN_TIMEOUT).ok_or_else(|| {
-        format!(
-            "{side} run {run}: only {} of {n} outputs within {RUN_TIMEOUT:?}",
-            reader.count(sink) - base
-        )
-    })?;
+    let pid = worker.0.id();
+    // Warm-up: group joined, producer id acquired, sink partitions known.
+    preload(&broker.address(), warmup)?;
+    let warm = reader
+        .wait(RUN_TIMEOUT, |s| s.warm_ms.is_some())
+        .ok_or_else(|| {
+            format!("{side} run {run}: warm-up did not complete within {RUN_TIMEOUT:?}")
+        })?;
+    // Frozen while the timed input is loaded: the loader does not compete
+    // with it, and it starts on a full topic.
+    signal(pid, "STOP")?;
+    let load_rate = preload(&broker.address(), data);
+    let side_cpu0 = cpu_seconds(&pid.to_string()).unwrap_or(f64::NAN);
+    let threads0 = thread_cpu(pid);
+    let broker_cpu0 = cpu_seconds(&broker.pid()).unwrap_or(f64::NAN);
+    signal(pid, "CONT")?;
+    let load_rate = load_rate?;
+    let seen = reader
+        .wait(RUN_TIMEOUT, |s| s.done_ms.is_some())
+        .ok_or_else(|| {
+            format!(
+                "{side} run {run}: only {} of {n} outputs within {RUN_TIMEOUT:?}",
+                reader.count().saturating_sub(w)
+            )
+        })?;
     let broker_cpu = cpu_seconds(&broker.pid()).unwrap_or(f64::NAN) - broker_cpu0;
-    let (vmhwm_kb, cpu_s) = worker.stop()?;
+    let side_cpu = cpu_seconds(&pid.to_string()).unwrap_or(f64::NAN) - side_cpu0;
+    let threads = busiest(&threads0, &thread_cpu(pid));
+    let report = worker.stop()?;
     // Anything past N (a duplicate) shows up here.
     std::thread::sleep(Duration::from_millis(300));
-    let extra = reader.count(sink) - seen.target;
+    let extra = reader.count() - w - n;
+    drop(reader);
+    drop(broker);
+
+    let field = |k: &str| report.get(k).and_then(|v| v.parse::<f64>().ok());
     let done = seen.done_ms.unwrap_or(f64::NAN);
-    let first_seen = seen.first_seen_ms.unwrap_or(done);
-    // The producer timestamp, unless the broker rewrote it.
-    let (start, window_from) = match seen.min_create_ms {
-        Some(ts) if (first_seen - ts as f64).abs() < 5000.0 => (ts as f64, "CreateTime"),
-        _ => (first_seen, "first seen"),
-    };
+    let start = seen
+        .min_create_ms
+        .ok_or("the sink records carry no timestamp")? as f64;
     let window_s = (done - start) / 1000.0;
-    let produce_span_s = match (seen.min_create_ms, seen.max_create_ms) {
-        (Some(a), Some(b)) => (b - a) as f64 / 1000.0,
-        _ => f64::NAN,
-    };
     Ok(RunResult {
         side,
         run,
+        load_rate,
         rate: n as f64 / window_s,
         window_s,
-        produce_span_s,
-        startup_s: (start - spawned_ms) / 1000.0,
-        rss_mb: vmhwm_kb as f64 / 1024.0,
-        cpu_s,
+        produce_span_s: match (seen.min_create_ms, seen.max_create_ms) {
+            (Some(a), Some(b)) => (b - a) as f64 / 1000.0,
+            _ => f64::NAN,
+        },
+        reader_lag_s: match field("last_ack_ms") {
+            Some(a) if a > 0.0 => (done - a) / 1000.0,
+            _ => f64::NAN,
+        },
+        warmup_s: (warm.warm_ms.unwrap_or(f64::NAN) - spawned_ms) / 1000.0,
+        rss_mb: field("vmhwm_kb").unwrap_or(0.0) / 1024.0,
+        cpu_s: side_cpu,
         broker_cpu_s: broker_cpu,
         extra,
-        window_from,
+        threads,
     })
 }
 
@@ -821,6 +926,11 @@ fn parent() -> std::result::Result<(), BoxError> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3)
         .max(1);
+    // `BENCH_SIDES=faust` (or `plain`) runs one side only, e.g. under a profiler.
+    let only = std::env::var("BENCH_SIDES")
+        .ok()
+        .filter(|s| s == "faust" || s == "plain");
+    Broker::check_installed()?;
     let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -832,34 +942,36 @@ fn parent() -> std::result::Result<(), BoxError> {
         .unwrap_or_else(|| "unknown CPU".into());
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let runtime = match std::env::var("BENCH_RUNTIME").as_deref() {
+        Ok("current_thread") => "current-thread runtime".to_owned(),
+        _ => format!("multi-thread runtime ({nproc} workers)"),
+    };
+    let data: Vec<(String, Vec<u8>)> = (0..n).map(make_payload).collect();
+    let warmup: Vec<(String, Vec<u8>)> = (n..n + WARMUP).map(make_payload).collect();
+    let avg_bytes = data.iter().map(|(_, v)| v.len()).sum::<usize>() / data.len().max(1);
 
     println!("W1 stateless pipeline: faust-rs worker vs plain rdkafka loop");
     println!("command : cargo bench -p faust-rs-tests --bench kafka_pipeline");
     println!(
-        "          (this process: {})",
+        "          (this process: {}; BENCH_EVENTS={n} BENCH_RUNS={runs})",
         std::env::args().collect::<Vec<_>>().join(" ")
     );
     println!(
         "machine : nproc={nproc}, {cpu_model}, load average at start {}",
         load.trim()
     );
-
-    let broker = Broker::start()?;
     println!(
-        "broker  : Tansu 0.6.0 on {} with the memory:// engine (throughput only: every run reads from offset 0 with a new group)",
-        broker.address()
+        "broker  : Tansu 0.6.0 (scripts/tansu), memory:// engine, a fresh broker on a free loopback port for every run"
     );
-    for topic in [
-        FAUST_IN, FAUST_OUT, FAUST_DLQ, PLAIN_IN, PLAIN_OUT, PLAIN_DLQ,
-    ] {
-        broker.create_topic(topic)?;
-    }
-    let (load_rate, avg_bytes) = preload(&broker.address(), n)?;
     println!(
-        "data    : {n} JSON records (~{avg_bytes} B) per input topic, {PARTITIONS} partitions, loaded into {FAUST_IN} and {PLAIN_IN} at {load_rate:.0} records/s"
+        "          (memory engine: fine for throughput: every run reads its input from offset 0 with a new group)"
     );
-    let reader = SinkReader::start(&broker.address())?;
-    println!("runs    : {runs} per side, alternating, each in its own process; median reported");
+    println!(
+        "data    : {n} timed JSON records (~{avg_bytes} B, keyed by account) in `{INPUT}` ({PARTITIONS} partitions), after {WARMUP} warm-up ones"
+    );
+    println!(
+        "runs    : {runs} per side, alternating, each side in its own process; median reported"
+    );
     println!();
 
     let mut results = Vec::new();
@@ -869,8 +981,11 @@ fn parent() -> std::result::Result<(), BoxError> {
         } else {
             ["faust", "plain"]
         };
-        for side in order {
-            let r = run_side(side, run, n, &broker, &reader)?;
+        for side in order
+            .into_iter()
+            .filter(|s| only.as_deref().is_none_or(|o| o == *s))
+        {
+            let r = run_side(side, run, &warmup, &data)?;
             eprintln!(
                 "  run {run} {side:<5}: {:>9.0} events/s ({:.3} s)",
                 r.rate, r.window_s
@@ -878,36 +993,46 @@ fn parent() -> std::result::Result<(), BoxError> {
             results.push(r);
         }
     }
-    drop(reader);
 
     println!(
-        "{:<4} {:<6} {:>11} {:>9} {:>12} {:>14} {:>12} {:>10} {:>13} {:>6}",
+        "{:<4} {:<6} {:>10} {:>9} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>9} {:>6}",
         "run",
         "side",
         "events/s",
         "window s",
-        "produce span",
-        "start→1st out",
-        "peak RSS MB",
+        "prod s",
+        "lag s",
+        "warm-up s",
+        "RSS MB",
         "CPU s",
-        "broker CPU s",
+        "brk CPU",
+        "load/s",
         "extra"
     );
     for side in ["plain", "faust"] {
         for r in results.iter().filter(|r| r.side == side) {
             println!(
-                "{:<4} {:<6} {:>11.0} {:>9.3} {:>12.3} {:>14.2} {:>12.1} {:>10.2} {:>13.2} {:>6}",
+                "{:<4} {:<6} {:>10.0} {:>9.3} {:>8.3} {:>8.3} {:>9.2} {:>8.1} {:>8.2} {:>8.2} {:>9.0} {:>6}",
                 r.run,
                 r.side,
                 r.rate,
                 r.window_s,
                 r.produce_span_s,
-                r.startup_s,
+                r.reader_lag_s,
+                r.warmup_s,
                 r.rss_mb,
                 r.cpu_s,
                 r.broker_cpu_s,
+                r.load_rate,
                 r.extra
             );
+        }
+    }
+    println!();
+    println!("busiest threads of each side in the window (CPU s):");
+    for side in ["plain", "faust"] {
+        for r in results.iter().filter(|r| r.side == side) {
+            println!("{:<4} {:<6} {}", r.run, r.side, r.threads);
         }
     }
     let side_median = |side: &str, f: fn(&RunResult) -> f64| {
@@ -917,76 +1042,88 @@ fn parent() -> std::result::Result<(), BoxError> {
     let faust = side_median("faust", |r| r.rate);
     println!();
     println!(
-        "{:<22} {:>12} {:>13} {:>10}",
-        "median", "events/s", "peak RSS MB", "CPU s"
+        "{:<20} {:>10} {:>12} {:>14}",
+        "median", "events/s", "peak RSS MB", "CPU µs/event"
     );
-    println!(
-        "{:<22} {:>12.0} {:>13.1} {:>10.2}",
-        "plain rdkafka loop",
-        plain,
-        side_median("plain", |r| r.rss_mb),
-        side_median("plain", |r| r.cpu_s)
-    );
-    println!(
-        "{:<22} {:>12.0} {:>13.1} {:>10.2}",
-        "faust-rs worker",
-        faust,
-        side_median("faust", |r| r.rss_mb),
-        side_median("faust", |r| r.cpu_s)
-    );
+    for (name, side) in [
+        ("plain rdkafka loop", "plain"),
+        ("faust-rs worker", "faust"),
+    ] {
+        println!(
+            "{:<20} {:>10.0} {:>12.1} {:>14.2}",
+            name,
+            side_median(side, |r| r.rate),
+            side_median(side, |r| r.rss_mb),
+            side_median(side, |r| r.cpu_s) * 1e6 / n as f64
+        );
+    }
     let ratio = faust / plain;
     println!(
-        "ratio faust-rs / plain: {ratio:.3} (issue 3 target >= 0.8, issue 8 target >= 0.9): {}",
-        if ratio >= 0.8 {
-            "meets 0.8"
-        } else {
-            "BELOW 0.8"
-        }
+        "ratio faust-rs / plain: {ratio:.3}  (issue 3 target >= 0.8: {}; issue 8 target >= 0.9)",
+        if ratio >= 0.8 { "met" } else { "NOT met" }
     );
     println!();
-    println!("measured: events/s = N / window; window = the run's earliest output CreateTime");
     println!(
-        "          (window starts at: {}) to the moment a plain reader in the bench process has seen",
-        results
-            .iter()
-            .map(|r| r.window_from)
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect::<Vec<_>>()
-            .join(", ")
+        "measured: each run: fresh broker; the side starts and processes {WARMUP} warm-up records (group joined,"
     );
     println!(
-        "          all N outputs. produce span = last - first output CreateTime. start→1st out ="
+        "          producer id acquired, sink partitions known); it is frozen (SIGSTOP) while the N timed records"
     );
     println!(
-        "          process spawn to first output (connect, topics, group join, first fetch), not in the window."
+        "          are loaded, then resumed (SIGCONT). window = earliest producer timestamp (CreateTime) of the N"
     );
     println!(
-        "          CPU s = the side's process user+sys over its whole life; broker CPU s = Tansu's during the run;"
+        "          timed outputs, i.e. right after the side read its first timed input, until a plain reader in the"
     );
     println!(
-        "          extra = outputs beyond N (duplicates). Peak RSS = VmHWM of the side's process."
+        "          bench process has seen all N (so all were delivered). events/s = N / window."
     );
     println!(
-        "client settings, both sides (faust: its transport defaults, no overrides; plain: the same set):"
+        "          prod s    = last - first timed output timestamp (processing, without the delivery tail)"
+    );
+    println!(
+        "          lag s     = plain only: its last acknowledgement to the reader seeing the last record"
+    );
+    println!(
+        "          warm-up s = process spawn to all warm-up outputs seen (start, topics, group join, producer id)"
+    );
+    println!(
+        "          RSS MB    = VmHWM of the side's process (whole life); CPU s = its user+sys CPU in the window;"
+    );
+    println!(
+        "          brk CPU   = Tansu's CPU in the window; load/s = loader records/s; extra = outputs beyond N"
+    );
+    println!(
+        "client settings, both sides (faust: its transport defaults, no overrides; plain: the same properties):"
     );
     println!(
         "  consumer: {} group.id=client.id=<per run>",
         settings_line(CONSUMER_SETTINGS)
     );
     println!("  producer: {}", settings_line(PRODUCER_SETTINGS));
+    for (var, what) in [
+        ("BENCH_CONSUMER", "consumer"),
+        ("BENCH_PRODUCER", "producer"),
+    ] {
+        let extra = overrides(var);
+        if !extra.is_empty() {
+            let line: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            println!("  {what} overrides ({var}), both sides: {}", line.join(" "));
+        }
+    }
     println!(
-        "  commit every {:?} (faust's default commit_interval), offsets committed only after delivery",
-        COMMIT_INTERVAL
+        "  offsets: kept by hand, committed every {:?} (faust's default commit_interval) and at shutdown,",
+        commit_interval()
+    );
+    println!("           only past inputs whose output the broker acknowledged");
+    println!(
+        "  faust: 1 worker, per-event agent, concurrency 1, queue_capacity {}, tokio {runtime}",
+        faust::config::Settings::default().queue_capacity
     );
     println!(
-        "  faust: 1 worker, per-event agent, concurrency 1, queue_capacity 4096, multi-thread tokio ({nproc} workers)"
-    );
-    println!(
-        "  plain: one task: recv -> serde_json -> validate -> transform -> send_result; deliveries awaited in order"
+        "  plain: one task (block_on, tokio {runtime}): recv -> serde_json -> validate -> transform -> send_result; deliveries awaited in order"
     );
     println!("loader  : {}", settings_line(LOADER_SETTINGS));
     println!("reader  : {}", settings_line(READER_SETTINGS));
-    drop(broker);
     Ok(())
 }

@@ -198,10 +198,11 @@ fn worker_logs_each_setting_and_where_it_came_from_at_debug_level() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the worker");
-    let stdout = child.stdout.take().expect("piped stdout");
+    // Logs go to stderr; stdout is the program's own output.
+    let stderr = child.stderr.take().expect("piped stderr");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if tx.send(line).is_err() {
                 break;
             }

@@ -253,3 +253,70 @@ fn an_unknown_codec_is_a_start_up_error_listing_the_known_ones() {
     assert!(err.contains("avro"), "{err}");
     assert!(err.contains("json") && err.contains("msgpack"), "{err}");
 }
+
+#[agent(topic = "big", sink = "big-ok", dead_letter = "big-dlq")]
+async fn small_only(order: Order) -> Result<String> {
+    Ok(order.account)
+}
+
+#[tokio::test]
+async fn a_dead_letter_too_large_for_its_topic_is_written_without_its_value() -> faust::Result<()> {
+    let mut t = TestDriver::with_app(
+        App::bare("big")
+            .topic_partitions(1)
+            .agent(&small_only::AGENT),
+    );
+    let huge = "x".repeat(4096);
+    let bad = format!("{{\"account\": \"{huge}\"");
+    t.send(
+        "big",
+        "k",
+        Order {
+            account: "a1".into(),
+            amount: 1.0,
+        },
+    )
+    .await;
+    t.send_raw(
+        "big",
+        Some("k".into()),
+        Some(bad.clone().into()),
+        Headers::new(),
+    )
+    .await;
+    t.send(
+        "big",
+        "k",
+        Order {
+            account: "a2".into(),
+            amount: 2.0,
+        },
+    )
+    .await;
+    // From now on the broker takes records up to 1 KiB, like a topic's max.message.bytes.
+    t.broker().set_max_record_bytes(1024);
+    t.run_until_idle().await?;
+
+    t.topic::<String>("big-ok")
+        .assert_values(&["a1".into(), "a2".into()]);
+    assert_eq!(
+        t.committed("big", 0),
+        Some(3),
+        "the large record does not block its partition"
+    );
+    let letters = t.dead_letters("big-dlq");
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].value(), None, "the value is left out");
+    assert_eq!(letters[0].kind(), "decode");
+    assert_eq!(letters[0].source(), ("big".to_owned(), 0, 1));
+    let dropped = letters[0]
+        .0
+        .headers
+        .get_str(headers::VALUE_DROPPED)
+        .unwrap_or("");
+    assert!(
+        dropped.contains(&format!("{} bytes", bad.len())),
+        "{dropped}"
+    );
+    Ok(())
+}

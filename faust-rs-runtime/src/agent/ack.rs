@@ -37,29 +37,34 @@ impl PartitionAcks {
 
     /// Starts tracking `offset`, read for `consumers` agents. Offsets must
     /// be tracked in increasing order (gaps are fine).
+    #[cfg(test)]
     pub(crate) fn track(&self, offset: i64, consumers: u32) {
+        self.track_all([offset], consumers);
+    }
+
+    /// Starts tracking each of `offsets` (increasing), read for `consumers`
+    /// agents, under one lock.
+    pub(crate) fn track_all(&self, offsets: impl IntoIterator<Item = i64>, consumers: u32) {
         let mut state = self.lock();
-        if state
-            .in_flight
-            .back()
-            .is_some_and(|(last, _)| offset <= *last)
-        {
-            // The partition was rewound (reassigned after a rebalance, or
-            // sought): what was in flight belongs to an older read.
-            tracing::debug!(topic = %self.topic, partition = self.partition, offset,
-                "offsets restarted; forgetting the older in-flight records");
-            state.in_flight.clear();
-            state.committable = None;
-        }
-        if consumers == 0 {
-            if state.in_flight.is_empty() {
+        for offset in offsets {
+            if state
+                .in_flight
+                .back()
+                .is_some_and(|(last, _)| offset <= *last)
+            {
+                // The partition was rewound (reassigned after a rebalance, or
+                // sought): what was in flight belongs to an older read.
+                tracing::debug!(topic = %self.topic, partition = self.partition, offset,
+                    "offsets restarted; forgetting the older in-flight records");
+                state.in_flight.clear();
+                state.committable = None;
+            }
+            if consumers == 0 && state.in_flight.is_empty() {
                 state.committable = Some(offset + 1);
             } else {
-                state.in_flight.push_back((offset, 0));
+                state.in_flight.push_back((offset, consumers));
             }
-            return;
         }
-        state.in_flight.push_back((offset, consumers));
     }
 
     /// True once the partition was revoked from this worker.
@@ -210,6 +215,62 @@ mod tests {
     }
 }
 
+/// Records of one partition handed to an agent in one go.
+#[derive(Clone, Debug)]
+pub(crate) struct Batch {
+    pub(crate) acks: Arc<PartitionAcks>,
+    pub(crate) messages: Vec<Arc<crate::transport::Message>>,
+}
+
+impl Batch {
+    pub(crate) fn into_envelopes(self) -> impl Iterator<Item = Envelope> {
+        let acks = self.acks;
+        self.messages
+            .into_iter()
+            .map(move |message| Envelope::new(message, acks.clone()))
+    }
+}
+
+/// An agent's end of its queue: batches in, one record at a time out.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    rx: async_channel::Receiver<Batch>,
+    current: std::vec::IntoIter<Arc<crate::transport::Message>>,
+    acks: Option<Arc<PartitionAcks>>,
+}
+
+impl Inbox {
+    pub(crate) fn new(rx: async_channel::Receiver<Batch>) -> Self {
+        Inbox {
+            rx,
+            current: Vec::new().into_iter(),
+            acks: None,
+        }
+    }
+
+    /// The next record; `None` once the queue is closed and drained.
+    pub(crate) async fn next(&mut self) -> Option<Envelope> {
+        loop {
+            if let (Some(message), Some(acks)) = (self.current.next(), &self.acks) {
+                return Some(Envelope::new(message, acks.clone()));
+            }
+            let batch = self.rx.recv().await.ok()?;
+            self.acks = Some(batch.acks);
+            self.current = batch.messages.into_iter();
+        }
+    }
+
+    /// True once the queue is closed and everything in it was handed out.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.rx.is_closed() && self.rx.is_empty() && self.current.len() == 0
+    }
+
+    /// The batches, for agents that take them concurrently.
+    pub(crate) fn into_batches(self) -> async_channel::Receiver<Batch> {
+        self.rx
+    }
+}
+
 /// A record handed to an agent, with the handle to ack it.
 #[derive(Clone, Debug)]
 pub(crate) struct Envelope {
@@ -252,17 +313,13 @@ enum Step {
 impl Completions {
     /// Queues the deliveries `pending` holds, then the ack of `envelope`.
     pub(crate) fn push(&mut self, pending: &crate::context::Pending, envelope: Envelope) {
-        for delivery in pending.take() {
-            self.queue.push_back(Step::Deliver(delivery));
-        }
+        self.push_deliveries(pending);
         self.queue.push_back(Step::Ack(envelope));
     }
 
     /// Queues deliveries with no ack after them.
     pub(crate) fn push_deliveries(&mut self, pending: &crate::context::Pending) {
-        for delivery in pending.take() {
-            self.queue.push_back(Step::Deliver(delivery));
-        }
+        pending.drain_into(|delivery| self.queue.push_back(Step::Deliver(delivery)));
     }
 
     /// Queues an ack after everything queued so far.

@@ -3,7 +3,10 @@
 //! A dead-letter record has the failed event's original key, value and
 //! headers, plus the headers below. It is written to the agent's
 //! `dead_letter` topic, keyed like the original, so a tool (or another
-//! agent) can inspect, fix and replay it.
+//! agent) can inspect, fix and replay it. Dead-letter topics are created
+//! to take records up to 16 MiB (`max.message.bytes`); a record larger
+//! than the topic takes is written without its value, with
+//! [`headers::VALUE_DROPPED`] saying so — it never blocks its partition.
 
 /// Names of the headers added to a dead-letter record.
 pub mod headers {
@@ -28,4 +31,7 @@ pub mod headers {
     pub const OFFSET: &str = "faust.source.offset";
     /// The source record's timestamp (ms since the Unix epoch).
     pub const TIMESTAMP: &str = "faust.source.timestamp";
+    /// Present when the original value was too large for the dead-letter
+    /// topic and was left out; says how large it was.
+    pub const VALUE_DROPPED: &str = "faust.error.value-dropped";
 }

@@ -8,7 +8,7 @@ use futures_util::future::{Either, select};
 use futures_util::{StreamExt, TryStreamExt};
 use tracing::Instrument;
 
-use super::ack::{Completions, Envelope};
+use super::ack::{Completions, Inbox};
 use super::dead_letter::headers;
 use super::{BoundSink, EmitCx, Failure, HandlerKind, InputCodecs};
 use crate::app::registry::{AgentDef, OnError, SinkRef};
@@ -178,10 +178,7 @@ impl AgentRuntime {
 
     /// Runs a per-event agent over `rx` until the channel closes or an
     /// event stops the worker.
-    pub(crate) async fn run_per_event(
-        self: Arc<Self>,
-        rx: async_channel::Receiver<Envelope>,
-    ) -> Result<()> {
+    pub(crate) async fn run_per_event(self: Arc<Self>, mut inbox: Inbox) -> Result<()> {
         let HandlerKind::PerEvent(_) = &self.handler else {
             return Ok(());
         };
@@ -192,7 +189,7 @@ impl AgentRuntime {
             let mut done = Completions::default();
             loop {
                 let next = {
-                    let recv = rx.recv();
+                    let recv = inbox.next();
                     let failure = done.failure();
                     futures_util::pin_mut!(recv, failure);
                     match select(recv, failure).await {
@@ -200,7 +197,7 @@ impl AgentRuntime {
                         Either::Right((e, _)) => return Err(self.delivery_failed(e)),
                     }
                 };
-                let Ok(envelope) = next else {
+                let Some(envelope) = next else {
                     break;
                 };
                 if envelope.is_revoked() {
@@ -215,7 +212,10 @@ impl AgentRuntime {
             return done.drain().await.map_err(|e| self.delivery_failed(e));
         }
         let this = &self;
-        rx.map(Ok)
+        inbox
+            .into_batches()
+            .flat_map(|batch| futures_util::stream::iter(batch.into_envelopes()))
+            .map(Ok)
             .try_for_each_concurrent(self.concurrency, |envelope| async move {
                 if envelope.is_revoked() {
                     return Ok(());
@@ -246,14 +246,11 @@ impl AgentRuntime {
     }
 
     /// Runs one instance of a stream agent over `rx`.
-    pub(crate) async fn run_stream(
-        self: Arc<Self>,
-        rx: async_channel::Receiver<Envelope>,
-    ) -> Result<()> {
+    pub(crate) async fn run_stream(self: Arc<Self>, inbox: Inbox) -> Result<()> {
         let HandlerKind::Stream(handler) = self.handler.clone() else {
             return Ok(());
         };
-        let source = StreamSource::new(self.clone(), rx.clone());
+        let source = StreamSource::new(self.clone(), inbox);
         let control = source.control();
         let scope = Scope {
             core: self.core.clone(),
@@ -265,7 +262,7 @@ impl AgentRuntime {
         }
         match result {
             // The stream ended because the worker is stopping.
-            Ok(()) if rx.is_closed() && rx.is_empty() => Ok(()),
+            Ok(()) if control.is_finished() => Ok(()),
             Ok(()) => Err(Error::AgentEnded {
                 agent: self.name.to_string(),
                 reason: "the function returned Ok(()) before its stream ended".into(),
@@ -367,7 +364,27 @@ impl AgentRuntime {
             dead_letter = %dead_letter, "event failed; writing it to the dead-letter topic"
         );
         let record = self.dead_letter_record(message, &failure, attempts, dead_letter.clone());
-        match self.core.producer.send(record).await {
+        let mut sent = self.core.producer.send(record.clone()).await;
+        if let Err(e) = &sent
+            && crate::transport::is_too_large(e)
+        {
+            // The record is too large for the dead-letter topic: keep the
+            // failure, its headers and key, and say why the value is gone,
+            // rather than stopping on this record at every restart.
+            tracing::warn!(
+                agent = %self.name, topic = %message.topic, partition = message.partition,
+                offset = message.offset, "dead letter too large ({e}); writing it without its value"
+            );
+            let size = record.value.as_ref().map_or(0, |v| v.len());
+            let mut slim = record;
+            slim.value = None;
+            slim.headers.insert(
+                headers::VALUE_DROPPED,
+                format!("the original value ({size} bytes) was too large for this topic: {e}"),
+            );
+            sent = self.core.producer.send(slim).await;
+        }
+        match sent {
             Ok(_) => Ok(()),
             Err(e) => Err(Error::AgentStopped {
                 agent: self.name.to_string(),

@@ -38,7 +38,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 
-use crate::agent::ack::{Completions, Envelope};
+use crate::agent::ack::{Completions, Envelope, Inbox};
 use crate::agent::runner::AgentRuntime;
 use crate::agent::{Event, Failure};
 use crate::codec::Payload;
@@ -50,7 +50,7 @@ use crate::transport::{Message, OutgoingRecord};
 #[doc(hidden)]
 pub struct StreamSource {
     agent: Arc<AgentRuntime>,
-    rx: async_channel::Receiver<Envelope>,
+    inbox: Inbox,
     control: Arc<StreamControl>,
 }
 
@@ -63,10 +63,10 @@ impl fmt::Debug for StreamSource {
 }
 
 impl StreamSource {
-    pub(crate) fn new(agent: Arc<AgentRuntime>, rx: async_channel::Receiver<Envelope>) -> Self {
+    pub(crate) fn new(agent: Arc<AgentRuntime>, inbox: Inbox) -> Self {
         StreamSource {
             agent,
-            rx,
+            inbox,
             control: Arc::new(StreamControl::default()),
         }
     }
@@ -86,6 +86,7 @@ pub(crate) struct StreamControl {
     stop: Mutex<Option<Error>>,
     current_key: Mutex<Option<Bytes>>,
     want_keys: AtomicBool,
+    finished: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -95,6 +96,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl StreamControl {
     pub(crate) fn pending(&self) -> &Pending {
         &self.pending
+    }
+
+    /// True once the stream's queue was closed and fully read.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
     }
 
     pub(crate) fn take_stop(&self) -> Option<Error> {
@@ -160,11 +166,20 @@ impl<T: Payload> Stream<T> {
     /// The stream over `source`; records that do not decode go to the
     /// agent's error policy.
     pub(crate) fn from_source(source: StreamSource) -> Self {
-        let StreamSource { agent, rx, control } = source;
-        let state = (rx, agent.clone(), control.clone());
-        let inner = futures_util::stream::unfold(state, |(rx, agent, control)| async move {
+        let StreamSource {
+            agent,
+            inbox,
+            control,
+        } = source;
+        let state = (inbox, agent.clone(), control.clone());
+        let inner = futures_util::stream::unfold(state, |(mut inbox, agent, control)| async move {
             loop {
-                let envelope = rx.recv().await.ok()?;
+                let Some(envelope) = inbox.next().await else {
+                    control
+                        .finished
+                        .store(inbox.is_finished(), Ordering::Release);
+                    return None;
+                };
                 if envelope.is_revoked() {
                     continue;
                 }
@@ -192,7 +207,7 @@ impl<T: Payload> Stream<T> {
                             key,
                             message,
                         };
-                        return Some((item, (rx, agent, control)));
+                        return Some((item, (inbox, agent, control)));
                     }
                     Err(e) => {
                         if let Err(stop) = agent.fail(&message, Failure::Decode(e), 1).await {

@@ -22,7 +22,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::ClientContext;
@@ -53,8 +53,13 @@ pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("enable.partition.eof", "false"),
     // A fetch answers within this even when little data is waiting; the
     // default 500 ms caps throughput on brokers that wait it out.
-    ("fetch.wait.max.ms", "100"),
-    ("fetch.queue.backoff.ms", "10"),
+    ("fetch.wait.max.ms", "50"),
+    ("fetch.queue.backoff.ms", "5"),
+    // Prefetch bounds (librdkafka: 100,000 records per partition, 64 MB):
+    // the agents' queues already hold a few thousand records, so a smaller
+    // prefetch keeps memory low at no cost in throughput.
+    ("queued.min.messages", "20000"),
+    ("queued.max.messages.kbytes", "16384"),
 ];
 
 /// The librdkafka producer properties faust sets before the user's
@@ -67,7 +72,13 @@ pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("acks", "all"),
     ("linger.ms", "5"),
     ("batch.num.messages", "10000"),
-    ("queue.buffering.max.messages", "500000"),
+    // Bounds the producer's local queue (librdkafka: 1 GB); a full queue
+    // slows the agents down (backpressure) instead of growing memory.
+    ("queue.buffering.max.messages", "200000"),
+    ("queue.buffering.max.kbytes", "65536"),
+    // Records up to 16 MiB leave the client (librdkafka: 1 MB); what a
+    // topic takes is its `max.message.bytes` (dead-letter topics: 16 MiB).
+    ("message.max.bytes", "16777216"),
 ];
 
 /// How long admin and metadata calls wait for the broker.
@@ -303,6 +314,16 @@ fn config(
     config
 }
 
+/// True for librdkafka's "record too large" errors, local or from the broker.
+pub(crate) fn is_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
+    error.downcast_ref::<KafkaError>().is_some_and(|e| {
+        matches!(
+            e.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidRecord)
+        )
+    })
+}
+
 fn client_error(what: &str, e: KafkaError) -> Error {
     Error::config(format!(
         "cannot create the Kafka {what}: {e}; check the `consumer.*`/`producer.*`/`admin.*` \
@@ -340,7 +361,7 @@ impl KafkaProducer {
 impl Producer for KafkaProducer {
     fn send(&self, record: OutgoingRecord) -> Delivery {
         match enqueue(&self.inner, &record) {
-            Ok(future) => Delivery::pending(delivered(future, record.topic.clone())),
+            Ok(future) => Delivery::kafka(future, record.topic.clone()),
             Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
                 // The local queue is full: wait for room (backpressure).
                 let producer = self.inner.clone();
@@ -402,7 +423,15 @@ async fn delivered(
     future: rdkafka::producer::DeliveryFuture,
     topic: Arc<str>,
 ) -> Result<RecordMetadata> {
-    match future.await {
+    delivery_result(future.await, &topic)
+}
+
+/// What rdkafka's delivery report means for us.
+pub(crate) fn delivery_result<Canceled>(
+    result: std::result::Result<rdkafka::producer::future_producer::OwnedDeliveryResult, Canceled>,
+    topic: &str,
+) -> Result<RecordMetadata> {
+    match result {
         Ok(Ok(d)) => Ok(RecordMetadata {
             partition: d.partition,
             offset: d.offset,
@@ -547,31 +576,65 @@ impl fmt::Debug for KafkaConsumer {
 }
 
 impl KafkaConsumer {
-    fn convert(&self, m: &BorrowedMessage<'_>) -> Arc<Message> {
-        let topic = self
-            .topics
+    /// Copies a batch out of librdkafka: every key and value into one
+    /// shared buffer (one allocation per batch, not two per record).
+    fn convert(&self, batch: &[BorrowedMessage<'_>]) -> Vec<Arc<Message>> {
+        let total: usize = batch
             .iter()
-            .find(|t| &***t == m.topic())
-            .cloned()
-            .unwrap_or_else(|| Arc::from(m.topic()));
-        let mut headers = Headers::new();
-        if let Some(h) = m.headers() {
-            for header in h.iter() {
-                headers.insert(
-                    header.key,
-                    Bytes::copy_from_slice(header.value.unwrap_or_default()),
-                );
-            }
+            .map(|m| m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len))
+            .sum();
+        let mut buffer = BytesMut::with_capacity(total);
+        for m in batch {
+            buffer.extend_from_slice(m.key().unwrap_or_default());
+            buffer.extend_from_slice(m.payload().unwrap_or_default());
         }
-        Arc::new(Message {
-            topic,
-            partition: m.partition(),
-            offset: m.offset(),
-            timestamp: m.timestamp().to_millis().unwrap_or(0),
-            key: m.key().map(Bytes::copy_from_slice),
-            value: m.payload().map(Bytes::copy_from_slice),
-            headers,
-        })
+        let buffer = buffer.freeze();
+        let mut at = 0;
+        let mut take = |part: Option<&[u8]>| {
+            part.map(|bytes| {
+                let slice = buffer.slice(at..at + bytes.len());
+                at += bytes.len();
+                slice
+            })
+        };
+        let mut out = Vec::with_capacity(batch.len());
+        let mut topic: Option<Arc<str>> = None;
+        for m in batch {
+            let topic = match &topic {
+                Some(t) if &**t == m.topic() => t.clone(),
+                _ => {
+                    let t = self
+                        .topics
+                        .iter()
+                        .find(|t| &***t == m.topic())
+                        .cloned()
+                        .unwrap_or_else(|| Arc::from(m.topic()));
+                    topic = Some(t.clone());
+                    t
+                }
+            };
+            let mut headers = Headers::new();
+            if let Some(h) = m.headers() {
+                for header in h.iter() {
+                    headers.insert(
+                        header.key,
+                        Bytes::copy_from_slice(header.value.unwrap_or_default()),
+                    );
+                }
+            }
+            let key = take(m.key());
+            let value = take(m.payload());
+            out.push(Arc::new(Message {
+                topic,
+                partition: m.partition(),
+                offset: m.offset(),
+                timestamp: m.timestamp().to_millis().unwrap_or(0),
+                key,
+                value,
+                headers,
+            }));
+        }
+        out
     }
 }
 
@@ -583,7 +646,7 @@ impl Consumer for KafkaConsumer {
             loop {
                 match self.inner.recv().await {
                     Ok(m) => {
-                        batch.push(self.convert(&m));
+                        batch.push(m);
                         break;
                     }
                     Err(e) => {
@@ -597,7 +660,7 @@ impl Consumer for KafkaConsumer {
             }
             while batch.len() < max {
                 match self.inner.recv().now_or_never() {
-                    Some(Ok(m)) => batch.push(self.convert(&m)),
+                    Some(Ok(m)) => batch.push(m),
                     Some(Err(e)) => {
                         tracing::warn!("reading from the broker failed: {e}");
                         break;
@@ -605,7 +668,7 @@ impl Consumer for KafkaConsumer {
                     None => break,
                 }
             }
-            batch
+            self.convert(&batch)
         })
     }
 

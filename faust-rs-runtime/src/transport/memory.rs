@@ -15,8 +15,8 @@ use crate::agent::ack::OffsetTracker;
 use crate::error::{Error, Result};
 use crate::time::Clock;
 use crate::transport::{
-    BoxFuture, Consumer, Delivery, Message, OutgoingRecord, Producer, RecordMetadata, TopicSpec,
-    Transport, partition_for_key,
+    BoxFuture, Consumer, Delivery, Message, OutgoingRecord, Producer, RecordMetadata,
+    RecordTooLarge, TopicSpec, Transport, partition_for_key,
 };
 
 /// An in-process broker. Cloning gives another handle to the same broker.
@@ -31,6 +31,8 @@ struct Inner {
     notify: tokio::sync::Notify,
     clock: Clock,
     round_robin: AtomicU64,
+    /// Largest key + value accepted; 0 means no limit.
+    max_record_bytes: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -53,6 +55,7 @@ impl MemoryBroker {
                 notify: tokio::sync::Notify::new(),
                 clock,
                 round_robin: AtomicU64::new(0),
+                max_record_bytes: std::sync::atomic::AtomicUsize::new(0),
             }),
         }
     }
@@ -90,9 +93,24 @@ impl MemoryBroker {
         names
     }
 
+    /// Rejects records whose key and value together exceed `bytes`, like a
+    /// broker's `message.max.bytes` (0: no limit, the default).
+    pub fn set_max_record_bytes(&self, bytes: usize) {
+        self.inner.max_record_bytes.store(bytes, Ordering::Relaxed);
+    }
+
     /// Appends `record`, choosing the partition from the key (murmur2) when
     /// the record names none, round-robin when it has no key.
     pub fn append(&self, record: OutgoingRecord) -> Result<RecordMetadata> {
+        let max = self.inner.max_record_bytes.load(Ordering::Relaxed);
+        let size = record.key.as_ref().map_or(0, |k| k.len())
+            + record.value.as_ref().map_or(0, |v| v.len());
+        if max > 0 && size > max {
+            return Err(Error::Transport {
+                what: format!("sending to `{}`", record.topic),
+                source: Box::new(RecordTooLarge { size, max }),
+            });
+        }
         let meta = {
             let mut state = self.lock();
             let default = state.default_partitions;

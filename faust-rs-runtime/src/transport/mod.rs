@@ -83,6 +83,25 @@ pub(crate) trait Consumer: Send + Sync + fmt::Debug {
     fn commit(&self, sync: bool) -> Result<()>;
 }
 
+/// A record larger than the broker takes.
+#[derive(Debug, thiserror::Error)]
+#[error("record of {size} bytes is larger than the broker takes ({max} bytes)")]
+pub struct RecordTooLarge {
+    /// Key plus value bytes.
+    pub size: usize,
+    /// The limit.
+    pub max: usize,
+}
+
+/// True when `error` says a record is larger than the broker or topic
+/// takes.
+pub(crate) fn is_too_large(error: &Error) -> bool {
+    let Error::Transport { source, .. } = error else {
+        return false;
+    };
+    source.downcast_ref::<RecordTooLarge>().is_some() || kafka::is_too_large(source.as_ref())
+}
+
 /// Connects to the broker named by `settings.broker`: `memory://`,
 /// `embedded://` (an in-process Kafka-protocol broker) or
 /// `kafka://host:port[,host:port...]`.
@@ -249,12 +268,18 @@ pub struct Delivery(DeliveryState);
 enum DeliveryState {
     Ready(Option<Result<RecordMetadata, Error>>),
     Pending(Pin<Box<dyn Future<Output = Result<RecordMetadata, Error>> + Send>>),
+    /// rdkafka's own future, unboxed: the common case, once per record.
+    Kafka(rdkafka::producer::DeliveryFuture, Arc<str>),
 }
 
 impl Delivery {
     /// A delivery that has already completed.
     pub fn ready(result: Result<RecordMetadata, Error>) -> Self {
         Delivery(DeliveryState::Ready(Some(result)))
+    }
+
+    pub(crate) fn kafka(future: rdkafka::producer::DeliveryFuture, topic: Arc<str>) -> Self {
+        Delivery(DeliveryState::Kafka(future, topic))
     }
 
     /// A delivery completed by `future`.
@@ -269,7 +294,9 @@ impl fmt::Debug for Delivery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             DeliveryState::Ready(r) => f.debug_tuple("Delivery::Ready").field(r).finish(),
-            DeliveryState::Pending(_) => f.write_str("Delivery::Pending"),
+            DeliveryState::Pending(_) | DeliveryState::Kafka(..) => {
+                f.write_str("Delivery::Pending")
+            }
         }
     }
 }
@@ -281,6 +308,9 @@ impl Future for Delivery {
         match &mut self.0 {
             DeliveryState::Ready(r) => Poll::Ready(r.take().unwrap_or(Err(Error::ShuttingDown))),
             DeliveryState::Pending(f) => f.as_mut().poll(cx),
+            DeliveryState::Kafka(f, topic) => Pin::new(f)
+                .poll(cx)
+                .map(|result| kafka::delivery_result(result, topic)),
         }
     }
 }

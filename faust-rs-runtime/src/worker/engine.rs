@@ -13,14 +13,17 @@ use futures_util::future::{Either, select};
 
 use super::lifecycle::Lifecycle;
 use crate::agent::HandlerKind;
-use crate::agent::ack::{Envelope, OffsetTracker, PartitionAcks};
+use crate::agent::ack::{Batch, Inbox, OffsetTracker};
 use crate::agent::runner::AgentRuntime;
 use crate::app::registry::{TaskDef, TimerDef};
 use crate::app::{App, AppCore};
 use crate::context::Scope;
 use crate::error::{Error, Result};
 use crate::time::Clock;
-use crate::transport::{Consumer, TopicSpec, Transport};
+use crate::transport::{Consumer, Message, TopicSpec, Transport};
+
+/// `max.message.bytes` of the dead-letter topics the app creates (16 MiB).
+const DEAD_LETTER_MAX_BYTES: &str = "16777216";
 
 /// Records read from one partition per poll.
 const FETCH_MAX_PER_PARTITION: usize = 1024;
@@ -85,7 +88,7 @@ impl Engine {
     pub(crate) fn topic_specs(&self) -> Vec<TopicSpec> {
         let settings = &self.app.settings;
         let mut specs: Vec<TopicSpec> = Vec::new();
-        let mut add = |name: &str, partitions: Option<u32>| {
+        let mut add = |name: &str, partitions: Option<u32>, config: &[(&str, &str)]| {
             if specs.iter().any(|s| s.name == name) {
                 return;
             }
@@ -94,21 +97,28 @@ impl Engine {
                 partitions: partitions.unwrap_or(settings.topic_partitions),
                 replication: settings.topic_replication_factor,
                 strict: partitions.is_some(),
-                config: Vec::new(),
+                config: config
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
             });
         };
         for def in &self.app.topics {
-            add(def.name, def.partitions);
+            add(def.name, def.partitions, &[]);
         }
         for agent in &self.agents {
             let owned = agent
                 .topics
                 .iter()
-                .chain(agent.sink_topics.iter().map(|(t, _)| t))
-                .chain(agent.dead_letter.iter());
+                .chain(agent.sink_topics.iter().map(|(t, _)| t));
             for topic in owned {
-                add(topic, self.core.topic(topic).partitions);
+                add(topic, self.core.topic(topic).partitions, &[]);
             }
+        }
+        // Dead-letter topics take the largest records a source may hold.
+        for topic in self.agents.iter().filter_map(|a| a.dead_letter.as_ref()) {
+            let config = [("max.message.bytes", DEAD_LETTER_MAX_BYTES)];
+            add(topic, self.core.topic(topic).partitions, &config);
         }
         specs
     }
@@ -127,9 +137,17 @@ impl Engine {
     /// tasks and timers.
     pub(crate) fn units(&self) -> Vec<Unit> {
         let mut units = Vec::new();
-        let mut routes: HashMap<Arc<str>, Vec<async_channel::Sender<Envelope>>> = HashMap::new();
+        let mut routes: HashMap<Arc<str>, Vec<async_channel::Sender<Batch>>> = HashMap::new();
+        // The queue holds batches of up to FETCH_MAX_PER_PARTITION records:
+        // size it so about `queue_capacity` records wait per agent.
+        let batches = self
+            .app
+            .settings
+            .queue_capacity
+            .div_ceil(FETCH_MAX_PER_PARTITION / 4)
+            .max(2);
         for agent in &self.agents {
-            let (tx, rx) = async_channel::bounded(self.app.settings.queue_capacity);
+            let (tx, rx) = async_channel::bounded(batches);
             for topic in &agent.topics {
                 routes.entry(topic.clone()).or_default().push(tx.clone());
             }
@@ -146,8 +164,8 @@ impl Engine {
                     format!("agent {}", agent.name)
                 };
                 let future: Pin<Box<dyn Future<Output = Result<()>> + Send>> = match agent.handler {
-                    HandlerKind::PerEvent(_) => Box::pin(agent.run_per_event(rx)),
-                    HandlerKind::Stream(_) => Box::pin(agent.run_stream(rx)),
+                    HandlerKind::PerEvent(_) => Box::pin(agent.run_per_event(Inbox::new(rx))),
+                    HandlerKind::Stream(_) => Box::pin(agent.run_stream(Inbox::new(rx))),
                 };
                 units.push(self.unit(name, future));
             }
@@ -183,7 +201,7 @@ impl Engine {
     /// app stops.
     fn fetcher(
         &self,
-        routes: HashMap<Arc<str>, Vec<async_channel::Sender<Envelope>>>,
+        routes: HashMap<Arc<str>, Vec<async_channel::Sender<Batch>>>,
     ) -> Result<impl Future<Output = Result<()>> + Send + 'static> {
         let mut topics: Vec<Arc<str>> = routes.keys().cloned().collect();
         topics.sort();
@@ -194,12 +212,10 @@ impl Engine {
         let lifecycle = self.lifecycle.clone();
         let tracker = self.tracker.clone();
         Ok(async move {
-            // Batches come partition by partition: look the route and the
-            // ack state up once per run of one partition, not per record.
-            // Both are kept together, across batches.
+            // Batches come partition by partition: the route and the ack
+            // state are looked up once per run of one partition, and each
+            // run goes to each agent as one batch.
             let no_targets = Vec::new();
-            let mut current: Option<(Arc<str>, i32, Arc<PartitionAcks>)> = None;
-            let mut targets = &no_targets;
             loop {
                 let batch = {
                     let poll = consumer.poll(FETCH_MAX_PER_PARTITION);
@@ -211,34 +227,24 @@ impl Engine {
                     }
                 };
                 tracing::trace!(records = batch.len(), "fetched");
+                let mut run: Vec<Arc<Message>> = Vec::new();
                 for message in batch {
-                    let same = matches!(&current, Some((t, p, acks))
-                        if Arc::ptr_eq(t, &message.topic) && *p == message.partition
-                            && !acks.is_revoked());
-                    if !same {
-                        targets = routes.get(&message.topic).unwrap_or(&no_targets);
-                        let acks = tracker.partition(&message.topic, message.partition);
-                        current = Some((message.topic.clone(), message.partition, acks));
-                    }
-                    let Some((_, _, partition)) = &current else {
-                        continue;
-                    };
-                    // Every record is tracked, even one no agent reads, so a
-                    // commit never moves past a record that was not handled.
-                    partition.track(message.offset, targets.len() as u32);
-                    for target in targets {
-                        let envelope = Envelope::new(message.clone(), partition.clone());
-                        if let Err(async_channel::TrySendError::Full(envelope)) =
-                            target.try_send(envelope)
-                        {
-                            let send = target.send(envelope);
-                            let stop = lifecycle.stopped();
-                            futures_util::pin_mut!(send, stop);
-                            if let Either::Right(_) = select(send, stop).await {
-                                return Ok(());
-                            }
+                    let same = run.last().is_some_and(|last| {
+                        Arc::ptr_eq(&last.topic, &message.topic)
+                            && last.partition == message.partition
+                    });
+                    if !same && !run.is_empty() {
+                        let full = std::mem::take(&mut run);
+                        if !dispatch(full, &routes, &no_targets, &tracker, &lifecycle).await {
+                            return Ok(());
                         }
                     }
+                    run.push(message);
+                }
+                if !run.is_empty()
+                    && !dispatch(run, &routes, &no_targets, &tracker, &lifecycle).await
+                {
+                    return Ok(());
                 }
             }
         })
@@ -321,4 +327,47 @@ impl Engine {
             tracing::warn!("{e}; retrying at the next commit");
         }
     }
+}
+
+/// Tracks a run of records of one partition and hands it to every agent
+/// that consumes its topic. `false` when the app stopped meanwhile.
+async fn dispatch(
+    run: Vec<Arc<Message>>,
+    routes: &HashMap<Arc<str>, Vec<async_channel::Sender<Batch>>>,
+    no_targets: &Vec<async_channel::Sender<Batch>>,
+    tracker: &OffsetTracker,
+    lifecycle: &Lifecycle,
+) -> bool {
+    let Some(first) = run.first() else {
+        return true;
+    };
+    let targets = routes.get(&first.topic).unwrap_or(no_targets);
+    let mut acks = tracker.partition(&first.topic, first.partition);
+    if acks.is_revoked() {
+        acks = tracker.partition(&first.topic, first.partition);
+    }
+    // Every record is tracked, even one no agent reads, so a commit never
+    // moves past a record that was not handled.
+    acks.track_all(run.iter().map(|m| m.offset), targets.len() as u32);
+    let mut run = Some(run);
+    for (i, target) in targets.iter().enumerate() {
+        let messages = if i + 1 == targets.len() {
+            run.take().unwrap_or_default()
+        } else {
+            run.clone().unwrap_or_default()
+        };
+        let batch = Batch {
+            acks: acks.clone(),
+            messages,
+        };
+        if let Err(async_channel::TrySendError::Full(batch)) = target.try_send(batch) {
+            let send = target.send(batch);
+            let stop = lifecycle.stopped();
+            futures_util::pin_mut!(send, stop);
+            if let Either::Right(_) = select(send, stop).await {
+                return false;
+            }
+        }
+    }
+    true
 }
