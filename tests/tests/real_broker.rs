@@ -100,18 +100,11 @@ fn a_worker_killed_mid_stream_and_restarted_leaves_no_input_without_output() {
     // dies with input unread, records in flight and offsets uncommitted.
     let mut next = 0u64;
     run.produce_next(&mut next, BATCH);
-    run.wait(
+    run.wait_distinct(
         "the first outputs",
+        1_000,
         Duration::from_secs(60),
         Duration::from_secs(180),
-        |run| {
-            let n = run.outputs.by_id.len();
-            if n >= 1_000 {
-                Ok(())
-            } else {
-                Err(format!("{n} distinct outputs so far, want 1000"))
-            }
-        },
     );
     run.produce_next(&mut next, BATCH);
     run.workers[0].kill();
@@ -166,18 +159,11 @@ fn two_workers_in_one_group_share_the_partitions_and_a_rebalance_loses_nothing()
 
     // 1. One worker, mid-stream.
     run.produce_next(&mut next, BATCH);
-    run.wait(
+    run.wait_distinct(
         "A's first outputs",
+        1_000,
         Duration::from_secs(60),
         Duration::from_secs(180),
-        |run| {
-            let n = run.outputs.by_id.len();
-            if n >= 1_000 {
-                Ok(())
-            } else {
-                Err(format!("{n} distinct outputs so far, want 1000"))
-            }
-        },
     );
 
     // 2. A second worker joins: keep input coming until it gets partitions.
@@ -561,6 +547,18 @@ impl Run {
 
     /// Pumps until `done` says so. Fails with `done`'s last message when
     /// nothing new arrives for `stall` or when `total` has passed.
+    /// Waits until `want` distinct ids have come out.
+    fn wait_distinct(&mut self, what: &str, want: u64, stall: Duration, total: Duration) {
+        self.wait(what, stall, total, |run| {
+            let n = run.outputs.by_id.len() as u64;
+            if n >= want {
+                Ok(())
+            } else {
+                Err(format!("{n} distinct outputs so far, want {want}"))
+            }
+        });
+    }
+
     fn wait(
         &mut self,
         what: &str,
