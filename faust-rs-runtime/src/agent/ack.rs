@@ -134,6 +134,14 @@ impl OffsetTracker {
             .clone()
     }
 
+    /// Records of `topic`/`partition` read but not finished yet.
+    pub(crate) fn in_flight(&self, topic: &str, partition: i32) -> usize {
+        let parts = self.partitions.lock().unwrap_or_else(|e| e.into_inner());
+        parts
+            .get(&(Arc::<str>::from(topic), partition))
+            .map_or(0, |p| p.lock().in_flight.len())
+    }
+
     /// Forgets `topic`/`partition` (the group gave it to another worker) and
     /// returns its committable offset if it moved since the last commit.
     /// Records of it still in flight are skipped by the agents.

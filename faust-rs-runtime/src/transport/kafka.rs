@@ -505,10 +505,41 @@ impl ClientContext for LogContext {
     }
 }
 
+/// How long a revoke waits for the in-flight events of the partitions it
+/// loses, so their offsets are committed rather than processed again by the
+/// next owner.
+const REVOKE_DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl FaustContext {
+    /// Waits (bounded) until the revoked partitions have no event in
+    /// flight. The agents keep running meanwhile; only reading is paused.
+    fn drain_revoked(&self, tpl: &TopicPartitionList) {
+        let started = std::time::Instant::now();
+        let pending = || -> usize {
+            tpl.elements()
+                .iter()
+                .map(|e| self.tracker.in_flight(e.topic(), e.partition()))
+                .sum()
+        };
+        let mut left = pending();
+        while left > 0 && started.elapsed() < REVOKE_DRAIN_TIMEOUT {
+            std::thread::sleep(Duration::from_millis(10));
+            left = pending();
+        }
+        if left > 0 {
+            tracing::info!(
+                "revoke: {left} events of the revoked partitions still in flight after \
+                 {REVOKE_DRAIN_TIMEOUT:?}; their next owner processes them again"
+            );
+        }
+    }
+}
+
 impl ConsumerContext for FaustContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Revoke(tpl) => {
+                self.drain_revoked(tpl);
                 let mut commit = TopicPartitionList::new();
                 let mut stored = lock(&self.stored);
                 for elem in tpl.elements() {
