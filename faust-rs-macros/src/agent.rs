@@ -12,8 +12,9 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, ItemFn, Lit, LitStr, Path, Type};
 
-use crate::attr::{self, Args, Once};
+use crate::attr::{self, Args, KafkaName, Once};
 use crate::ctxt::Ctxt;
+use crate::emit;
 use crate::func::{self, Params};
 
 /// Every option `#[agent]` accepts, in the order the docs list them.
@@ -134,11 +135,11 @@ impl Agent {
         for opt in &args.options {
             let key = &opt.key;
             match opt.name().as_str() {
-                "topic" => topic.set(&cx, key, opt.topic_name(&cx)),
+                "topic" => topic.set(&cx, key, opt.kafka_name(&cx, KafkaName::Topic)),
                 "topics" => topics.set(&cx, key, read_topics(&cx, opt)),
                 "sink" => sinks.set(&cx, key, read_sinks(&cx, opt)),
                 "concurrency" => concurrency.set(&cx, key, opt.int::<usize>(&cx, 1)),
-                "dead_letter" => dead_letter.set(&cx, key, opt.topic_name(&cx)),
+                "dead_letter" => dead_letter.set(&cx, key, opt.kafka_name(&cx, KafkaName::Topic)),
                 "on_error" => on_error.set(&cx, key, read_on_error(&cx, opt)),
                 "retries" => retries.set(&cx, key, opt.int::<u32>(&cx, 0)),
                 "retry_backoff" => retry_backoff.set(&cx, key, opt.duration(&cx, true)),
@@ -250,7 +251,7 @@ fn read_topics(cx: &Ctxt, opt: &attr::Opt) -> Option<Vec<String>> {
             valid = false;
             continue;
         };
-        if !attr::check_topic_name(cx, s) {
+        if !attr::check_kafka_name(cx, KafkaName::Topic, s) {
             valid = false;
         } else if names.contains(&s.value()) {
             cx.error(
@@ -272,7 +273,7 @@ fn read_sinks(cx: &Ctxt, opt: &attr::Opt) -> Option<Vec<Sink>> {
     let mut valid = true;
     for elem in elems {
         if let Some(Lit::Str(s)) = attr::lit(elem) {
-            if attr::check_topic_name(cx, s) {
+            if attr::check_kafka_name(cx, KafkaName::Topic, s) {
                 sinks.push(Sink::Topic(s.value()));
             } else {
                 valid = false;
@@ -296,19 +297,11 @@ fn read_sinks(cx: &Ctxt, opt: &attr::Opt) -> Option<Vec<Sink>> {
 
 /// `on_error = "stop" | "dead_letter"`, with the value kept for later errors.
 fn read_on_error(cx: &Ctxt, opt: &attr::Opt) -> Option<(OnError, LitStr)> {
-    let value = opt.string(cx, "on_error = \"dead_letter\"")?;
+    let value = opt.one_of(cx, "on_error policy", &["stop", "dead_letter"], "")?;
     let policy = match value.value().as_str() {
         "stop" => OnError::Stop,
-        "dead_letter" => OnError::DeadLetter,
-        other => {
-            cx.error(
-                &value,
-                format!(
-                    "unknown on_error policy \"{other}\"; expected \"stop\" or \"dead_letter\""
-                ),
-            );
-            return None;
-        }
+        // `one_of` let only the two policies through.
+        _ => OnError::DeadLetter,
     };
     Some((policy, value))
 }
@@ -349,13 +342,13 @@ pub(crate) fn generate(agent: &Agent) -> TokenStream {
     let sinks = agent.sinks.iter().map(sink_ref);
     let concurrency = proc_macro2::Literal::usize_suffixed(*concurrency);
     let retries = proc_macro2::Literal::u32_suffixed(*retries);
-    let dead_letter = option(agent.dead_letter.as_ref().map(|t| quote!(#t)));
-    let on_error = option(agent.on_error.map(|policy| match policy {
+    let dead_letter = emit::option(agent.dead_letter.as_ref().map(|t| quote!(#t)));
+    let on_error = emit::option(agent.on_error.map(|policy| match policy {
         OnError::Stop => quote!(::faust::__private::OnError::Stop),
         OnError::DeadLetter => quote!(::faust::__private::OnError::DeadLetter),
     }));
-    let retry_backoff = func::duration(agent.retry_backoff);
-    let location = func::location();
+    let retry_backoff = emit::duration(agent.retry_backoff);
+    let location = emit::location();
     // rustc reports an unmet bound of the builder (an input or output that
     // is not a payload, a stream agent returning a value) at the call
     // expression. Its first tokens carry the argument type's span and its
@@ -424,13 +417,6 @@ fn agent_def_path(path: &Path) -> TokenStream {
     }
     // Relative (`other`, `flows::other`) or `super::...`: one level up.
     quote_spanned!(span=> super::#path::#agent)
-}
-
-fn option(value: Option<TokenStream>) -> TokenStream {
-    match value {
-        Some(value) => quote!(::core::option::Option::Some(#value)),
-        None => quote!(::core::option::Option::None),
-    }
 }
 
 fn with_errors(mut item: TokenStream, error: syn::Error) -> TokenStream {

@@ -134,11 +134,41 @@ impl Opt {
         Some(s)
     }
 
-    /// A string literal that is a valid Kafka topic name.
-    pub(crate) fn topic_name(&self, cx: &Ctxt) -> Option<LitStr> {
+    /// A string literal that is a valid Kafka topic name (for a table, the
+    /// name its changelog topic is made from).
+    pub(crate) fn kafka_name(&self, cx: &Ctxt, what: KafkaName) -> Option<LitStr> {
         let example = format!("{} = \"orders\"", self.key);
         let s = self.string(cx, &example)?;
-        check_topic_name(cx, &s).then_some(s)
+        check_kafka_name(cx, what, &s).then_some(s)
+    }
+
+    /// A string literal that is one of `choices`: `store = "rocksdb"`. An
+    /// unknown one is reported as an unknown `what` (`"store"`), listing the
+    /// choices, followed by `note` (empty, or `" (...)"`).
+    pub(crate) fn one_of(
+        &self,
+        cx: &Ctxt,
+        what: &str,
+        choices: &[&str],
+        note: &str,
+    ) -> Option<LitStr> {
+        let example = format!("{} = \"{}\"", self.key, choices.first().unwrap_or(&"..."));
+        let s = self.string(cx, &example)?;
+        if choices.contains(&s.value().as_str()) {
+            return Some(s);
+        }
+        let expected = match choices {
+            [a, b] => format!("\"{a}\" or \"{b}\""),
+            _ => format!("one of: {}", choices.join(", ")),
+        };
+        cx.error(
+            &s,
+            format!(
+                "unknown {what} {}; expected {expected}{note}",
+                s.to_token_stream()
+            ),
+        );
+        None
     }
 
     /// An integer literal `>= min`: `concurrency = 4`.
@@ -408,28 +438,47 @@ impl<T> Once<T> {
     }
 }
 
+/// What a name checked against Kafka's topic-name rules is the name of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KafkaName {
+    /// A topic.
+    Topic,
+    /// A table, whose changelog topic is named after it.
+    Table,
+}
+
 /// Checks Kafka's rules for a topic name (ASCII letters, digits, `.`, `_`,
 /// `-`; at most 249 characters; not `.` or `..`), reporting at `name`.
-pub(crate) fn check_topic_name(cx: &Ctxt, name: &LitStr) -> bool {
+pub(crate) fn check_kafka_name(cx: &Ctxt, what: KafkaName, name: &LitStr) -> bool {
+    let (noun, note) = match what {
+        KafkaName::Topic => ("topic", ""),
+        KafkaName::Table => (
+            "table",
+            " (a table's name is part of its changelog topic's name)",
+        ),
+    };
     let value = name.value();
     let problem = if value.is_empty() {
-        Some("a topic name cannot be empty")
+        Some(format!("a {noun} name cannot be empty"))
     } else if value == "." || value == ".." {
-        Some("Kafka does not allow `.` or `..` as a topic name")
+        Some("Kafka does not allow `.` or `..` as a topic name".to_owned())
     } else if value.len() > 249 {
-        Some("Kafka topic names are at most 249 characters long")
+        Some("Kafka topic names are at most 249 characters long".to_owned())
     } else if !value
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
     {
-        Some("Kafka topic names use only ASCII letters, digits, `.`, `_` and `-`")
+        Some("Kafka topic names use only ASCII letters, digits, `.`, `_` and `-`".to_owned())
     } else {
         None
     };
-    if let Some(problem) = problem {
+    if let Some(problem) = &problem {
         cx.error(
             name,
-            format!("invalid topic name {}: {problem}", name.to_token_stream()),
+            format!(
+                "invalid {noun} name {}: {problem}{note}",
+                name.to_token_stream()
+            ),
         );
     }
     problem.is_none()
@@ -631,7 +680,7 @@ mod tests {
 
     #[test]
     fn topic_names_follow_kafka_rules() {
-        let t = |t| read(t, |cx, o| o.topic_name(cx)).map(|s| s.value());
+        let t = |t| read(t, |cx, o| o.kafka_name(cx, KafkaName::Topic)).map(|s| s.value());
         assert_eq!(
             t(quote!(topic = "orders.v1_a-b")),
             Ok("orders.v1_a-b".to_owned())
@@ -645,6 +694,57 @@ mod tests {
         );
         assert!(t(quote!(topic = "")).is_err());
         assert!(t(quote!(topic = "..")).is_err());
+    }
+
+    #[test]
+    fn a_table_name_error_says_it_names_the_changelog() {
+        let t = |t| read(t, |cx, o| o.kafka_name(cx, KafkaName::Table)).map(|s| s.value());
+        assert_eq!(t(quote!(name = "totals")), Ok("totals".to_owned()));
+        assert_eq!(
+            t(quote!(name = "a/b")),
+            Err(vec![
+                "invalid table name \"a/b\": Kafka topic names use only ASCII letters, digits, \
+                 `.`, `_` and `-` (a table's name is part of its changelog topic's name)"
+                    .to_owned()
+            ])
+        );
+        assert_eq!(
+            t(quote!(name = "")),
+            Err(vec![
+                "invalid table name \"\": a table name cannot be empty (a table's name is part \
+                 of its changelog topic's name)"
+                    .to_owned()
+            ])
+        );
+    }
+
+    #[test]
+    fn one_of_lists_two_choices_with_or_and_more_as_a_list() {
+        let two = |t| {
+            read(t, |cx, o| o.one_of(cx, "store", &["memory", "rocksdb"], "")).map(|s| s.value())
+        };
+        assert_eq!(two(quote!(store = "rocksdb")), Ok("rocksdb".to_owned()));
+        assert_eq!(
+            two(quote!(store = "redis")),
+            Err(vec![
+                "unknown store \"redis\"; expected \"memory\" or \"rocksdb\"".to_owned()
+            ])
+        );
+        assert_eq!(
+            two(quote!(store = 1)),
+            Err(vec![
+                "`store` must be a string, e.g. `store = \"memory\"`, found `1`".to_owned()
+            ])
+        );
+        let three = |t| {
+            read(t, |cx, o| {
+                o.one_of(cx, "codec", &["a", "b", "c"], " (note)")
+            })
+        };
+        assert_eq!(
+            three(quote!(codec = "d")).unwrap_err(),
+            ["unknown codec \"d\"; expected one of: a, b, c (note)"]
+        );
     }
 
     #[test]

@@ -216,25 +216,6 @@ pub(crate) fn cfg_attrs(func: &ItemFn) -> Vec<syn::Attribute> {
         .collect()
 }
 
-/// `Location { module, file, line }` of the macro's call site.
-pub(crate) fn location() -> TokenStream {
-    quote! {
-        ::faust::__private::Location {
-            module: ::core::module_path!(),
-            file: ::core::file!(),
-            line: ::core::line!(),
-        }
-    }
-}
-
-/// A `Duration` expression for `duration` (checked to fit in `u64`
-/// nanoseconds when parsed).
-pub(crate) fn duration(duration: std::time::Duration) -> TokenStream {
-    let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-    let nanos = proc_macro2::Literal::u64_suffixed(nanos);
-    quote!(::faust::__private::Duration::from_nanos(#nanos))
-}
-
 /// The span for an error about the whole attribute (a missing required
 /// option).
 pub(crate) fn attribute_span() -> Span {

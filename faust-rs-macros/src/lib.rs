@@ -1,5 +1,5 @@
 //! Attribute macros of [faust-rs]: `#[agent]`, `#[task]`, `#[timer]`,
-//! `#[topic]` and `#[record]`.
+//! `#[topic]`, `#[table]` and `#[record]`.
 //!
 //! Use them through the `faust-rs` crate (`faust::agent`, or
 //! `use faust::prelude::*`), never from this crate directly: the code they
@@ -15,8 +15,11 @@
 mod agent;
 mod attr;
 mod ctxt;
+mod decl;
+mod emit;
 mod func;
 mod record;
+mod table;
 mod task;
 mod topic;
 
@@ -206,6 +209,59 @@ pub fn timer(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn topic(args: TokenStream, item: TokenStream) -> TokenStream {
     topic::expand(args.into(), item.into()).into()
+}
+
+/// Declares a table: a `static` handle on a key-value map kept per
+/// partition and backed by a changelog topic, like Python Faust's
+/// `app.Table`.
+///
+/// ```ignore
+/// #[faust::table("totals", default, partitions = 8)]
+/// pub static TOTALS: Table<String, f64>;
+///
+/// #[faust::table(name = "last-seen", store = "rocksdb", help = "Last order per account")]
+/// static LAST_SEEN: Table<String, Order>;
+/// ```
+///
+/// The declaration has no initializer: the macro writes it.
+///
+/// # Options
+///
+/// | option | value | default |
+/// | --- | --- | --- |
+/// | `name` | `"totals"` (or just `#[table("totals")]`): the table's name, which its changelog topic is named after | required |
+/// | `default` | flag: a missing key reads as `V::default()` in `update` | off |
+/// | `partitions` | integer >= 1: partition count of the changelog topic | the app's default |
+/// | `key_serializer` | codec name (`"json"`, `"msgpack"`, `"raw"`, `"str"` or a custom one) | the key type's default |
+/// | `value_serializer` | codec name | the value type's default |
+/// | `store` | `"memory"` or `"rocksdb"`: where the table keeps its data | the app's default |
+/// | `help` | `"text"`: what the table holds, for humans | empty |
+///
+/// The name is checked against Kafka's topic-name rules when compiling;
+/// codec names are checked when the app starts, since custom codecs are
+/// registered at run time.
+///
+/// # Expansion
+///
+/// ```text
+/// pub static TOTALS: Table<String, f64> = {
+///     static DEF: TableDef = TableDef {
+///         name: "totals",
+///         partitions: Some(8u32),
+///         key_serializer: None,
+///         value_serializer: None,
+///         store: None,
+///         help: "",
+///         default: true,
+///         location: Some(Location { ... }),
+///     };
+///     register! { table DEF }
+///     Table::from_def(&DEF)
+/// };
+/// ```
+#[proc_macro_attribute]
+pub fn table(args: TokenStream, item: TokenStream) -> TokenStream {
+    table::expand(args.into(), item.into()).into()
 }
 
 /// Makes a struct a record: a value that can travel on a topic, like Python

@@ -15,6 +15,7 @@ use syn::{Attribute, Expr, Field, Fields, Ident, Item, ItemStruct, Lit, Path, To
 
 use crate::attr::{self, Args, Once};
 use crate::ctxt::Ctxt;
+use crate::emit;
 
 /// Every option `#[record]` accepts.
 const OPTIONS: &[&str] = &["serializer", "validate", "namespace"];
@@ -216,21 +217,13 @@ fn check_derives(cx: &Ctxt, attrs: &[Attribute]) {
 }
 
 fn read_serializer(cx: &Ctxt, opt: &attr::Opt) -> Option<String> {
-    let value = opt.string(cx, "serializer = \"json\"")?;
-    if SERIALIZERS.contains(&value.value().as_str()) {
-        Some(value.value())
-    } else {
-        cx.error(
-            &value,
-            format!(
-                "unknown serializer {}; expected one of: {} (custom codecs are chosen per \
-                 topic with `value_serializer`)",
-                value.to_token_stream(),
-                SERIALIZERS.join(", ")
-            ),
-        );
-        None
-    }
+    let value = opt.one_of(
+        cx,
+        "serializer",
+        SERIALIZERS,
+        " (custom codecs are chosen per topic with `value_serializer`)",
+    )?;
+    Some(value.value())
 }
 
 /// The rules of one field's `#[validate(...)]` attributes.
@@ -533,13 +526,13 @@ fn validate_fn(record: &str, rules: &[FieldRule]) -> TokenStream {
             let field = quote!(&#this.#member);
             match rule {
                 Rule::Range { min, max } => {
-                    let min = option(min.as_ref());
-                    let max = option(max.as_ref());
+                    let min = emit::option(min.as_ref());
+                    let max = emit::option(max.as_ref());
                     quote_spanned!(*span=> #v::range(&mut #c, #name, #field, #min, #max);)
                 }
                 Rule::Length { min, max } => {
-                    let min = option(min.map(proc_macro2::Literal::usize_suffixed).as_ref());
-                    let max = option(max.map(proc_macro2::Literal::usize_suffixed).as_ref());
+                    let min = emit::option(min.map(proc_macro2::Literal::usize_suffixed).as_ref());
+                    let max = emit::option(max.map(proc_macro2::Literal::usize_suffixed).as_ref());
                     quote_spanned!(*span=> #v::length(&mut #c, #name, #field, #min, #max);)
                 }
                 Rule::Pattern(pattern) => quote_spanned! {*span=>
@@ -567,13 +560,6 @@ fn validate_fn(record: &str, rules: &[FieldRule]) -> TokenStream {
             #(#checks)*
             #c.finish(#record)
         }
-    }
-}
-
-fn option(value: Option<&impl ToTokens>) -> TokenStream {
-    match value {
-        Some(value) => quote!(::core::option::Option::Some(#value)),
-        None => quote!(::core::option::Option::None),
     }
 }
 

@@ -13,6 +13,7 @@ use syn::ItemFn;
 
 use crate::attr::{self, Args, Once};
 use crate::ctxt::Ctxt;
+use crate::emit;
 use crate::func::{self, Params};
 
 /// What a task or timer fn must return, for the missing-return-type error.
@@ -167,7 +168,7 @@ pub(crate) fn generate(job: &Job) -> TokenStream {
     let ident = &func.sig.ident;
     let vis = &func.vis;
     let cfgs = func::cfg_attrs(func);
-    let location = func::location();
+    let location = emit::location();
     // rustc reports a wrong return type at the call of the user's fn:
     // spanned from the fn's name to the end of its return type, the error
     // underlines the signature.
@@ -194,7 +195,7 @@ pub(crate) fn generate(job: &Job) -> TokenStream {
             on_leader,
         } => {
             let def_name = format_ident!("TIMER");
-            let interval = func::duration(interval);
+            let interval = emit::duration(interval);
             let def = quote! {
                 pub static #def_name: ::faust::__private::TimerDef = ::faust::__private::TimerDef {
                     name: #name,

@@ -25,6 +25,33 @@ tokio::task_local! {
 pub(crate) struct Scope {
     pub(crate) core: Arc<AppCore>,
     pub(crate) pending: Pending,
+    pub(crate) source: Source,
+}
+
+/// The event the current code handles, if any: table writes go to its
+/// partition (co-partitioning).
+#[derive(Clone, Debug, Default)]
+pub(crate) enum Source {
+    /// A task or timer: no event.
+    #[default]
+    None,
+    /// A per-event handler: this partition.
+    Partition(i32),
+    /// A stream agent: the partition of the event it iterated last.
+    Stream(Arc<std::sync::atomic::AtomicI32>),
+}
+
+impl Source {
+    pub(crate) fn partition(&self) -> Option<i32> {
+        match self {
+            Source::None => None,
+            Source::Partition(p) => Some(*p),
+            Source::Stream(p) => {
+                let p = p.load(std::sync::atomic::Ordering::Relaxed);
+                (p >= 0).then_some(p)
+            }
+        }
+    }
 }
 
 impl Scope {
@@ -32,7 +59,13 @@ impl Scope {
         Scope {
             core,
             pending: Pending::default(),
+            source: Source::None,
         }
+    }
+
+    /// Runs `f` with this scope installed (synchronous code).
+    pub(crate) fn enter<R>(self, f: impl FnOnce() -> R) -> R {
+        SCOPE.sync_scope(self, f)
     }
 
     /// Runs `fut` with this scope installed.

@@ -10,6 +10,7 @@
 //! | `topic` | [`Topic`] handles |
 //! | `agent` | agents, events, error policies, acks |
 //! | `stream` | [`Stream`], what a stream agent iterates |
+//! | `table` | [`Table`]s, their stores, changelogs and recovery |
 //! | `transport` | messages, producers, the in-memory broker |
 //! | `time` | the real and virtual clocks |
 //! | `worker` | running an app until it stops |
@@ -26,6 +27,7 @@ pub(crate) mod context;
 pub mod error;
 pub mod record;
 pub mod stream;
+pub mod table;
 pub mod testing;
 pub mod time;
 pub mod topic;
@@ -37,6 +39,7 @@ pub use app::{AgentOptions, App};
 pub use codec::Payload;
 pub use error::{BoxError, Error, Result};
 pub use stream::Stream;
+pub use table::Table;
 pub use time::sleep;
 pub use topic::{IntoPayload, Topic};
 

@@ -50,12 +50,12 @@
 #![doc(test(attr(deny(warnings))))]
 
 #[doc(inline)]
-pub use faust_rs_macros::{agent, record, task, timer, topic};
+pub use faust_rs_macros::{agent, record, table, task, timer, topic};
 
 #[doc(inline)]
 pub use faust_rs_runtime::{
     AgentOptions, App, BoxError, Error, Event, IntoPayload, OnError, Payload, Result, Stream,
-    Topic, sleep,
+    Table, Topic, sleep,
 };
 
 #[doc(inline)]
@@ -95,7 +95,7 @@ pub mod config {
 /// The test driver: agents under test with no broker and virtual time.
 pub mod testing {
     #[doc(inline)]
-    pub use faust_rs_runtime::testing::{DeadLetter, TestDriver, TopicRecords};
+    pub use faust_rs_runtime::testing::{DeadLetter, TableView, TestDriver, TopicRecords};
 }
 
 /// The in-memory broker behind the test driver and `memory://` workers.
@@ -116,8 +116,8 @@ pub mod worker {
 pub mod prelude {
     #[doc(no_inline)]
     pub use crate::{
-        App, BoxError, Event, Headers, Json, OnError, Payload, Result, Stream, Topic, agent,
-        record, task, timer, topic,
+        App, BoxError, Event, Headers, Json, OnError, Payload, Result, Stream, Table, Topic, agent,
+        record, table, task, timer, topic,
     };
 }
 
@@ -165,10 +165,11 @@ pub mod __private {
     pub use faust_rs_runtime::__serde as serde;
     pub use faust_rs_runtime::agent::{AgentHandler, per_event, stream};
     pub use faust_rs_runtime::app::registry::{
-        AgentDef, Location, OnError, SinkRef, TaskDef, TimerDef, TopicDef,
+        AgentDef, Location, OnError, SinkRef, TableDef, TaskDef, TimerDef, TopicDef,
     };
     pub use faust_rs_runtime::codec::Payload;
     pub use faust_rs_runtime::record::{ValidationError, validate};
+    pub use faust_rs_runtime::table::Table;
     pub use faust_rs_runtime::time::{TaskFuture, task_future};
     pub use faust_rs_runtime::topic::Topic;
 }

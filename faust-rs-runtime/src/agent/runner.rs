@@ -13,7 +13,7 @@ use super::dead_letter::headers;
 use super::{BoundSink, EmitCx, Failure, HandlerKind, InputCodecs};
 use crate::app::registry::{AgentDef, OnError, SinkRef};
 use crate::app::{AgentOptions, AppCore};
-use crate::context::{Pending, Scope};
+use crate::context::{Pending, Scope, Source};
 use crate::error::{Error, Result};
 use crate::stream::StreamSource;
 use crate::transport::{Message, OutgoingRecord};
@@ -255,6 +255,7 @@ impl AgentRuntime {
         let scope = Scope {
             core: self.core.clone(),
             pending: control.pending().clone(),
+            source: Source::Stream(control.partition()),
         };
         let result = scope.run(handler.run(source)).await;
         if let Some(stop) = control.take_stop() {
@@ -312,6 +313,7 @@ impl AgentRuntime {
             let scope = Scope {
                 core: self.core.clone(),
                 pending: pending.clone(),
+                source: Source::Partition(message.partition),
             };
             let failure = match scope.run(handler.handle(message, input, emit)).await {
                 Ok(()) => return Ok(()),

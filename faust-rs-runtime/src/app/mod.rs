@@ -39,7 +39,7 @@ use crate::time::Clock;
 use crate::transport::Producer;
 pub use config::Settings;
 use config::Source;
-use registry::{AgentDef, Location, OnError, TaskDef, TimerDef, TopicDef};
+use registry::{AgentDef, Location, OnError, TableDef, TaskDef, TimerDef, TopicDef};
 
 /// Settings that override an agent's attribute options, by agent name.
 ///
@@ -107,6 +107,7 @@ pub struct App {
     pub(crate) tasks: Vec<&'static TaskDef>,
     pub(crate) timers: Vec<&'static TimerDef>,
     pub(crate) topics: Vec<&'static TopicDef>,
+    pub(crate) tables: Vec<&'static TableDef>,
     pub(crate) agent_options: HashMap<String, AgentOptions>,
 }
 
@@ -131,6 +132,10 @@ impl fmt::Debug for App {
                 "topics",
                 &self.topics.iter().map(|t| t.name).collect::<Vec<_>>(),
             )
+            .field(
+                "tables",
+                &self.tables.iter().map(|t| t.name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -144,6 +149,7 @@ impl App {
         app.tasks = registry::TASKS.iter().copied().collect();
         app.timers = registry::TIMERS.iter().copied().collect();
         app.topics = registry::TOPICS.iter().copied().collect();
+        app.tables = registry::TABLES.iter().copied().collect();
         app
     }
 
@@ -158,6 +164,7 @@ impl App {
             tasks: Vec::new(),
             timers: Vec::new(),
             topics: Vec::new(),
+            tables: Vec::new(),
             agent_options: HashMap::new(),
         }
     }
@@ -294,6 +301,12 @@ impl App {
         self
     }
 
+    /// Adds a table declaration (`&MY_TABLE`).
+    pub fn table<K, V>(mut self, table: &'static crate::table::Table<K, V>) -> Self {
+        self.tables.push(table.def());
+        self
+    }
+
     /// Overrides the options of the agent named `name`.
     pub fn configure_agent(mut self, name: impl Into<String>, options: AgentOptions) -> Self {
         self.agent_options.insert(name.into(), options);
@@ -315,6 +328,12 @@ impl App {
         check_unique("agent", self.agents.iter().map(|a| (a.name, a.location)))?;
         check_unique("task", self.tasks.iter().map(|t| (t.name, t.location)))?;
         check_unique("timer", self.timers.iter().map(|t| (t.name, t.location)))?;
+        check_unique(
+            "table",
+            self.tables
+                .iter()
+                .filter_map(|t| t.location.map(|l| (t.name, l))),
+        )?;
         check_unique(
             "topic",
             self.topics
@@ -388,6 +407,7 @@ pub(crate) struct AppCore {
     pub(crate) producer: Arc<dyn Producer>,
     pub(crate) clock: Clock,
     pub(crate) topics: HashMap<String, TopicSettings>,
+    pub(crate) tables: HashMap<&'static str, Arc<crate::table::TableState>>,
 }
 
 impl AppCore {

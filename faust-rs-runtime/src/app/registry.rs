@@ -161,6 +161,29 @@ pub struct TopicDef {
     pub location: Option<Location>,
 }
 
+/// A table as declared by `#[table]`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct TableDef {
+    /// The table's name; its changelog topic is `<app id>-<name>-changelog`.
+    pub name: &'static str,
+    /// Partition count; `None` uses the app default. Must match the source
+    /// topics' (co-partitioning).
+    pub partitions: Option<u32>,
+    /// Key codec name; `None` uses the key type's default.
+    pub key_serializer: Option<&'static str>,
+    /// Value codec name; `None` uses the value type's default.
+    pub value_serializer: Option<&'static str>,
+    /// Store: `memory` or `rocksdb`; `None` uses the app default.
+    pub store: Option<&'static str>,
+    /// What the table holds, for `tables` and the docs.
+    pub help: &'static str,
+    /// Missing keys read as `V::default()` in `update`.
+    pub default: bool,
+    /// Where it is declared.
+    pub location: Option<Location>,
+}
+
 /// Every `#[agent]` linked into the program.
 #[doc(hidden)]
 #[linkme::distributed_slice]
@@ -181,6 +204,11 @@ pub static TIMERS: [&'static TimerDef];
 #[linkme::distributed_slice]
 pub static TOPICS: [&'static TopicDef];
 
+/// Every `#[table]` linked into the program.
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static TABLES: [&'static TableDef];
+
 /// Registers a definition in its slice. Called by generated code only:
 /// `__register!(agent PATH_TO_STATIC)`, likewise `task`, `timer`, `topic`.
 #[doc(hidden)]
@@ -197,6 +225,9 @@ macro_rules! __register {
     };
     (topic $def:path) => {
         $crate::__register!(@slice TOPICS, TopicDef, $def);
+    };
+    (table $def:path) => {
+        $crate::__register!(@slice TABLES, TableDef, $def);
     };
     (@slice $slice:ident, $ty:ident, $def:path) => {
         const _: () = {

@@ -78,7 +78,7 @@ impl StreamSource {
 
 /// State shared by a stream and the runtime: what to ack, what was sent,
 /// and why the stream stopped.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct StreamControl {
     pending: Pending,
     to_ack: Mutex<Vec<Envelope>>,
@@ -87,13 +87,35 @@ pub(crate) struct StreamControl {
     current_key: Mutex<Option<Bytes>>,
     want_keys: AtomicBool,
     finished: AtomicBool,
+    /// Partition of the event handed out last (-1: none yet).
+    partition: Arc<std::sync::atomic::AtomicI32>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+impl Default for StreamControl {
+    fn default() -> Self {
+        StreamControl {
+            pending: Pending::default(),
+            to_ack: Mutex::default(),
+            completions: Mutex::default(),
+            stop: Mutex::default(),
+            current_key: Mutex::default(),
+            want_keys: AtomicBool::default(),
+            finished: AtomicBool::default(),
+            partition: Arc::new(std::sync::atomic::AtomicI32::new(-1)),
+        }
+    }
+}
+
 impl StreamControl {
+    /// The partition of the event handed out last, shared with the scope.
+    pub(crate) fn partition(&self) -> Arc<std::sync::atomic::AtomicI32> {
+        self.partition.clone()
+    }
+
     pub(crate) fn pending(&self) -> &Pending {
         &self.pending
     }
@@ -251,6 +273,9 @@ impl<T: Send + 'static> Stream<T> {
             return None;
         };
         *lock(&self.control.current_key) = item.message.key.clone();
+        self.control
+            .partition
+            .store(item.message.partition, Ordering::Relaxed);
         Some(item)
     }
 

@@ -48,7 +48,9 @@ use crate::agent::dead_letter::headers as dlq;
 use crate::app::App;
 use crate::app::registry::AgentDef;
 use crate::codec::Payload;
+use crate::context::Scope;
 use crate::error::{Error, Result};
+use crate::table::Table;
 use crate::time::Clock;
 use crate::topic::IntoPayload;
 use crate::transport::memory::{MemoryBroker, MemoryTransport};
@@ -62,6 +64,7 @@ const MAX_ROUNDS: u64 = 50_000_000;
 /// Runs an app in memory for tests. See the [module docs](self).
 pub struct TestDriver {
     engine: Engine,
+    app: App,
     broker: MemoryBroker,
     clock: Clock,
     slots: Vec<Slot>,
@@ -143,18 +146,47 @@ impl TestDriver {
     pub fn try_with_app(app: App) -> Result<Self> {
         let clock = Clock::virtual_clock();
         let broker = MemoryBroker::new(app.settings.topic_partitions, clock.clone());
-        let transport = Arc::new(MemoryTransport::new(broker.clone()));
-        let engine = Engine::build(app, transport, clock.clone())?;
-        // The in-memory transport answers at once.
-        engine.declare_topics().now_or_never().unwrap_or(Ok(()))?;
+        let engine = Self::engine(app.clone(), &broker, &clock)?;
         Ok(TestDriver {
             engine,
+            app,
             broker,
             clock,
             slots: Vec::new(),
             started: false,
             stopped: None,
         })
+    }
+
+    fn engine(app: App, broker: &MemoryBroker, clock: &Clock) -> Result<Engine> {
+        let transport = Arc::new(MemoryTransport::new(broker.clone()));
+        let engine = Engine::build(app, transport, clock.clone())?;
+        // The in-memory transport answers at once.
+        engine.declare_topics().now_or_never().unwrap_or(Ok(()))?;
+        Ok(engine)
+    }
+
+    /// Stops the app as a crash would — in-flight work is lost, state
+    /// in memory is gone — and starts it again on the same broker: it
+    /// resumes from the committed offsets and rebuilds its tables from
+    /// their changelogs before processing. Virtual time goes on.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.slots.clear();
+        self.started = false;
+        self.stopped = None;
+        self.engine = Self::engine(self.app.clone(), &self.broker, &self.clock)?;
+        self.run_until_idle().await
+    }
+
+    /// A view of `table` for assertions: its values in this app.
+    pub fn table<K: Payload, V: Payload>(
+        &self,
+        table: &'static Table<K, V>,
+    ) -> TableView<'_, K, V> {
+        TableView {
+            driver: self,
+            table,
+        }
     }
 
     /// The in-memory broker, to inspect topics and offsets directly.
@@ -382,6 +414,54 @@ impl TestDriver {
     /// The offset the app has committed for `topic`/`partition`.
     pub fn committed(&self, topic: &str, partition: i32) -> Option<i64> {
         self.broker.committed(self.engine.group(), topic, partition)
+    }
+}
+
+/// What a table holds, for assertions; see [`TestDriver::table`].
+pub struct TableView<'a, K: 'static, V: 'static> {
+    driver: &'a TestDriver,
+    table: &'static Table<K, V>,
+}
+
+impl<K: 'static, V: 'static> fmt::Debug for TableView<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TableView")
+            .field("table", &self.table.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: Payload, V: Payload> TableView<'_, K, V> {
+    fn read<R>(&self, what: &str, f: impl FnOnce() -> Result<R>) -> R {
+        let scope = Scope::new(self.driver.engine.core.clone());
+        match scope.enter(f) {
+            Ok(r) => r,
+            Err(e) => panic!("TestDriver::table(`{}`).{what}: {e}", self.table.name()),
+        }
+    }
+
+    /// The value of `key`.
+    ///
+    /// # Panics
+    /// If the table is not part of the app, or a value does not decode.
+    pub fn get(&self, key: impl IntoPayload<Payload = K>) -> Option<V> {
+        let key = key.into_payload();
+        self.read("get", || self.table.get(&key))
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.read("len", || self.table.len())
+    }
+
+    /// True when the table has no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every key and value.
+    pub fn items(&self) -> Vec<(K, V)> {
+        self.read("items", || self.table.items())
     }
 }
 

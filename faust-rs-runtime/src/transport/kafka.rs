@@ -38,6 +38,7 @@ use rdkafka::{Message as _, Offset, TopicPartitionList};
 use crate::agent::ack::OffsetTracker;
 use crate::app::Settings;
 use crate::error::{Error, Result};
+use crate::table::TableState;
 use crate::transport::memory::partition_mismatch;
 use crate::transport::{
     BoxFuture, Consumer, Delivery, Headers, Message, OutgoingRecord, Producer, RecordMetadata,
@@ -90,7 +91,7 @@ pub(crate) struct KafkaTransport {
     settings: Settings,
     producer: Arc<KafkaProducer>,
     admin: Option<AdminClient<LogContext>>,
-    embedded: Option<EmbeddedBroker>,
+    embedded: Option<&'static EmbeddedBroker>,
 }
 
 impl fmt::Debug for KafkaTransport {
@@ -119,11 +120,23 @@ impl KafkaTransport {
         })
     }
 
-    /// Starts librdkafka's mock cluster in-process and connects to it.
+    /// Connects to the process's embedded broker (librdkafka's mock
+    /// cluster), starting it on first use. It lives as long as the process,
+    /// so workers started one after another in one program share it.
     pub(crate) fn embedded(settings: &Settings) -> Result<Self> {
-        let embedded = EmbeddedBroker::start()?;
+        static EMBEDDED: std::sync::OnceLock<EmbeddedBroker> = std::sync::OnceLock::new();
+        let embedded = match EMBEDDED.get() {
+            Some(broker) => broker,
+            None => {
+                let started = EmbeddedBroker::start()?;
+                tracing::info!(
+                    "embedded broker (librdkafka mock cluster) listening on {}",
+                    started.bootstrap
+                );
+                EMBEDDED.get_or_init(|| started)
+            }
+        };
         let bootstrap = embedded.bootstrap.clone();
-        tracing::info!("embedded broker (librdkafka mock cluster) listening on {bootstrap}");
         Ok(KafkaTransport {
             producer: Arc::new(KafkaProducer::new(&bootstrap, settings)?),
             bootstrap,
@@ -248,11 +261,18 @@ impl Transport for KafkaTransport {
         group: &str,
         topics: &[Arc<str>],
         tracker: Arc<OffsetTracker>,
+        tables: Vec<Arc<TableState>>,
     ) -> Result<Arc<dyn Consumer>> {
         let stored = Arc::new(Mutex::new(Stored::default()));
         let context = FaustContext {
             tracker,
             stored: stored.clone(),
+            tables,
+            reader: ChangelogReader {
+                bootstrap: self.bootstrap.clone(),
+                group: format!("{group}-recovery"),
+                settings: self.settings.consumer.clone(),
+            },
         };
         let mut config = config(&self.bootstrap, CONSUMER_DEFAULTS, &self.settings.consumer);
         config.set("group.id", group);
@@ -310,6 +330,10 @@ fn config(
     }
     for (k, v) in user {
         config.set(k, v);
+    }
+    if user.contains_key("debug") {
+        // The user asked librdkafka for debug contexts: let them through.
+        config.set_log_level(RDKafkaLogLevel::Debug);
     }
     config
 }
@@ -444,6 +468,98 @@ pub(crate) fn delivery_result<Canceled>(
     }
 }
 
+/// Reads changelog partitions to their end, with a consumer of its own
+/// (assigned, no group).
+struct ChangelogReader {
+    bootstrap: String,
+    /// librdkafka wants a group for `assign`; it is never joined.
+    group: String,
+    settings: BTreeMap<String, String>,
+}
+
+impl crate::table::ChangelogRead for ChangelogReader {
+    fn read(
+        &self,
+        topic: &str,
+        partition: i32,
+        from: i64,
+        apply: &mut dyn FnMut(&Message),
+    ) -> Result<u64> {
+        let mut defaults: Vec<(&str, &str)> = CONSUMER_DEFAULTS.to_vec();
+        defaults.push(("enable.partition.eof", "true"));
+        let mut user = self.settings.clone();
+        user.insert("group.id".into(), self.group.clone());
+        user.remove("enable.partition.eof");
+        let consumer: BaseConsumer<LogContext> = config(&self.bootstrap, &defaults, &user)
+            .create_with_context(LogContext)
+            .map_err(|e| client_error("changelog reader", e))?;
+        let what = || format!("reading changelog `{topic}`[{partition}]");
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition, ADMIN_TIMEOUT)
+            .map_err(|e| transport_error(&what(), e))?;
+        let start = from.max(low);
+        if start >= high {
+            return Ok(0);
+        }
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, partition, Offset::Offset(start))
+            .map_err(|e| transport_error(&what(), e))?;
+        consumer
+            .assign(&tpl)
+            .map_err(|e| transport_error(&what(), e))?;
+        let topic_name: Arc<str> = Arc::from(topic);
+        let mut records = 0u64;
+        let mut last_report = std::time::Instant::now();
+        let mut idle = Duration::ZERO;
+        loop {
+            match consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => {
+                    idle = Duration::ZERO;
+                    let offset = m.offset();
+                    let message = Message {
+                        topic: topic_name.clone(),
+                        partition,
+                        offset,
+                        timestamp: m.timestamp().to_millis().unwrap_or(0),
+                        key: m.key().map(Bytes::copy_from_slice),
+                        value: m.payload().map(Bytes::copy_from_slice),
+                        headers: Headers::new(),
+                    };
+                    apply(&message);
+                    records += 1;
+                    if last_report.elapsed() > Duration::from_secs(1) {
+                        tracing::info!(
+                            changelog = topic,
+                            partition,
+                            records,
+                            remaining = high - 1 - offset,
+                            "recovering"
+                        );
+                        last_report = std::time::Instant::now();
+                    }
+                    if offset >= high - 1 {
+                        return Ok(records);
+                    }
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) => return Ok(records),
+                Some(Err(e)) => {
+                    tracing::warn!("{}: {e}; retrying", what());
+                }
+                None => {
+                    idle += Duration::from_millis(200);
+                    if idle > ADMIN_TIMEOUT {
+                        return Err(Error::Transport {
+                            what: what(),
+                            source: format!("no record for {idle:?} before the end offset {high}")
+                                .into(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Offsets stored and not yet committed, per partition.
 #[derive(Debug, Default)]
 struct Stored {
@@ -459,6 +575,8 @@ fn lock(stored: &Mutex<Stored>) -> MutexGuard<'_, Stored> {
 struct FaustContext {
     tracker: Arc<OffsetTracker>,
     stored: Arc<Mutex<Stored>>,
+    tables: Vec<Arc<TableState>>,
+    reader: ChangelogReader,
 }
 
 impl ClientContext for FaustContext {
@@ -470,6 +588,8 @@ impl ClientContext for FaustContext {
         LogContext.error(error, reason);
     }
 }
+
+impl ConsumerContext for LogContext {}
 
 /// Sends librdkafka's logs and errors to `tracing`. Connection trouble is
 /// a warning: the client reconnects by itself, with backoff.
@@ -572,6 +692,15 @@ impl ConsumerContext for FaustContext {
             }
             Rebalance::Assign(tpl) => {
                 tracing::info!("partitions assigned: {}", describe_tpl(tpl));
+                // Tables first: no event of these partitions is fetched
+                // until their table partitions are rebuilt.
+                let mut partitions: Vec<i32> =
+                    tpl.elements().iter().map(|e| e.partition()).collect();
+                partitions.sort_unstable();
+                partitions.dedup();
+                if let Err(e) = crate::table::recover(&self.tables, &partitions, &self.reader) {
+                    tracing::error!("table recovery failed: {e}; the tables may be incomplete");
+                }
             }
             Rebalance::Error(e) => tracing::warn!("rebalance error: {e}"),
         }
@@ -746,6 +875,7 @@ impl Consumer for KafkaConsumer {
 
 /// librdkafka's mock cluster, owned by a thread of its own (the handle is
 /// not `Send`); topics are created through it, since it has no admin API.
+/// One per process, kept until the process exits.
 struct EmbeddedBroker {
     bootstrap: String,
     requests: Mutex<mpsc::Sender<EmbeddedRequest>>,

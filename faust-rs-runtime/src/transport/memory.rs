@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::agent::ack::OffsetTracker;
 use crate::error::{Error, Result};
+use crate::table::{ChangelogRead, TableState};
 use crate::time::Clock;
 use crate::transport::{
     BoxFuture, Consumer, Delivery, Message, OutgoingRecord, Producer, RecordMetadata,
@@ -331,7 +332,13 @@ impl Transport for MemoryTransport {
         group: &str,
         topics: &[Arc<str>],
         _tracker: Arc<OffsetTracker>,
+        tables: Vec<Arc<TableState>>,
     ) -> Result<Arc<dyn Consumer>> {
+        // One consumer holds every partition: recover all of them first.
+        let partitions: Vec<i32> = (0..tables.iter().map(|t| t.partitions).max().unwrap_or(0))
+            .map(|p| p as i32)
+            .collect();
+        crate::table::recover(&tables, &partitions, &self.broker)?;
         Ok(Arc::new(self.broker.consumer(group, topics.to_vec())))
     }
 
@@ -357,6 +364,32 @@ impl Consumer for MemoryConsumer {
 
     fn commit(&self, _sync: bool) -> Result<()> {
         Ok(())
+    }
+}
+
+impl ChangelogRead for MemoryBroker {
+    fn read(
+        &self,
+        topic: &str,
+        partition: i32,
+        from: i64,
+        apply: &mut dyn FnMut(&Message),
+    ) -> Result<u64> {
+        let end = self.end_offset(topic, partition);
+        let mut offset = from;
+        let mut records = 0;
+        while offset < end {
+            let batch = self.read(topic, partition, offset, 10_000);
+            let Some(last) = batch.last() else {
+                break;
+            };
+            offset = last.offset + 1;
+            for message in &batch {
+                apply(message);
+                records += 1;
+            }
+        }
+        Ok(records)
     }
 }
 

@@ -26,6 +26,7 @@ use bytes::Bytes;
 use crate::agent::ack::OffsetTracker;
 use crate::app::Settings;
 use crate::error::{Error, Result};
+use crate::table::TableState;
 use crate::time::Clock;
 
 /// A boxed future, as the transport traits return them.
@@ -55,11 +56,14 @@ pub(crate) trait Transport: Send + Sync + fmt::Debug {
 
     /// A consumer in `group` subscribed to `topics`. On a rebalance it
     /// commits what `tracker` says is finished in the partitions it loses.
+    /// It also rebuilds `tables`' partitions from their changelogs before
+    /// handing out any record of a partition it is assigned.
     fn consumer(
         &self,
         group: &str,
         topics: &[Arc<str>],
         tracker: Arc<OffsetTracker>,
+        tables: Vec<Arc<TableState>>,
     ) -> Result<Arc<dyn Consumer>>;
 
     /// Where it is connected, for the start banner.

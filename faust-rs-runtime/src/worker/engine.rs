@@ -19,6 +19,7 @@ use crate::app::registry::{TaskDef, TimerDef};
 use crate::app::{App, AppCore};
 use crate::context::Scope;
 use crate::error::{Error, Result};
+use crate::table::TableState;
 use crate::time::Clock;
 use crate::transport::{Consumer, Message, TopicSpec, Transport};
 
@@ -60,11 +61,17 @@ impl Engine {
     /// Checks `app` and binds every agent to `transport`.
     pub(crate) fn build(app: App, transport: Arc<dyn Transport>, clock: Clock) -> Result<Engine> {
         app.check()?;
+        let mut tables = HashMap::new();
+        for def in &app.tables {
+            let state = TableState::new(def, &app.id, app.settings.topic_partitions)?;
+            tables.insert(def.name, Arc::new(state));
+        }
         let core = Arc::new(AppCore {
             codecs: app.codecs.clone(),
             producer: transport.producer(),
             clock,
             topics: app.topic_settings(),
+            tables,
         });
         let mut agents = Vec::new();
         for def in &app.agents {
@@ -114,6 +121,14 @@ impl Engine {
             for topic in owned {
                 add(topic, self.core.topic(topic).partitions, &[]);
             }
+        }
+        // Changelogs: compacted, and exactly as many partitions as the table.
+        for table in self.core.tables.values() {
+            add(
+                &table.changelog,
+                Some(table.partitions),
+                &[("cleanup.policy", "compact")],
+            );
         }
         // Dead-letter topics take the largest records a source may hold.
         for topic in self.agents.iter().filter_map(|a| a.dead_letter.as_ref()) {
@@ -205,9 +220,10 @@ impl Engine {
     ) -> Result<impl Future<Output = Result<()>> + Send + 'static> {
         let mut topics: Vec<Arc<str>> = routes.keys().cloned().collect();
         topics.sort();
-        let consumer = self
-            .transport
-            .consumer(self.group(), &topics, self.tracker.clone())?;
+        let tables: Vec<Arc<TableState>> = self.core.tables.values().cloned().collect();
+        let consumer =
+            self.transport
+                .consumer(self.group(), &topics, self.tracker.clone(), tables)?;
         *self.consumer.lock().unwrap_or_else(|e| e.into_inner()) = Some(consumer.clone());
         let lifecycle = self.lifecycle.clone();
         let tracker = self.tracker.clone();
