@@ -284,7 +284,11 @@ pub(crate) fn generate(decl: &Decl, common: &Common, fields: TokenStream) -> Tok
     let location = emit::location();
     // Spanned at the declared type, so a type that is not the handle (or
     // whose key or value is not a payload) is reported there.
-    let handle = quote_spanned!(ty.span()=> ::faust::__private::#handle::from_def(&DEF));
+    let handle = match kind {
+        // Tables come in several kinds: the declared type builds itself.
+        Kind::Table => quote_spanned!(ty.span()=> <#ty>::from_def(&DEF)),
+        _ => quote_spanned!(ty.span()=> ::faust::__private::#handle::from_def(&DEF)),
+    };
 
     quote! {
         #(#attrs)*

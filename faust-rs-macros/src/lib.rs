@@ -253,11 +253,23 @@ pub fn topic(args: TokenStream, item: TokenStream) -> TokenStream {
 ///         store: None,
 ///         help: "",
 ///         default: true,
+///         kind: <Table<String, f64>>::KIND,
+///         types: <Table<String, f64>>::TYPES,
 ///         location: Some(Location { ... }),
 ///     };
 ///     register! { table DEF }
-///     Table::from_def(&DEF)
+///     <Table<String, f64>>::from_def(&DEF)
 /// };
+/// ```
+///
+/// The declared type may be any kind of table: `Table`, `GlobalTable`,
+/// `SetTable` or `SetGlobalTable` (from `faust::table`):
+///
+/// ```ignore
+/// #[table(name = "rates")]
+/// static RATES: GlobalTable<String, f64>;
+/// #[table(name = "pages-by-user")]
+/// static PAGES: SetTable<String, String>;
 /// ```
 #[proc_macro_attribute]
 pub fn table(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -7,7 +7,8 @@
 //! writes as the initializer, with `Table::from_def`.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use crate::attr::{Args, Once, Opt};
 use crate::ctxt::Ctxt;
@@ -104,10 +105,15 @@ pub(crate) fn generate(table: &Table) -> TokenStream {
     let store = emit::option(table.store.map(Store::as_str));
     let help = &table.help;
     let default = table.default;
+    let ty = &table.decl.ty;
+    let kind = quote_spanned!(ty.span()=> <#ty>::KIND);
+    let types = quote_spanned!(ty.span()=> <#ty>::TYPES);
     let fields = quote! {
         store: #store,
         help: #help,
         default: #default,
+        kind: #kind,
+        types: #types,
     };
     decl::generate(&table.decl, &table.common, fields)
 }
@@ -267,7 +273,8 @@ mod tests {
             "default : true",
             "location : :: core :: option :: Option :: Some (:: faust :: __private :: Location {",
             ":: faust :: __private :: register ! { table DEF }",
-            ":: faust :: __private :: Table :: from_def (& DEF)",
+            "< Table < String , u64 > > :: from_def (& DEF)",
+            "kind : < Table < String , u64 > > :: KIND",
         ] {
             assert!(code.contains(part), "missing `{part}` in {code}");
         }

@@ -104,6 +104,16 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A table's store failed (RocksDB: disk full, I/O error, damage found
+    /// while reading).
+    #[error("store error {what}: {reason}")]
+    Store {
+        /// What was being done, naming the table partition or folder.
+        what: String,
+        /// What the store said.
+        reason: String,
+    },
+
     /// An error raised by user code, e.g. through [`Error::msg`].
     #[error(transparent)]
     Handler(BoxError),

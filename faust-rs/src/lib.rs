@@ -72,8 +72,19 @@ pub mod codec {
 #[doc(inline)]
 pub use faust_rs_runtime::record::{FieldFailure, ValidationError};
 
+/// Tables: partitioned and global, maps and sets, in memory or RocksDB.
+pub mod table {
+    #[doc(inline)]
+    pub use faust_rs_runtime::table::{
+        AnyTable, GlobalTable, RebuildReport, SetGlobalTable, SetTable, Table, changelog_topic,
+        rebuild,
+    };
+}
+
 #[doc(inline)]
-pub use faust_rs_runtime::transport::{Headers, Message, RecordMetadata};
+pub use faust_rs_runtime::transport::{
+    Headers, Message, OutgoingRecord, RecordMetadata, partition_for_key,
+};
 
 #[doc(inline)]
 pub use faust_rs_runtime::agent::dead_letter;
@@ -86,7 +97,7 @@ pub use faust_rs_runtime::__bytes::Bytes;
 pub mod config {
     #[doc(inline)]
     pub use faust_rs_runtime::app::config::{
-        CliOverrides, DEFAULT_CONFIG_FILE, Settings, Source, is_secret, resolve,
+        CliOverrides, DEFAULT_CONFIG_FILE, RocksDbSettings, Settings, Source, is_secret, resolve,
     };
     #[doc(inline)]
     pub use faust_rs_runtime::transport::kafka::{CONSUMER_DEFAULTS, PRODUCER_DEFAULTS};
@@ -165,7 +176,8 @@ pub mod __private {
     pub use faust_rs_runtime::__serde as serde;
     pub use faust_rs_runtime::agent::{AgentHandler, per_event, stream};
     pub use faust_rs_runtime::app::registry::{
-        AgentDef, Location, OnError, SinkRef, TableDef, TaskDef, TimerDef, TopicDef,
+        AgentDef, Location, OnError, SinkRef, TableDef, TableKind, TableTypes, TaskDef, TimerDef,
+        TopicDef,
     };
     pub use faust_rs_runtime::codec::Payload;
     pub use faust_rs_runtime::record::{ValidationError, validate};

@@ -35,6 +35,12 @@
 //! | replication factor of topics the app creates | `1` | [`topic_replication_factor(n)`](crate::App::topic_replication_factor) | `topic_replication_factor` (integer 1..=32767) | `FAUST_TOPIC_REPLICATION_FACTOR` | — |
 //! | offset commit interval | `2.8s` | [`commit_interval(d)`](crate::App::commit_interval) | `commit_interval` (duration string) | `FAUST_COMMIT_INTERVAL` | — |
 //! | records buffered per agent before reading pauses | `4096` | [`queue_capacity(n)`](crate::App::queue_capacity) | `queue_capacity` (integer ≥ 1) | `FAUST_QUEUE_CAPACITY` | — |
+//! | where tables keep their data | `memory://` | [`store(url)`](crate::App::store) | `store` (`"memory://"`, `"rocksdb://DIR"`) | `FAUST_STORE` | — |
+//! | warm copies of other workers' table partitions | `0` | [`standby_replicas(n)`](crate::App::standby_replicas) | `standby_replicas` (integer ≥ 0) | `FAUST_STANDBY_REPLICAS` | — |
+//! | RocksDB block cache, shared by all partitions | `64MiB` | [`rocksdb(settings)`](crate::App::rocksdb) | `rocksdb_block_cache` (bytes or `"64MiB"`) | `FAUST_ROCKSDB_BLOCK_CACHE` | — |
+//! | RocksDB memtable budget, shared by all partitions | `64MiB` | [`rocksdb(settings)`](crate::App::rocksdb) | `rocksdb_write_buffer` (bytes or `"64MiB"`) | `FAUST_ROCKSDB_WRITE_BUFFER` | — |
+//! | RocksDB compression | `lz4` | [`rocksdb(settings)`](crate::App::rocksdb) | `rocksdb_compression` (`"none"`, `"lz4"`, `"zstd"`) | `FAUST_ROCKSDB_COMPRESSION` | — |
+//! | files each RocksDB partition keeps open | `256` | [`rocksdb(settings)`](crate::App::rocksdb) | `rocksdb_max_open_files` (≥ 16, or -1) | `FAUST_ROCKSDB_MAX_OPEN_FILES` | — |
 //! | consumer's librdkafka properties | the transport's | [`consumer_config(k, v)`](crate::App::consumer_config) | `[consumer]` table | `FAUST_CONSUMER__<NAME>` | — |
 //! | producer's librdkafka properties | the transport's | [`producer_config(k, v)`](crate::App::producer_config) | `[producer]` table | `FAUST_PRODUCER__<NAME>` | — |
 //! | admin client's librdkafka properties | the transport's | [`admin_config(k, v)`](crate::App::admin_config) | `[admin]` table | `FAUST_ADMIN__<NAME>` | — |
@@ -52,6 +58,11 @@
 //!   [CONFIGURATION.md](https://github.com/confluentinc/librdkafka/blob/master/CONFIGURATION.md)
 //!   for the names. A wrong name or value is reported by librdkafka when the
 //!   worker connects.
+//! * **Store**: `memory://` keeps tables in memory and rebuilds them from
+//!   their changelogs at every start; `rocksdb://DIR` keeps them on disk
+//!   under `DIR/<app id>/v1/<table>/<partition>`, so a restart replays only
+//!   the changelog's tail (`rocksdb://` alone: `./<app id>-data`). Give each
+//!   worker on one machine its own folder.
 //! * **Log level**: `error`, `warn`, `info`, `debug`, `trace` or a `tracing`
 //!   filter such as `faust_rs_runtime=debug,info`. `--loglevel` wins over
 //!   `FAUST_LOGLEVEL`, which wins over `RUST_LOG`.
@@ -167,6 +178,14 @@ pub struct Settings {
     pub commit_interval: Duration,
     /// Records buffered per agent before reading pauses.
     pub queue_capacity: usize,
+    /// Where tables keep their data: `memory://` or `rocksdb://DIR`
+    /// (Faust's `store`); a table's own `store` option wins.
+    pub store: String,
+    /// Warm copies kept of table partitions this worker does not own
+    /// (Faust's `table_standby_replicas`).
+    pub standby_replicas: u32,
+    /// RocksDB tuning, for tables stored in RocksDB.
+    pub rocksdb: RocksDbSettings,
     /// Raw librdkafka properties for the consumer, e.g. `fetch.min.bytes`.
     pub consumer: BTreeMap<String, String>,
     /// Raw librdkafka properties for the producer, e.g. `linger.ms`.
@@ -498,6 +517,9 @@ impl Default for Settings {
             topic_replication_factor: 1,
             commit_interval: Duration::from_millis(2800),
             queue_capacity: 4096,
+            store: "memory://".to_owned(),
+            standby_replicas: 0,
+            rocksdb: RocksDbSettings::default(),
             consumer: BTreeMap::new(),
             producer: BTreeMap::new(),
             admin: BTreeMap::new(),
@@ -515,6 +537,9 @@ impl fmt::Debug for Settings {
             .field("topic_replication_factor", &self.topic_replication_factor)
             .field("commit_interval", &self.commit_interval)
             .field("queue_capacity", &self.queue_capacity)
+            .field("store", &self.store)
+            .field("standby_replicas", &self.standby_replicas)
+            .field("rocksdb", &self.rocksdb)
             .field("consumer", &Masked(&self.consumer))
             .field("producer", &Masked(&self.producer))
             .field("admin", &Masked(&self.admin))
@@ -595,6 +620,39 @@ fn choose_config_file(
     Ok(exists(default).then(|| (default.to_owned(), Source::Default)))
 }
 
+/// RocksDB tuning shared by every table partition stored in RocksDB: one
+/// block cache and one memtable budget for the whole process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RocksDbSettings {
+    /// Bytes of block cache (reads), shared by all partitions.
+    pub block_cache: u64,
+    /// Bytes of memtables (writes) across all partitions.
+    pub write_buffer: u64,
+    /// Compression of data files: `none`, `lz4` or `zstd`.
+    pub compression: String,
+    /// Files each partition database keeps open; `-1`: all.
+    pub max_open_files: i32,
+}
+
+impl Default for RocksDbSettings {
+    fn default() -> Self {
+        RocksDbSettings {
+            block_cache: 64 << 20,
+            write_buffer: 64 << 20,
+            compression: "lz4".to_owned(),
+            max_open_files: 256,
+        }
+    }
+}
+
+/// Parses a byte size: `67108864`, `64MiB`, `64 MB`, `1GiB`.
+fn parse_bytes(raw: &str) -> Option<u64> {
+    raw.parse::<u64>()
+        .ok()
+        .or_else(|| raw.parse::<bytesize::ByteSize>().ok().map(|b| b.as_u64()))
+}
+
 /// The settings that hold one value, by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scalar {
@@ -603,15 +661,27 @@ enum Scalar {
     TopicReplicationFactor,
     CommitInterval,
     QueueCapacity,
+    Store,
+    StandbyReplicas,
+    RocksDbBlockCache,
+    RocksDbWriteBuffer,
+    RocksDbCompression,
+    RocksDbMaxOpenFiles,
 }
 
 impl Scalar {
-    const ALL: [Scalar; 5] = [
+    const ALL: [Scalar; 11] = [
         Scalar::Broker,
         Scalar::TopicPartitions,
         Scalar::TopicReplicationFactor,
         Scalar::CommitInterval,
         Scalar::QueueCapacity,
+        Scalar::Store,
+        Scalar::StandbyReplicas,
+        Scalar::RocksDbBlockCache,
+        Scalar::RocksDbWriteBuffer,
+        Scalar::RocksDbCompression,
+        Scalar::RocksDbMaxOpenFiles,
     ];
 
     fn from_key(key: &str) -> Option<Self> {
@@ -625,6 +695,12 @@ impl Scalar {
             Scalar::TopicReplicationFactor => "topic_replication_factor",
             Scalar::CommitInterval => "commit_interval",
             Scalar::QueueCapacity => "queue_capacity",
+            Scalar::Store => "store",
+            Scalar::StandbyReplicas => "standby_replicas",
+            Scalar::RocksDbBlockCache => "rocksdb_block_cache",
+            Scalar::RocksDbWriteBuffer => "rocksdb_write_buffer",
+            Scalar::RocksDbCompression => "rocksdb_compression",
+            Scalar::RocksDbMaxOpenFiles => "rocksdb_max_open_files",
         }
     }
 
@@ -635,6 +711,12 @@ impl Scalar {
             Scalar::TopicReplicationFactor => "FAUST_TOPIC_REPLICATION_FACTOR",
             Scalar::CommitInterval => "FAUST_COMMIT_INTERVAL",
             Scalar::QueueCapacity => "FAUST_QUEUE_CAPACITY",
+            Scalar::Store => "FAUST_STORE",
+            Scalar::StandbyReplicas => "FAUST_STANDBY_REPLICAS",
+            Scalar::RocksDbBlockCache => "FAUST_ROCKSDB_BLOCK_CACHE",
+            Scalar::RocksDbWriteBuffer => "FAUST_ROCKSDB_WRITE_BUFFER",
+            Scalar::RocksDbCompression => "FAUST_ROCKSDB_COMPRESSION",
+            Scalar::RocksDbMaxOpenFiles => "FAUST_ROCKSDB_MAX_OPEN_FILES",
         }
     }
 
@@ -646,6 +728,13 @@ impl Scalar {
             Scalar::TopicPartitions | Scalar::QueueCapacity => "a whole number from 1 up",
             Scalar::TopicReplicationFactor => "a whole number from 1 to 32767",
             Scalar::CommitInterval => "a duration above zero such as 2.8s, 500ms or 1m",
+            Scalar::Store => "a store URL: memory:// or rocksdb://DIR",
+            Scalar::StandbyReplicas => "a whole number from 0 up",
+            Scalar::RocksDbBlockCache | Scalar::RocksDbWriteBuffer => {
+                "a size in bytes such as 67108864, 64MiB or 1GiB"
+            }
+            Scalar::RocksDbCompression => "none, lz4 or zstd",
+            Scalar::RocksDbMaxOpenFiles => "a whole number from 16 up, or -1 for no limit",
         }
     }
 
@@ -656,11 +745,24 @@ impl Scalar {
             Scalar::TopicReplicationFactor => "3",
             Scalar::CommitInterval => "2.8s",
             Scalar::QueueCapacity => "4096",
+            Scalar::Store => "rocksdb://data",
+            Scalar::StandbyReplicas => "1",
+            Scalar::RocksDbBlockCache | Scalar::RocksDbWriteBuffer => "64MiB",
+            Scalar::RocksDbCompression => "lz4",
+            Scalar::RocksDbMaxOpenFiles => "256",
         }
     }
 
     fn is_text(self) -> bool {
-        matches!(self, Scalar::Broker | Scalar::CommitInterval)
+        matches!(
+            self,
+            Scalar::Broker
+                | Scalar::CommitInterval
+                | Scalar::Store
+                | Scalar::RocksDbBlockCache
+                | Scalar::RocksDbWriteBuffer
+                | Scalar::RocksDbCompression
+        )
     }
 
     fn toml_example(self) -> String {
@@ -677,7 +779,12 @@ impl Scalar {
     fn toml_text(self, value: &toml::Value) -> Result<String, String> {
         match value {
             toml::Value::String(s) => Ok(s.clone()),
-            toml::Value::Integer(i) if !self.is_text() => Ok(i.to_string()),
+            toml::Value::Integer(i)
+                if !self.is_text()
+                    || matches!(self, Scalar::RocksDbBlockCache | Scalar::RocksDbWriteBuffer) =>
+            {
+                Ok(i.to_string())
+            }
             other => Err(other.to_string()),
         }
     }
@@ -703,6 +810,28 @@ impl Scalar {
             Scalar::QueueCapacity => {
                 settings.queue_capacity = raw.parse().ok().filter(|n| *n >= 1).ok_or(())?;
             }
+            Scalar::Store => {
+                crate::table::store::StoreKind::parse(raw, "app").map_err(|_| ())?;
+                settings.store = raw.to_owned();
+            }
+            Scalar::StandbyReplicas => settings.standby_replicas = raw.parse().map_err(|_| ())?,
+            Scalar::RocksDbBlockCache => {
+                settings.rocksdb.block_cache = parse_bytes(raw).filter(|n| *n > 0).ok_or(())?;
+            }
+            Scalar::RocksDbWriteBuffer => {
+                settings.rocksdb.write_buffer = parse_bytes(raw).filter(|n| *n > 0).ok_or(())?;
+            }
+            Scalar::RocksDbCompression => match raw {
+                "none" | "lz4" | "zstd" => settings.rocksdb.compression = raw.to_owned(),
+                _ => return Err(()),
+            },
+            Scalar::RocksDbMaxOpenFiles => {
+                settings.rocksdb.max_open_files = raw
+                    .parse()
+                    .ok()
+                    .filter(|n| *n == -1 || *n >= 16)
+                    .ok_or(())?;
+            }
             Scalar::Broker => return Err(()),
         }
         Ok(())
@@ -721,6 +850,13 @@ impl Scalar {
                 )
             }
             Scalar::QueueCapacity => settings.queue_capacity.to_string(),
+            Scalar::Store => format!("{:?}", settings.store),
+            Scalar::StandbyReplicas => settings.standby_replicas.to_string(),
+            // Exact bytes: they read back as they were.
+            Scalar::RocksDbBlockCache => settings.rocksdb.block_cache.to_string(),
+            Scalar::RocksDbWriteBuffer => settings.rocksdb.write_buffer.to_string(),
+            Scalar::RocksDbCompression => format!("{:?}", settings.rocksdb.compression),
+            Scalar::RocksDbMaxOpenFiles => settings.rocksdb.max_open_files.to_string(),
         }
     }
 }
@@ -1143,8 +1279,9 @@ mod tests {
         assert_eq!(
             msg,
             "configuration error: faust.toml: unknown key `brokers`; the known keys are broker, \
-             topic_partitions, topic_replication_factor, commit_interval, queue_capacity, \
-             consumer, producer, admin"
+             topic_partitions, topic_replication_factor, commit_interval, queue_capacity, store, \
+             standby_replicas, rocksdb_block_cache, rocksdb_write_buffer, rocksdb_compression, \
+             rocksdb_max_open_files, consumer, producer, admin"
         );
     }
 

@@ -225,6 +225,59 @@ impl App {
         self
     }
 
+    /// Where tables keep their data (Faust's `store`): `"memory://"` (the
+    /// default: rebuilt from the changelogs at every start) or
+    /// `"rocksdb://DIR"` (on disk: a restart replays only the changelog
+    /// past what the store holds). A table's own `store` option wins.
+    ///
+    /// ```
+    /// use faust::App;
+    /// let app = App::new("word-count").store("rocksdb://data");
+    /// assert_eq!(app.settings().store, "rocksdb://data");
+    /// ```
+    ///
+    /// An unknown scheme is reported when the worker starts.
+    pub fn store(mut self, url: impl Into<String>) -> Self {
+        self.settings.store = url.into();
+        self.settings.mark("store", Source::App);
+        self
+    }
+
+    /// Warm copies of table partitions other workers own (Faust's
+    /// `table_standby_replicas`, default 0). With 1 or more, every worker
+    /// follows the changelogs of the partitions it does not own, so when an
+    /// owner dies its successor replays only a short tail.
+    pub fn standby_replicas(mut self, n: u32) -> Self {
+        self.settings.standby_replicas = n;
+        self.settings.mark("standby_replicas", Source::App);
+        self
+    }
+
+    /// RocksDB tuning: the block cache and memtable budget every partition
+    /// shares, compression, open files.
+    ///
+    /// ```
+    /// use faust::App;
+    /// use faust::config::RocksDbSettings;
+    /// let mut rocks = RocksDbSettings::default();
+    /// rocks.block_cache = 256 << 20;
+    /// rocks.compression = "zstd".into();
+    /// let app = App::new("word-count").store("rocksdb://data").rocksdb(rocks);
+    /// assert_eq!(app.settings().rocksdb.block_cache, 256 << 20);
+    /// ```
+    pub fn rocksdb(mut self, settings: config::RocksDbSettings) -> Self {
+        self.settings.rocksdb = settings;
+        for key in [
+            "rocksdb_block_cache",
+            "rocksdb_write_buffer",
+            "rocksdb_compression",
+            "rocksdb_max_open_files",
+        ] {
+            self.settings.mark(key, Source::App);
+        }
+        self
+    }
+
     /// Sets a librdkafka property of the consumer, e.g.
     /// `.consumer_config("fetch.min.bytes", 65536)`. It goes on top of the
     /// transport's defaults; the config file's `[consumer]` table and
@@ -301,8 +354,8 @@ impl App {
         self
     }
 
-    /// Adds a table declaration (`&MY_TABLE`).
-    pub fn table<K, V>(mut self, table: &'static crate::table::Table<K, V>) -> Self {
+    /// Adds a table declaration (`&MY_TABLE`), of any kind.
+    pub fn table(mut self, table: &'static impl crate::table::AnyTable) -> Self {
         self.tables.push(table.def());
         self
     }
@@ -311,6 +364,11 @@ impl App {
     pub fn configure_agent(mut self, name: impl Into<String>, options: AgentOptions) -> Self {
         self.agent_options.insert(name.into(), options);
         self
+    }
+
+    /// The tables this app holds.
+    pub fn table_defs(&self) -> &[&'static TableDef] {
+        &self.tables
     }
 
     /// Names of the agents this app runs.
@@ -407,7 +465,7 @@ pub(crate) struct AppCore {
     pub(crate) producer: Arc<dyn Producer>,
     pub(crate) clock: Clock,
     pub(crate) topics: HashMap<String, TopicSettings>,
-    pub(crate) tables: HashMap<&'static str, Arc<crate::table::TableState>>,
+    pub(crate) tables: Arc<crate::table::Tables>,
 }
 
 impl AppCore {

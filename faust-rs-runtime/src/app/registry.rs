@@ -14,6 +14,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::agent::AgentHandler;
+use crate::codec::Codecs;
 use crate::time::TaskFuture;
 
 /// Where an item was defined, for error messages that name both sides of a
@@ -180,8 +181,62 @@ pub struct TableDef {
     pub help: &'static str,
     /// Missing keys read as `V::default()` in `update`.
     pub default: bool,
+    /// Which kind of table: partitioned or global, map or set.
+    pub kind: TableKind,
+    /// Its key and value types, erased: for the CLI's `table get`.
+    pub types: TableTypes,
     /// Where it is declared.
     pub location: Option<Location>,
+}
+
+/// The kinds of table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TableKind {
+    /// [`Table`](crate::table::Table): each worker holds the partitions it
+    /// owns.
+    Table,
+    /// [`GlobalTable`](crate::table::GlobalTable): every worker holds every
+    /// partition.
+    Global,
+    /// [`SetTable`](crate::table::SetTable): set-valued, partitioned.
+    Set,
+    /// [`SetGlobalTable`](crate::table::SetGlobalTable): set-valued, global.
+    SetGlobal,
+}
+
+impl TableKind {
+    /// Whether every worker holds every partition.
+    pub fn is_global(self) -> bool {
+        matches!(self, TableKind::Global | TableKind::SetGlobal)
+    }
+
+    /// The type's name: `Table`, `GlobalTable`, `SetTable`, `SetGlobalTable`.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            TableKind::Table => "Table",
+            TableKind::Global => "GlobalTable",
+            TableKind::Set => "SetTable",
+            TableKind::SetGlobal => "SetGlobalTable",
+        }
+    }
+}
+
+/// A table's key and value types behind plain functions, so tools that do
+/// not know the types (the CLI) can look a key up and show its value.
+#[derive(Clone, Copy)]
+pub struct TableTypes {
+    /// Encodes a key written as text (JSON, or a bare string) with the
+    /// key codec named (or the type's default).
+    pub key_from_text: fn(&Codecs, Option<&str>, &str) -> crate::Result<bytes::Bytes>,
+    /// Decodes a stored value with the value codec and renders it as JSON.
+    pub value_to_json: fn(&Codecs, Option<&str>, &[u8]) -> crate::Result<serde_json::Value>,
+}
+
+impl fmt::Debug for TableTypes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TableTypes").finish_non_exhaustive()
+    }
 }
 
 /// Every `#[agent]` linked into the program.

@@ -6,6 +6,8 @@
 //! my-app agents                           list the agents, their topics, sinks and error policies
 //! my-app send TOPIC [--key K] VALUE [--partition N] [--header NAME=VALUE ...]
 //!                                         send one record through the configured broker
+//! my-app tables                           list the tables: kind, partitions, store, changelog, keys
+//! my-app table get TABLE KEY              print KEY's value in TABLE as JSON
 //! my-app --help, my-app COMMAND --help
 //! ```
 //!
@@ -15,6 +17,14 @@
 //! [`config::resolve`] (defaults < `App` builder < TOML file < environment <
 //! command line; the [`config`] chapter lists every setting). With
 //! `--loglevel debug` the worker logs each setting and where it came from.
+//!
+//! `tables` and `table get` read the tables' changelogs from the broker
+//! (outside the app's consumer group, so a running worker is not
+//! disturbed) and rebuild them in memory: what they show is what every
+//! worker would recover, whatever store the workers use. `table get`
+//! parses KEY as JSON when it can (`42`, `"a b"`, `{"id": 1}`), else takes
+//! it as a string, encodes it with the table's key codec, and prints the
+//! value as JSON; a missing key prints `null` and exits with code 1.
 //!
 //! `send` writes VALUE's UTF-8 bytes as the record's value (and `--key`'s
 //! as its key) through the same transport the worker uses, waits for the
@@ -56,6 +66,10 @@ pub fn main(app: App) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Send(args) => run_send(&app, &overrides, args),
+        Command::Tables => run_tables(&app, &overrides),
+        Command::Table(TableCommand::Get { table, key }) => {
+            run_table_get(&app, &overrides, &table, &key)
+        }
     }
 }
 
@@ -110,6 +124,25 @@ enum Command {
     Agents,
     /// Send one record to a topic and print where it landed.
     Send(SendArgs),
+    /// List the tables: kind, partitions, store, changelog topic and keys
+    /// (read from the changelogs).
+    Tables,
+    /// Look into one table.
+    #[command(subcommand)]
+    Table(TableCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TableCommand {
+    /// Print KEY's value in TABLE as JSON, rebuilt from the changelog.
+    Get {
+        /// The table's name.
+        #[arg(value_name = "TABLE")]
+        table: String,
+        /// The key: JSON (`42`, `"a"`, `{"id":1}`) or a bare string.
+        #[arg(value_name = "KEY", allow_hyphen_values = true)]
+        key: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -215,6 +248,125 @@ async fn send(settings: &Settings, args: SendArgs) -> Result<RecordMetadata> {
              and does topic `{}` exist?",
             settings.broker, args.topic
         ))),
+    }
+}
+
+fn run_tables(app: &App, overrides: &CliOverrides) -> ExitCode {
+    let names: Vec<&str> = app.tables.iter().map(|t| t.name).collect();
+    with_tables(app, overrides, &names, |tables| {
+        println!(
+            "{:<24} {:<15} {:>10} {:<28} {:<40} {:>10}",
+            "table", "kind", "partitions", "store", "changelog", "keys"
+        );
+        for table in tables.all() {
+            let keys: usize = table.partition_sizes()?.iter().map(|(_, n)| n).sum();
+            let store = crate::table::TableState::new(table.def, &app.id, app.settings())
+                .map(|t| t.describe_store())
+                .unwrap_or_else(|e| format!("({e})"));
+            println!(
+                "{:<24} {:<15} {:>10} {:<28} {:<40} {:>10}",
+                table.def.name,
+                table.def.kind.type_name(),
+                table.partitions,
+                store,
+                table.changelog,
+                keys
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn run_table_get(app: &App, overrides: &CliOverrides, name: &str, key: &str) -> ExitCode {
+    let Some(def) = app.tables.iter().find(|t| t.name == name) else {
+        let known: Vec<&str> = app.tables.iter().map(|t| t.name).collect();
+        return fail(format!(
+            "no table named `{name}` in app `{}`; its tables are: {}",
+            app.id,
+            if known.is_empty() {
+                "(none)".to_owned()
+            } else {
+                known.join(", ")
+            }
+        ));
+    };
+    let key_bytes = match (def.types.key_from_text)(&app.codecs, def.key_serializer, key) {
+        Ok(bytes) => bytes,
+        Err(e) => return fail(format!("table `{name}`: {e}")),
+    };
+    with_tables(app, overrides, &[name], |tables| {
+        let Some(table) = tables.get(name) else {
+            return Ok(ExitCode::FAILURE);
+        };
+        match table.find(&key_bytes)? {
+            Some((_, value)) => {
+                let json = (def.types.value_to_json)(&app.codecs, def.value_serializer, &value)?;
+                println!("{json}");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                println!("null");
+                eprintln!("table `{name}` has no value for key {key:?}");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    })
+}
+
+/// Rebuilds the tables named `names` in memory from their changelogs on
+/// the configured broker, then calls `f`.
+fn with_tables(
+    app: &App,
+    overrides: &CliOverrides,
+    names: &[&str],
+    f: impl FnOnce(&crate::table::Tables) -> Result<ExitCode>,
+) -> ExitCode {
+    let settings = match resolve_settings(app, overrides) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    if let Some(scheme @ ("embedded" | "memory")) =
+        settings.broker.split_once("://").map(|(s, _)| s)
+    {
+        eprintln!(
+            "warning: the broker is {scheme}:// ({}), which lives only as long as this              command: the tables read empty; pass --broker kafka://HOST:PORT or set              FAUST_BROKER",
+            settings.source("broker")
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+    };
+    let result = runtime.block_on(async {
+        let transport = crate::transport::connect(&settings, crate::time::Clock::real())?;
+        let list: Vec<_> = app
+            .tables
+            .iter()
+            .filter(|t| names.contains(&t.name))
+            .map(|def| {
+                std::sync::Arc::new(crate::table::TableState::in_memory(def, &app.id, &settings))
+            })
+            .collect();
+        let tables = crate::table::Tables::new(list, false);
+        let partitions: Vec<i32> =
+            (0..tables.all().iter().map(|t| t.partitions).max().unwrap_or(0))
+                .map(|p| p as i32)
+                .collect();
+        let reader = transport.changelog_reader(&app.id)?;
+        // Blocking reads: nothing else runs on this runtime meanwhile.
+        tables.assign(&partitions, &*reader).or_else(|e| match e {
+            // A changelog that does not exist yet: the table is empty.
+            Error::Transport { .. } if e.to_string().contains("Unknown") => Ok(0),
+            e => Err(e),
+        })?;
+        f(&tables)
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => fail(e),
     }
 }
 

@@ -5,9 +5,9 @@
 //! event of partition `p` goes to table partition `p`. Each write is also
 //! sent to the table's changelog topic, `<app id>-<table>-changelog`
 //! (compacted; a delete is a tombstone), to changelog partition `p`. Before
-//! any event of a partition is processed, the worker rebuilds that table
-//! partition from its changelog, so state comes back after a restart or
-//! when a partition moves to another worker.
+//! any event of a partition is processed, the worker brings that table
+//! partition up to its changelog's end, so state comes back after a restart
+//! or when a partition moves to another worker.
 //!
 //! ```
 //! use faust::prelude::*;
@@ -29,24 +29,113 @@
 //! Outside an event (a task or timer), a key's partition is its hash, as a
 //! producer would choose it.
 //!
-//! Stores: `memory` (in this release; state is rebuilt from the changelog at
-//! every start). This module may call `codec`, `context` and `transport`.
+//! # Kinds
+//!
+//! | type | holds | Faust |
+//! | --- | --- | --- |
+//! | [`Table<K, V>`] | the partitions this worker owns | `app.Table` |
+//! | [`GlobalTable<K, V>`] | every partition, on every worker, kept current | `app.GlobalTable` |
+//! | [`SetTable<K, V>`] | a set of `V` per key (`add`, `discard`) | `app.SetTable` |
+//! | [`SetGlobalTable<K, V>`] | a set per key, on every worker | `app.SetGlobalTable` |
+//!
+//! A global table's key lives in the partition its hash picks (not the
+//! event's), so every worker finds it in the same place.
+//!
+//! # Stores
+//!
+//! `memory://` (the default) keeps partitions in memory and rebuilds them
+//! from the changelog at every start. `rocksdb://DIR` keeps them on disk:
+//! each partition's data and the last changelog offset it holds are
+//! written in one RocksDB `WriteBatch`, so a restart replays only the
+//! changelog past that offset. A missing, corrupt or incompatible folder is
+//! rebuilt from offset 0 with a warning. See [`App::store`](crate::App::store)
+//! and the `rocksdb_*` settings in [`config`](crate::app::config).
+//!
+//! # Guarantee
+//!
+//! At least once: after a crash, the events processed since the last offset
+//! commit (at most `commit_interval` of them, plus those in flight) are
+//! processed again, so a counting table may count them twice. Nothing is
+//! lost: an event's offset is committed only after its changelog writes are
+//! on the broker.
 
-use std::collections::{BTreeMap, HashMap};
+mod recovery;
+mod state;
+pub(crate) mod store;
+
+use std::collections::BTreeSet;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 
-use crate::app::registry::TableDef;
-use crate::codec::Payload;
+pub(crate) use recovery::{ChangelogRead, ReadSpec};
+pub(crate) use state::{TableState, Tables};
+
+use crate::app::registry::{TableDef, TableKind, TableTypes};
+use crate::codec::{Codecs, Json, Payload};
 use crate::context::with_scope;
 use crate::error::{Error, Result};
-use crate::transport::{Message, OutgoingRecord, partition_for_key};
+
+/// What [`rebuild`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RebuildReport {
+    /// Changelog records read and applied.
+    pub records: u64,
+    /// Table partitions brought up to date.
+    pub partitions: usize,
+    /// How long it took, from opening the stores to the last record.
+    pub elapsed: std::time::Duration,
+}
+
+/// Brings every table of `app`, every partition, up to its changelog's end
+/// in the app's configured stores, as a worker does for the partitions it
+/// is assigned, and reports what it read. With RocksDB stores this warms a
+/// store folder before a worker starts on it (the worker then replays only
+/// what was written since); it is also how the table benchmarks measure
+/// recovery. Uses the app's settings as they are (call
+/// [`config::resolve`](crate::app::config::resolve) first for the file and
+/// environment); blocks until done.
+///
+/// # Errors
+///
+/// A broker that cannot be reached, a changelog that cannot be read, or a
+/// store that cannot be opened.
+pub fn rebuild(app: &crate::App) -> Result<RebuildReport> {
+    let started = std::time::Instant::now();
+    let settings = app.settings();
+    let transport = crate::transport::connect(settings, crate::time::Clock::real())?;
+    let mut list = Vec::new();
+    for def in app.table_defs() {
+        list.push(std::sync::Arc::new(TableState::new(
+            def,
+            app.id(),
+            settings,
+        )?));
+    }
+    let partitions: Vec<i32> = (0..list.iter().map(|t| t.partitions).max().unwrap_or(0))
+        .map(|p| p as i32)
+        .collect();
+    let count: usize = list.iter().map(|t| t.partitions as usize).sum();
+    let tables = Tables::new(list, false);
+    let reader = transport.changelog_reader(app.id())?;
+    let records = tables.assign(&partitions, &*reader)?;
+    tables.close();
+    Ok(RebuildReport {
+        records,
+        partitions: count,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The changelog topic of table `table` in app `app_id`.
+pub fn changelog_topic(app_id: &str, table: &str) -> String {
+    format!("{app_id}-{table}-changelog")
+}
 
 /// A partitioned, changelog-backed table of `V` by `K`. Declare one with
-/// `#[table]`, or [`Table::from_def`] with a `TableDef`.
+/// `#[table]`.
 pub struct Table<K, V> {
     def: &'static TableDef,
     _types: PhantomData<fn() -> (K, V)>,
@@ -54,13 +143,20 @@ pub struct Table<K, V> {
 
 impl<K, V> fmt::Debug for Table<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Table")
+        f.debug_struct(self.def.kind.type_name())
             .field("name", &self.def.name)
             .finish()
     }
 }
 
 impl<K: Payload, V: Payload> Table<K, V> {
+    /// What `#[table]` records about the kind.
+    #[doc(hidden)]
+    pub const KIND: TableKind = TableKind::Table;
+    /// What `#[table]` records about the types.
+    #[doc(hidden)]
+    pub const TYPES: TableTypes = types::<K, V>();
+
     /// A handle from a registered declaration; used by `#[table]`.
     #[doc(hidden)]
     pub const fn from_def(def: &'static TableDef) -> Self {
@@ -86,11 +182,10 @@ impl<K, V> Table<K, V> {
 impl<K: Payload, V: Payload> Table<K, V> {
     /// The value of `key`, if it has one.
     pub fn get(&self, key: &K) -> Result<Option<V>> {
-        self.with(|table, core| {
-            let key = table.encode_key::<K>(core, key)?;
-            let partition = table.partition_of(&key);
-            match table.store(partition).get(&key) {
-                Some(bytes) => Ok(Some(table.decode_value::<V>(core, &bytes)?)),
+        self.with(|table, codecs| {
+            let key = table.encode_key::<K>(codecs, key)?;
+            match table.get(&key)? {
+                Some(bytes) => Ok(Some(table.decode_value::<V>(codecs, &bytes)?)),
                 None => Ok(None),
             }
         })
@@ -98,26 +193,25 @@ impl<K: Payload, V: Payload> Table<K, V> {
 
     /// Whether `key` has a value.
     pub fn contains(&self, key: &K) -> Result<bool> {
-        self.with(|table, core| {
-            let key = table.encode_key::<K>(core, key)?;
-            let partition = table.partition_of(&key);
-            Ok(table.store(partition).get(&key).is_some())
+        self.with(|table, codecs| {
+            let key = table.encode_key::<K>(codecs, key)?;
+            Ok(table.get(&key)?.is_some())
         })
     }
 
     /// Sets `key` to `value`, in the store and the changelog.
     pub fn set(&self, key: &K, value: V) -> Result<()> {
-        self.with(|table, core| {
-            let key = table.encode_key::<K>(core, key)?;
-            let value = table.encode_value::<V>(core, &value)?;
+        self.with(|table, codecs| {
+            let key = table.encode_key::<K>(codecs, key)?;
+            let value = table.encode_value::<V>(codecs, &value)?;
             table.write(key, Some(value))
         })
     }
 
     /// Removes `key` (a tombstone in the changelog).
     pub fn delete(&self, key: &K) -> Result<()> {
-        self.with(|table, core| {
-            let key = table.encode_key::<K>(core, key)?;
+        self.with(|table, codecs| {
+            let key = table.encode_key::<K>(codecs, key)?;
             table.write(key, None)
         })
     }
@@ -129,30 +223,24 @@ impl<K: Payload, V: Payload> Table<K, V> {
     where
         V: Default + Clone,
     {
-        self.with(|table, core| {
-            let key_bytes = table.encode_key::<K>(core, key)?;
-            let partition = table.partition_of(&key_bytes);
-            let mut value = match table.store(partition).get(&key_bytes) {
-                Some(bytes) => table.decode_value::<V>(core, &bytes)?,
+        self.with(|table, codecs| {
+            let key_bytes = table.encode_key::<K>(codecs, key)?;
+            let mut value = match table.get(&key_bytes)? {
+                Some(bytes) => table.decode_value::<V>(codecs, &bytes)?,
                 None if table.def.default => V::default(),
-                None => {
-                    return Err(Error::config(format!(
-                        "table `{}` has no value for this key and no default; declare it with \
-                         `#[table(name = \"{}\", default)]`, or `get` and `set` instead",
-                        table.def.name, table.def.name
-                    )));
-                }
+                None => return Err(no_default(table.def)),
             };
             f(&mut value);
-            let encoded = table.encode_value::<V>(core, &value)?;
+            let encoded = table.encode_value::<V>(codecs, &value)?;
             table.write(key_bytes, Some(encoded))?;
             Ok(value)
         })
     }
 
-    /// Number of keys in the partitions this worker holds.
+    /// Number of keys in the partitions this worker holds (RocksDB: counted
+    /// by a scan).
     pub fn len(&self) -> Result<usize> {
-        self.with(|table, _| Ok(table.stores().iter().map(|s| s.len()).sum()))
+        self.with(|table, _| table.len())
     }
 
     /// True when the partitions this worker holds have no key.
@@ -162,305 +250,358 @@ impl<K: Payload, V: Payload> Table<K, V> {
 
     /// Every key and value in the partitions this worker holds.
     pub fn items(&self) -> Result<Vec<(K, V)>> {
-        self.with(|table, core| {
-            let mut out = Vec::new();
-            for store in table.stores() {
-                for (k, v) in store.items() {
-                    out.push((
-                        table.decode_key::<K>(core, &k)?,
-                        table.decode_value::<V>(core, &v)?,
-                    ));
-                }
-            }
-            Ok(out)
+        self.with(|table, codecs| {
+            table
+                .items()?
+                .into_iter()
+                .map(|(k, v)| {
+                    Ok((
+                        table.decode_key::<K>(codecs, &k)?,
+                        table.decode_value::<V>(codecs, &v)?,
+                    ))
+                })
+                .collect()
         })
     }
 
-    fn with<R>(&self, f: impl FnOnce(&TableState, &crate::app::AppCore) -> Result<R>) -> Result<R> {
+    fn with<R>(&self, f: impl FnOnce(&TableState, &Codecs) -> Result<R>) -> Result<R> {
         with_scope(|scope| match scope.core.tables.get(self.def.name) {
-            Some(table) => f(table, &scope.core),
+            Some(table) => f(table, &scope.core.codecs),
             None => Err(Error::config(format!(
                 "table `{}` is not part of this app; add it with `App::table(&...)` (App::new \
                  takes every #[table] linked into the program)",
                 self.def.name
             ))),
         })
-        .unwrap_or(Err(Error::NoContext { what: "Table" }))
+        .unwrap_or(Err(Error::NoContext {
+            what: self.def.kind.type_name(),
+        }))
     }
 }
 
-/// One table of a running app: its stores by partition and its changelog.
-pub(crate) struct TableState {
-    pub(crate) def: &'static TableDef,
-    pub(crate) changelog: Arc<str>,
-    pub(crate) partitions: u32,
-    stores: Mutex<HashMap<i32, Arc<MemoryStore>>>,
+fn no_default(def: &TableDef) -> Error {
+    Error::config(format!(
+        "table `{}` has no value for this key and no default; declare it with \
+         `#[table(name = \"{}\", default)]`, or use `get` and `set` instead",
+        def.name, def.name
+    ))
 }
 
-impl fmt::Debug for TableState {
+/// A table every worker holds whole, kept current from its changelog
+/// (Faust's `GlobalTable`): for reference data every event may look up,
+/// such as a currency table. Same methods as [`Table`] (through `Deref`).
+///
+/// ```
+/// use faust::prelude::*;
+/// use faust::table::GlobalTable;
+///
+/// #[table(name = "rates")]
+/// static RATES: GlobalTable<String, f64>;
+/// # fn main() {}
+/// ```
+pub struct GlobalTable<K, V>(Table<K, V>);
+
+impl<K: Payload, V: Payload> GlobalTable<K, V> {
+    /// What `#[table]` records about the kind.
+    #[doc(hidden)]
+    pub const KIND: TableKind = TableKind::Global;
+    /// What `#[table]` records about the types.
+    #[doc(hidden)]
+    pub const TYPES: TableTypes = types::<K, V>();
+
+    /// A handle from a registered declaration; used by `#[table]`.
+    #[doc(hidden)]
+    pub const fn from_def(def: &'static TableDef) -> Self {
+        GlobalTable(Table::from_def(def))
+    }
+}
+
+impl<K, V> std::ops::Deref for GlobalTable<K, V> {
+    type Target = Table<K, V>;
+
+    fn deref(&self) -> &Table<K, V> {
+        &self.0
+    }
+}
+
+impl<K, V> fmt::Debug for GlobalTable<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TableState")
-            .field("name", &self.def.name)
-            .field("changelog", &self.changelog)
-            .field("partitions", &self.partitions)
-            .finish_non_exhaustive()
+        self.0.fmt(f)
     }
 }
 
-impl TableState {
-    pub(crate) fn new(
-        def: &'static TableDef,
-        app_id: &str,
-        default_partitions: u32,
-    ) -> Result<Self> {
-        match def.store {
-            None | Some("memory") => {}
-            Some(other) => {
-                return Err(Error::config(format!(
-                    "table `{}`: store `{other}` is not available in this build yet; use \
-                     `store = \"memory\"` (the state is rebuilt from the changelog at start)",
-                    def.name
-                )));
-            }
+/// A set of `V` per key (Faust's `SetTable`): `add` and `discard` members.
+/// Each change writes the key's whole set to the changelog. Members are
+/// kept in order (`V: Ord`).
+///
+/// ```
+/// use faust::prelude::*;
+/// use faust::table::SetTable;
+///
+/// #[table(name = "pages-by-user")]
+/// static PAGES: SetTable<String, String>;
+///
+/// #[agent(topic = "views")]
+/// async fn record(view: Event<String>) -> Result<()> {
+///     let user = view.key.clone().unwrap_or_default();
+///     PAGES.add(&user, view.value.clone())?;
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+pub struct SetTable<K, V>(Table<K, Json<BTreeSet<V>>>);
+
+/// A [`SetTable`] every worker holds whole (Faust's `SetGlobalTable`).
+pub struct SetGlobalTable<K, V>(SetTable<K, V>);
+
+impl<K: Payload, V: Payload + Ord> SetTable<K, V> {
+    /// What `#[table]` records about the kind.
+    #[doc(hidden)]
+    pub const KIND: TableKind = TableKind::Set;
+    /// What `#[table]` records about the types.
+    #[doc(hidden)]
+    pub const TYPES: TableTypes = types::<K, Json<BTreeSet<V>>>();
+
+    /// A handle from a registered declaration; used by `#[table]`.
+    #[doc(hidden)]
+    pub const fn from_def(def: &'static TableDef) -> Self {
+        SetTable(Table::from_def(def))
+    }
+
+    /// The table's name.
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    /// Its declaration.
+    pub fn def(&self) -> &'static TableDef {
+        self.0.def()
+    }
+
+    /// The members of `key`'s set (empty when it has none).
+    pub fn get(&self, key: &K) -> Result<BTreeSet<V>> {
+        Ok(self.0.get(key)?.map(|s| s.0).unwrap_or_default())
+    }
+
+    /// Whether `member` is in `key`'s set.
+    pub fn contains(&self, key: &K, member: &V) -> Result<bool> {
+        Ok(self.0.get(key)?.is_some_and(|s| s.0.contains(member)))
+    }
+
+    /// Adds `member` to `key`'s set; false when it was there already (and
+    /// nothing is written).
+    pub fn add(&self, key: &K, member: V) -> Result<bool> {
+        let mut set = self.get(key)?;
+        if !set.insert(member) {
+            return Ok(false);
         }
-        Ok(TableState {
-            def,
-            changelog: Arc::from(changelog_topic(app_id, def.name)),
-            partitions: def.partitions.unwrap_or(default_partitions).max(1),
-            stores: Mutex::new(HashMap::new()),
-        })
+        self.0.set(key, Json(set))?;
+        Ok(true)
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<i32, Arc<MemoryStore>>> {
-        self.stores.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The store of `partition`, created empty on first use.
-    pub(crate) fn store(&self, partition: i32) -> Arc<MemoryStore> {
-        self.lock().entry(partition).or_default().clone()
-    }
-
-    fn stores(&self) -> Vec<Arc<MemoryStore>> {
-        self.lock().values().cloned().collect()
-    }
-
-    /// The partition a write goes to: the current event's, or the key's
-    /// hash outside an event.
-    fn partition_of(&self, key: &Bytes) -> i32 {
-        with_scope(|scope| scope.source.partition())
-            .flatten()
-            .filter(|p| (*p as u32) < self.partitions)
-            .unwrap_or_else(|| partition_for_key(key, self.partitions))
-    }
-
-    fn write(&self, key: Bytes, value: Option<Bytes>) -> Result<()> {
-        let partition = self.partition_of(&key);
-        let store = self.store(partition);
-        match &value {
-            Some(v) => store.put(key.clone(), v.clone()),
-            None => store.remove(&key),
+    /// Removes `member` from `key`'s set; false when it was not there. The
+    /// key goes when its set is empty.
+    pub fn discard(&self, key: &K, member: &V) -> Result<bool> {
+        let mut set = self.get(key)?;
+        if !set.remove(member) {
+            return Ok(false);
         }
-        let record = OutgoingRecord {
-            topic: self.changelog.clone(),
-            partition: Some(partition),
-            key: Some(key),
-            value,
-            ..OutgoingRecord::default()
-        };
-        with_scope(|scope| {
-            let delivery = scope.core.producer.send(record);
-            scope.pending.push(delivery);
-        })
-        .ok_or(Error::NoContext { what: "Table" })
-    }
-
-    /// Applies one changelog record to its partition's store.
-    pub(crate) fn apply(&self, message: &Message) {
-        let Some(key) = message.key.clone() else {
-            return;
-        };
-        let store = self.store(message.partition);
-        match &message.value {
-            Some(value) => store.put(key, value.clone()),
-            None => store.remove(&key),
+        if set.is_empty() {
+            self.0.delete(key)?;
+        } else {
+            self.0.set(key, Json(set))?;
         }
-        store.applied(message.offset);
+        Ok(true)
     }
 
-    /// The changelog offset to resume `partition`'s recovery from.
-    pub(crate) fn resume_offset(&self, partition: i32) -> i64 {
-        self.store(partition).applied_offset().map_or(0, |o| o + 1)
+    /// Removes `key` and its whole set.
+    pub fn delete(&self, key: &K) -> Result<()> {
+        self.0.delete(key)
     }
 
-    fn encode_key<K: Payload>(&self, core: &crate::app::AppCore, key: &K) -> Result<Bytes> {
-        Ok(core
-            .codecs
-            .for_type::<K>(self.def.key_serializer)?
-            .encode(key)?)
+    /// Number of keys in the partitions this worker holds.
+    pub fn len(&self) -> Result<usize> {
+        self.0.len()
     }
 
-    fn encode_value<V: Payload>(&self, core: &crate::app::AppCore, value: &V) -> Result<Bytes> {
-        Ok(core
-            .codecs
-            .for_type::<V>(self.def.value_serializer)?
-            .encode(value)?)
+    /// True when the partitions this worker holds have no key.
+    pub fn is_empty(&self) -> Result<bool> {
+        self.0.is_empty()
     }
 
-    fn decode_key<K: Payload>(&self, core: &crate::app::AppCore, key: &[u8]) -> Result<K> {
-        Ok(core
-            .codecs
-            .for_type::<K>(self.def.key_serializer)?
-            .decode(Some(key))?)
-    }
-
-    fn decode_value<V: Payload>(&self, core: &crate::app::AppCore, value: &[u8]) -> Result<V> {
-        Ok(core
-            .codecs
-            .for_type::<V>(self.def.value_serializer)?
-            .decode(Some(value))?)
+    /// Every key and its set, in the partitions this worker holds.
+    pub fn items(&self) -> Result<Vec<(K, BTreeSet<V>)>> {
+        Ok(self.0.items()?.into_iter().map(|(k, s)| (k, s.0)).collect())
     }
 }
 
-/// The changelog topic of table `table` in app `app_id`.
-pub fn changelog_topic(app_id: &str, table: &str) -> String {
-    format!("{app_id}-{table}-changelog")
-}
+impl<K: Payload, V: Payload + Ord> SetGlobalTable<K, V> {
+    /// What `#[table]` records about the kind.
+    #[doc(hidden)]
+    pub const KIND: TableKind = TableKind::SetGlobal;
+    /// What `#[table]` records about the types.
+    #[doc(hidden)]
+    pub const TYPES: TableTypes = types::<K, Json<BTreeSet<V>>>();
 
-/// One table partition in memory, with the last changelog offset applied.
-#[derive(Debug, Default)]
-pub(crate) struct MemoryStore {
-    state: Mutex<StoreState>,
-}
-
-#[derive(Debug, Default)]
-struct StoreState {
-    data: BTreeMap<Bytes, Bytes>,
-    applied: Option<i64>,
-}
-
-impl MemoryStore {
-    fn lock(&self) -> MutexGuard<'_, StoreState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn get(&self, key: &[u8]) -> Option<Bytes> {
-        self.lock().data.get(key).cloned()
-    }
-
-    fn put(&self, key: Bytes, value: Bytes) {
-        self.lock().data.insert(key, value);
-    }
-
-    fn remove(&self, key: &[u8]) {
-        self.lock().data.remove(key);
-    }
-
-    fn len(&self) -> usize {
-        self.lock().data.len()
-    }
-
-    fn items(&self) -> Vec<(Bytes, Bytes)> {
-        self.lock()
-            .data
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
-
-    fn applied(&self, offset: i64) {
-        let mut state = self.lock();
-        state.applied = Some(state.applied.map_or(offset, |a| a.max(offset)));
-    }
-
-    fn applied_offset(&self) -> Option<i64> {
-        self.lock().applied
+    /// A handle from a registered declaration; used by `#[table]`.
+    #[doc(hidden)]
+    pub const fn from_def(def: &'static TableDef) -> Self {
+        SetGlobalTable(SetTable::from_def(def))
     }
 }
 
-/// Reads a changelog partition from an offset to its current end.
-pub(crate) trait ChangelogRead {
-    /// Calls `apply` for each record of `topic`/`partition` from `from` to
-    /// the end as of the call; returns how many it read.
-    fn read(
-        &self,
-        topic: &str,
-        partition: i32,
-        from: i64,
-        apply: &mut dyn FnMut(&Message),
-    ) -> Result<u64>;
+impl<K, V> std::ops::Deref for SetGlobalTable<K, V> {
+    type Target = SetTable<K, V>;
+
+    fn deref(&self) -> &SetTable<K, V> {
+        &self.0
+    }
 }
 
-/// Rebuilds `partitions` of every table from their changelogs, before any
-/// event of those partitions is processed; logs what it did.
-pub(crate) fn recover(
-    tables: &[Arc<TableState>],
-    partitions: &[i32],
-    read: &dyn ChangelogRead,
-) -> Result<()> {
-    for table in tables {
-        for &partition in partitions {
-            if partition as u32 >= table.partitions {
-                continue;
-            }
-            let from = table.resume_offset(partition);
-            let started = std::time::Instant::now();
-            let records = read.read(&table.changelog, partition, from, &mut |m| table.apply(m))?;
-            let took = started.elapsed();
-            if records > 0 {
-                tracing::info!(
-                    table = table.def.name,
-                    partition,
-                    from,
-                    records,
-                    "recovered in {took:?} ({:.0} records/s)",
-                    records as f64 / took.as_secs_f64().max(1e-9)
-                );
-            }
-        }
+impl<K, V> fmt::Debug for SetTable<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(self.0.def.kind.type_name())
+            .field("name", &self.0.def.name)
+            .finish()
     }
-    Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl<K, V> fmt::Debug for SetGlobalTable<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
-    static DEF: TableDef = TableDef {
-        name: "t",
-        partitions: Some(2),
-        key_serializer: None,
-        value_serializer: None,
-        store: None,
-        help: "",
-        default: false,
-        location: None,
-    };
+/// Any kind of table, for [`App::table`](crate::App::table) and the test
+/// driver.
+pub trait AnyTable: Send + Sync + 'static {
+    /// The key type.
+    type Key: Payload;
+    /// What `get` returns for a key.
+    type Value;
 
-    fn message(partition: i32, offset: i64, key: &str, value: Option<&str>) -> Message {
-        Message {
-            topic: Arc::from("app-t-changelog"),
-            partition,
-            offset,
-            timestamp: 0,
-            key: Some(Bytes::copy_from_slice(key.as_bytes())),
-            value: value.map(|v| Bytes::copy_from_slice(v.as_bytes())),
-            headers: Default::default(),
-        }
+    /// Its declaration.
+    fn def(&self) -> &'static TableDef;
+
+    /// The value of `key` (for a set table, its set; `None` when empty).
+    fn lookup(&self, key: &Self::Key) -> Result<Option<Self::Value>>;
+
+    /// Number of keys held here.
+    fn count(&self) -> Result<usize>;
+
+    /// Every key and value held here.
+    fn entries(&self) -> Result<Vec<(Self::Key, Self::Value)>>;
+}
+
+impl<K: Payload, V: Payload> AnyTable for Table<K, V> {
+    type Key = K;
+    type Value = V;
+
+    fn def(&self) -> &'static TableDef {
+        self.def
     }
 
-    #[test]
-    fn replaying_a_changelog_rebuilds_each_partition_and_honours_tombstones() {
-        let table = TableState::new(&DEF, "app", 8).unwrap();
-        assert_eq!(&*table.changelog, "app-t-changelog");
-        assert_eq!(table.partitions, 2);
-        table.apply(&message(0, 0, "a", Some("1")));
-        table.apply(&message(0, 1, "b", Some("2")));
-        table.apply(&message(1, 0, "c", Some("3")));
-        table.apply(&message(0, 2, "a", None));
-        assert_eq!(table.store(0).get(b"a"), None);
-        assert_eq!(table.store(0).get(b"b").as_deref(), Some(&b"2"[..]));
-        assert_eq!(table.store(1).get(b"c").as_deref(), Some(&b"3"[..]));
-        assert_eq!(table.resume_offset(0), 3);
-        assert_eq!(table.resume_offset(1), 1);
+    fn lookup(&self, key: &K) -> Result<Option<V>> {
+        self.get(key)
     }
+
+    fn count(&self) -> Result<usize> {
+        self.len()
+    }
+
+    fn entries(&self) -> Result<Vec<(K, V)>> {
+        self.items()
+    }
+}
+
+impl<K: Payload, V: Payload> AnyTable for GlobalTable<K, V> {
+    type Key = K;
+    type Value = V;
+
+    fn def(&self) -> &'static TableDef {
+        self.0.def
+    }
+
+    fn lookup(&self, key: &K) -> Result<Option<V>> {
+        self.0.get(key)
+    }
+
+    fn count(&self) -> Result<usize> {
+        self.0.len()
+    }
+
+    fn entries(&self) -> Result<Vec<(K, V)>> {
+        self.0.items()
+    }
+}
+
+impl<K: Payload, V: Payload + Ord> AnyTable for SetTable<K, V> {
+    type Key = K;
+    type Value = BTreeSet<V>;
+
+    fn def(&self) -> &'static TableDef {
+        self.0.def
+    }
+
+    fn lookup(&self, key: &K) -> Result<Option<BTreeSet<V>>> {
+        Ok(self.0.get(key)?.map(|s| s.0))
+    }
+
+    fn count(&self) -> Result<usize> {
+        self.len()
+    }
+
+    fn entries(&self) -> Result<Vec<(K, BTreeSet<V>)>> {
+        self.items()
+    }
+}
+
+impl<K: Payload, V: Payload + Ord> AnyTable for SetGlobalTable<K, V> {
+    type Key = K;
+    type Value = BTreeSet<V>;
+
+    fn def(&self) -> &'static TableDef {
+        self.0.def()
+    }
+
+    fn lookup(&self, key: &K) -> Result<Option<BTreeSet<V>>> {
+        self.0.lookup(key)
+    }
+
+    fn count(&self) -> Result<usize> {
+        self.0.len()
+    }
+
+    fn entries(&self) -> Result<Vec<(K, BTreeSet<V>)>> {
+        self.0.items()
+    }
+}
+
+const fn types<K: Payload, V: Payload>() -> TableTypes {
+    TableTypes {
+        key_from_text: key_from_text::<K>,
+        value_to_json: value_to_json::<V>,
+    }
+}
+
+/// `text` as a `K`: JSON when it parses as one, else a JSON string.
+fn key_from_text<K: Payload>(codecs: &Codecs, codec: Option<&str>, text: &str) -> Result<Bytes> {
+    let key: K = serde_json::from_str(text)
+        .or_else(|_| serde_json::from_value(serde_json::Value::String(text.to_owned())))
+        .map_err(|e| {
+            Error::config(format!(
+                "the key {text:?} is not a `{}`: {e}",
+                std::any::type_name::<K>()
+            ))
+        })?;
+    Ok(codecs.for_type::<K>(codec)?.encode(&key)?)
+}
+
+fn value_to_json<V: Payload>(
+    codecs: &Codecs,
+    codec: Option<&str>,
+    bytes: &[u8],
+) -> Result<serde_json::Value> {
+    let value: V = codecs.for_type::<V>(codec)?.decode(Some(bytes))?;
+    serde_json::to_value(&value).map_err(|e| Error::msg(format!("cannot show the value: {e}")))
 }

@@ -50,7 +50,7 @@ use crate::app::registry::AgentDef;
 use crate::codec::Payload;
 use crate::context::Scope;
 use crate::error::{Error, Result};
-use crate::table::Table;
+use crate::table::AnyTable;
 use crate::time::Clock;
 use crate::topic::IntoPayload;
 use crate::transport::memory::{MemoryBroker, MemoryTransport};
@@ -64,6 +64,7 @@ const MAX_ROUNDS: u64 = 50_000_000;
 /// Runs an app in memory for tests. See the [module docs](self).
 pub struct TestDriver {
     engine: Engine,
+    transport: Arc<MemoryTransport>,
     app: App,
     broker: MemoryBroker,
     clock: Clock,
@@ -146,9 +147,10 @@ impl TestDriver {
     pub fn try_with_app(app: App) -> Result<Self> {
         let clock = Clock::virtual_clock();
         let broker = MemoryBroker::new(app.settings.topic_partitions, clock.clone());
-        let engine = Self::engine(app.clone(), &broker, &clock)?;
+        let (engine, transport) = Self::engine(app.clone(), &broker, &clock)?;
         Ok(TestDriver {
             engine,
+            transport,
             app,
             broker,
             clock,
@@ -158,12 +160,46 @@ impl TestDriver {
         })
     }
 
-    fn engine(app: App, broker: &MemoryBroker, clock: &Clock) -> Result<Engine> {
+    fn engine(
+        app: App,
+        broker: &MemoryBroker,
+        clock: &Clock,
+    ) -> Result<(Engine, Arc<MemoryTransport>)> {
         let transport = Arc::new(MemoryTransport::new(broker.clone()));
-        let engine = Engine::build(app, transport, clock.clone())?;
+        let engine = Engine::build(app, transport.clone(), clock.clone())?;
         // The in-memory transport answers at once.
         engine.declare_topics().now_or_never().unwrap_or(Ok(()))?;
-        Ok(engine)
+        Ok((engine, transport))
+    }
+
+    /// Commits the finished offsets and writes the tables' stores, as the
+    /// worker does every `commit_interval` (and the driver does when
+    /// virtual time passes it).
+    pub fn commit(&self) {
+        self.engine.commit(true);
+    }
+
+    /// Models a rebalance: this app now owns only `partitions` of its
+    /// topics (another worker, not modelled, owns the rest). Finishes the
+    /// work in flight and commits, flushes the tables' stores, then reads
+    /// only `partitions`, each from its committed offset, after bringing
+    /// their table partitions up to their changelogs' end; partitions no
+    /// longer owned are closed. Give every partition back to model the
+    /// partitions coming home.
+    pub async fn rebalance(&mut self, partitions: impl IntoIterator<Item = i32>) -> Result<()> {
+        self.run_until_idle().await?;
+        self.engine.commit(true);
+        let tables = self.engine.core.tables.clone();
+        let every: Vec<i32> = (0..tables.all().iter().map(|t| t.partitions).max().unwrap_or(0))
+            .map(|p| p as i32)
+            .collect();
+        tables.revoke(&every);
+        let partitions: std::collections::BTreeSet<i32> = partitions.into_iter().collect();
+        if let Some(consumer) = self.transport.last_consumer() {
+            consumer.reassign(Some(partitions.clone()));
+        }
+        tables.assign(&partitions.into_iter().collect::<Vec<_>>(), &self.broker)?;
+        self.run_until_idle().await
     }
 
     /// Stops the app as a crash would — in-flight work is lost, state
@@ -174,15 +210,16 @@ impl TestDriver {
         self.slots.clear();
         self.started = false;
         self.stopped = None;
-        self.engine = Self::engine(self.app.clone(), &self.broker, &self.clock)?;
+        // The old app goes first, as a crashed process would: its stores
+        // are closed without writing what they buffered.
+        let (placeholder, _) = Self::engine(App::bare(&self.app.id), &self.broker, &self.clock)?;
+        drop(std::mem::replace(&mut self.engine, placeholder));
+        (self.engine, self.transport) = Self::engine(self.app.clone(), &self.broker, &self.clock)?;
         self.run_until_idle().await
     }
 
     /// A view of `table` for assertions: its values in this app.
-    pub fn table<K: Payload, V: Payload>(
-        &self,
-        table: &'static Table<K, V>,
-    ) -> TableView<'_, K, V> {
+    pub fn table<T: AnyTable>(&self, table: &'static T) -> TableView<'_, T> {
         TableView {
             driver: self,
             table,
@@ -418,40 +455,40 @@ impl TestDriver {
 }
 
 /// What a table holds, for assertions; see [`TestDriver::table`].
-pub struct TableView<'a, K: 'static, V: 'static> {
+pub struct TableView<'a, T: 'static> {
     driver: &'a TestDriver,
-    table: &'static Table<K, V>,
+    table: &'static T,
 }
 
-impl<K: 'static, V: 'static> fmt::Debug for TableView<'_, K, V> {
+impl<T: AnyTable> fmt::Debug for TableView<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TableView")
-            .field("table", &self.table.name())
+            .field("table", &self.table.def().name)
             .finish_non_exhaustive()
     }
 }
 
-impl<K: Payload, V: Payload> TableView<'_, K, V> {
+impl<T: AnyTable> TableView<'_, T> {
     fn read<R>(&self, what: &str, f: impl FnOnce() -> Result<R>) -> R {
         let scope = Scope::new(self.driver.engine.core.clone());
         match scope.enter(f) {
             Ok(r) => r,
-            Err(e) => panic!("TestDriver::table(`{}`).{what}: {e}", self.table.name()),
+            Err(e) => panic!("TestDriver::table(`{}`).{what}: {e}", self.table.def().name),
         }
     }
 
-    /// The value of `key`.
+    /// The value of `key` (a set table's set; `None` when it has none).
     ///
     /// # Panics
     /// If the table is not part of the app, or a value does not decode.
-    pub fn get(&self, key: impl IntoPayload<Payload = K>) -> Option<V> {
+    pub fn get(&self, key: impl IntoPayload<Payload = T::Key>) -> Option<T::Value> {
         let key = key.into_payload();
-        self.read("get", || self.table.get(&key))
+        self.read("get", || self.table.lookup(&key))
     }
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.read("len", || self.table.len())
+        self.read("len", || self.table.count())
     }
 
     /// True when the table has no key.
@@ -460,8 +497,8 @@ impl<K: Payload, V: Payload> TableView<'_, K, V> {
     }
 
     /// Every key and value.
-    pub fn items(&self) -> Vec<(K, V)> {
-        self.read("items", || self.table.items())
+    pub fn items(&self) -> Vec<(T::Key, T::Value)> {
+        self.read("items", || self.table.entries())
     }
 }
 

@@ -38,7 +38,7 @@ use rdkafka::{Message as _, Offset, TopicPartitionList};
 use crate::agent::ack::OffsetTracker;
 use crate::app::Settings;
 use crate::error::{Error, Result};
-use crate::table::TableState;
+use crate::table::{ChangelogRead, ReadSpec, Tables};
 use crate::transport::memory::partition_mismatch;
 use crate::transport::{
     BoxFuture, Consumer, Delivery, Headers, Message, OutgoingRecord, Producer, RecordMetadata,
@@ -261,18 +261,23 @@ impl Transport for KafkaTransport {
         group: &str,
         topics: &[Arc<str>],
         tracker: Arc<OffsetTracker>,
-        tables: Vec<Arc<TableState>>,
+        tables: Arc<Tables>,
     ) -> Result<Arc<dyn Consumer>> {
         let stored = Arc::new(Mutex::new(Stored::default()));
+        let reader = |purpose: &str| ChangelogReader {
+            bootstrap: self.bootstrap.clone(),
+            group: format!("{group}-{purpose}"),
+            settings: self.settings.consumer.clone(),
+            consumer: Mutex::new(None),
+        };
+        let follower = tables
+            .follows()
+            .then(|| Follower::start(tables.clone(), reader("standby")));
         let context = FaustContext {
             tracker,
             stored: stored.clone(),
             tables,
-            reader: ChangelogReader {
-                bootstrap: self.bootstrap.clone(),
-                group: format!("{group}-recovery"),
-                settings: self.settings.consumer.clone(),
-            },
+            reader: reader("recovery"),
         };
         let mut config = config(&self.bootstrap, CONSUMER_DEFAULTS, &self.settings.consumer);
         config.set("group.id", group);
@@ -290,6 +295,16 @@ impl Transport for KafkaTransport {
             inner,
             topics: topics.to_vec(),
             stored,
+            _follower: follower,
+        }))
+    }
+
+    fn changelog_reader(&self, app_id: &str) -> Result<Box<dyn ChangelogRead + Send + Sync>> {
+        Ok(Box::new(ChangelogReader {
+            bootstrap: self.bootstrap.clone(),
+            group: format!("{app_id}-tools"),
+            settings: self.settings.consumer.clone(),
+            consumer: Mutex::new(None),
         }))
     }
 
@@ -469,94 +484,195 @@ pub(crate) fn delivery_result<Canceled>(
 }
 
 /// Reads changelog partitions to their end, with a consumer of its own
-/// (assigned, no group).
+/// (assigned, no group), created on first use and kept.
 struct ChangelogReader {
     bootstrap: String,
     /// librdkafka wants a group for `assign`; it is never joined.
     group: String,
     settings: BTreeMap<String, String>,
+    consumer: Mutex<Option<Arc<BaseConsumer<LogContext>>>>,
 }
 
-impl crate::table::ChangelogRead for ChangelogReader {
-    fn read(
-        &self,
-        topic: &str,
-        partition: i32,
-        from: i64,
-        apply: &mut dyn FnMut(&Message),
-    ) -> Result<u64> {
+impl ChangelogReader {
+    fn consumer(&self) -> Result<Arc<BaseConsumer<LogContext>>> {
+        let mut slot = self.consumer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(consumer) = &*slot {
+            return Ok(consumer.clone());
+        }
         let mut defaults: Vec<(&str, &str)> = CONSUMER_DEFAULTS.to_vec();
         defaults.push(("enable.partition.eof", "true"));
+        // Recovery reads whole logs: large fetches.
+        defaults.push(("fetch.max.bytes", "67108864"));
+        defaults.push(("max.partition.fetch.bytes", "16777216"));
+        defaults.push(("queued.min.messages", "200000"));
+        defaults.push(("queued.max.messages.kbytes", "131072"));
         let mut user = self.settings.clone();
         user.insert("group.id".into(), self.group.clone());
         user.remove("enable.partition.eof");
         let consumer: BaseConsumer<LogContext> = config(&self.bootstrap, &defaults, &user)
             .create_with_context(LogContext)
             .map_err(|e| client_error("changelog reader", e))?;
-        let what = || format!("reading changelog `{topic}`[{partition}]");
-        let (low, high) = consumer
+        let consumer = Arc::new(consumer);
+        *slot = Some(consumer.clone());
+        Ok(consumer)
+    }
+}
+
+impl fmt::Debug for ChangelogReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChangelogReader")
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChangelogRead for ChangelogReader {
+    fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
+        self.consumer()?
             .fetch_watermarks(topic, partition, ADMIN_TIMEOUT)
-            .map_err(|e| transport_error(&what(), e))?;
-        let start = from.max(low);
-        if start >= high {
+            .map_err(|e| transport_error(&format!("reading the end of `{topic}`[{partition}]"), e))
+    }
+
+    fn read(
+        &self,
+        specs: &[ReadSpec],
+        apply: &mut dyn FnMut(&Message) -> Result<()>,
+    ) -> Result<u64> {
+        let consumer = self.consumer()?;
+        let what = || format!("reading changelogs ({} partitions)", specs.len());
+        // (topic, partition) -> end offset, while not yet reached.
+        let mut open: HashMap<(Arc<str>, i32), i64> = HashMap::new();
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition, from, end) in specs {
+            if from < end {
+                tpl.add_partition_offset(topic, *partition, Offset::Offset(*from))
+                    .map_err(|e| transport_error(&what(), e))?;
+                open.insert((topic.clone(), *partition), *end);
+            }
+        }
+        if open.is_empty() {
             return Ok(0);
         }
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, partition, Offset::Offset(start))
-            .map_err(|e| transport_error(&what(), e))?;
         consumer
             .assign(&tpl)
             .map_err(|e| transport_error(&what(), e))?;
-        let topic_name: Arc<str> = Arc::from(topic);
-        let mut records = 0u64;
-        let mut last_report = std::time::Instant::now();
-        let mut idle = Duration::ZERO;
-        loop {
-            match consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) => {
-                    idle = Duration::ZERO;
-                    let offset = m.offset();
-                    let message = Message {
-                        topic: topic_name.clone(),
-                        partition,
-                        offset,
-                        timestamp: m.timestamp().to_millis().unwrap_or(0),
-                        key: m.key().map(Bytes::copy_from_slice),
-                        value: m.payload().map(Bytes::copy_from_slice),
-                        headers: Headers::new(),
-                    };
-                    apply(&message);
-                    records += 1;
-                    if last_report.elapsed() > Duration::from_secs(1) {
-                        tracing::info!(
-                            changelog = topic,
-                            partition,
-                            records,
-                            remaining = high - 1 - offset,
-                            "recovering"
-                        );
-                        last_report = std::time::Instant::now();
+        let result = (|| {
+            let mut records = 0u64;
+            let mut idle = Duration::ZERO;
+            let poll = Duration::from_millis(200);
+            while !open.is_empty() {
+                match consumer.poll(poll) {
+                    Some(Ok(m)) => {
+                        idle = Duration::ZERO;
+                        let Some((key, end)) =
+                            open.get_key_value(&(Arc::from(m.topic()), m.partition()))
+                        else {
+                            continue;
+                        };
+                        let (key, end) = (key.clone(), *end);
+                        if m.offset() >= end {
+                            open.remove(&key);
+                            continue;
+                        }
+                        let message = Message {
+                            topic: key.0.clone(),
+                            partition: key.1,
+                            offset: m.offset(),
+                            timestamp: m.timestamp().to_millis().unwrap_or(0),
+                            key: m.key().map(Bytes::copy_from_slice),
+                            value: m.payload().map(Bytes::copy_from_slice),
+                            headers: Headers::new(),
+                        };
+                        apply(&message)?;
+                        records += 1;
+                        if m.offset() >= end - 1 {
+                            open.remove(&key);
+                        }
                     }
-                    if offset >= high - 1 {
-                        return Ok(records);
+                    Some(Err(KafkaError::PartitionEOF(partition))) => {
+                        // The event names only the partition: ask where each
+                        // open spec of that number stands.
+                        if let Ok(positions) = consumer.position() {
+                            open.retain(|(topic, p), end| {
+                                *p != partition
+                                    || positions
+                                        .find_partition(topic, *p)
+                                        .and_then(|e| e.offset().to_raw())
+                                        .is_none_or(|at| at < *end)
+                            });
+                        }
                     }
-                }
-                Some(Err(KafkaError::PartitionEOF(_))) => return Ok(records),
-                Some(Err(e)) => {
-                    tracing::warn!("{}: {e}; retrying", what());
-                }
-                None => {
-                    idle += Duration::from_millis(200);
-                    if idle > ADMIN_TIMEOUT {
-                        return Err(Error::Transport {
-                            what: what(),
-                            source: format!("no record for {idle:?} before the end offset {high}")
+                    Some(Err(e)) => tracing::warn!("{}: {e}; retrying", what()),
+                    None => {
+                        idle += poll;
+                        if idle > ADMIN_TIMEOUT {
+                            let left: Vec<String> = open
+                                .iter()
+                                .map(|((t, p), end)| format!("`{t}`[{p}] (end {end})"))
+                                .collect();
+                            return Err(Error::Transport {
+                                what: what(),
+                                source: format!(
+                                    "no record for {idle:?} before the end of {}",
+                                    left.join(", ")
+                                )
                                 .into(),
-                        });
+                            });
+                        }
                     }
                 }
             }
+            Ok(records)
+        })();
+        let _ = consumer.unassign();
+        result
+    }
+}
+
+/// Keeps the changelog partitions a worker holds without owning them
+/// (global tables, standbys) current: reads their new records every
+/// [`FOLLOW_EVERY`] on a thread of its own, until dropped.
+struct Follower {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How often a follower reads the changelogs' new records.
+const FOLLOW_EVERY: Duration = Duration::from_millis(500);
+
+impl Follower {
+    fn start(tables: Arc<Tables>, reader: ChangelogReader) -> Follower {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("faust-standby".into())
+            .spawn(move || {
+                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    if tables.has_owner()
+                        && let Err(e) = tables.catch_up(&reader)
+                    {
+                        tracing::warn!("following changelogs: {e}; trying again");
+                    }
+                    std::thread::sleep(FOLLOW_EVERY);
+                }
+            })
+            .ok();
+        Follower { stop, thread }
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
+    }
+}
+
+impl fmt::Debug for Follower {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Follower").finish_non_exhaustive()
     }
 }
 
@@ -575,7 +691,7 @@ fn lock(stored: &Mutex<Stored>) -> MutexGuard<'_, Stored> {
 struct FaustContext {
     tracker: Arc<OffsetTracker>,
     stored: Arc<Mutex<Stored>>,
-    tables: Vec<Arc<TableState>>,
+    tables: Arc<Tables>,
     reader: ChangelogReader,
 }
 
@@ -660,6 +776,11 @@ impl ConsumerContext for FaustContext {
         match rebalance {
             Rebalance::Revoke(tpl) => {
                 self.drain_revoked(tpl);
+                let mut partitions: Vec<i32> =
+                    tpl.elements().iter().map(|e| e.partition()).collect();
+                partitions.sort_unstable();
+                partitions.dedup();
+                self.tables.revoke(&partitions);
                 let mut commit = TopicPartitionList::new();
                 let mut stored = lock(&self.stored);
                 for elem in tpl.elements() {
@@ -698,7 +819,9 @@ impl ConsumerContext for FaustContext {
                     tpl.elements().iter().map(|e| e.partition()).collect();
                 partitions.sort_unstable();
                 partitions.dedup();
-                if let Err(e) = crate::table::recover(&self.tables, &partitions, &self.reader) {
+                if !self.tables.is_empty()
+                    && let Err(e) = self.tables.assign(&partitions, &self.reader)
+                {
                     tracing::error!("table recovery failed: {e}; the tables may be incomplete");
                 }
             }
@@ -725,6 +848,8 @@ struct KafkaConsumer {
     inner: StreamConsumer<FaustContext>,
     topics: Vec<Arc<str>>,
     stored: Arc<Mutex<Stored>>,
+    /// Keeps global tables and standbys current; stops when dropped.
+    _follower: Option<Follower>,
 }
 
 impl fmt::Debug for KafkaConsumer {

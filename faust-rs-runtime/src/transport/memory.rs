@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::agent::ack::OffsetTracker;
 use crate::error::{Error, Result};
-use crate::table::{ChangelogRead, TableState};
+use crate::table::{ChangelogRead, Tables};
 use crate::time::Clock;
 use crate::transport::{
     BoxFuture, Consumer, Delivery, Message, OutgoingRecord, Producer, RecordMetadata,
@@ -41,6 +41,8 @@ struct State {
     default_partitions: u32,
     topics: HashMap<Arc<str>, Vec<Vec<Arc<Message>>>>,
     committed: HashMap<(String, Arc<str>, i32), i64>,
+    /// Records handed to table recovery, by topic.
+    changelog_reads: HashMap<Arc<str>, u64>,
 }
 
 impl MemoryBroker {
@@ -208,6 +210,12 @@ impl MemoryBroker {
             .copied()
     }
 
+    /// How many records of `topic` table recovery has read so far (a warm
+    /// restart reads only the changelog's tail).
+    pub fn changelog_records_read(&self, topic: &str) -> u64 {
+        self.lock().changelog_reads.get(topic).copied().unwrap_or(0)
+    }
+
     /// A consumer for `group` reading `topics`, each partition from the
     /// group's committed offset (or the start).
     pub fn consumer(&self, group: &str, topics: Vec<Arc<str>>) -> MemoryConsumer {
@@ -216,6 +224,7 @@ impl MemoryBroker {
             group: group.to_owned(),
             topics,
             positions: Mutex::new(HashMap::new()),
+            assigned: Mutex::new(None),
         }
     }
 
@@ -242,9 +251,23 @@ pub struct MemoryConsumer {
     group: String,
     topics: Vec<Arc<str>>,
     positions: Mutex<HashMap<(Arc<str>, i32), i64>>,
+    /// The partitions it reads; `None`: all.
+    assigned: Mutex<Option<std::collections::BTreeSet<i32>>>,
 }
 
 impl MemoryConsumer {
+    /// Reads only `partitions` from now on (`None`: all), each from its
+    /// committed offset, as after a rebalance.
+    pub(crate) fn reassign(&self, partitions: Option<std::collections::BTreeSet<i32>>) {
+        *self.assigned.lock().unwrap_or_else(|e| e.into_inner()) = partitions;
+        self.positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        // A poll parked on "nothing new" may now have records to read.
+        self.broker.inner.notify.notify_waiters();
+    }
+
     /// Waits for records and returns up to `max_per_partition` from each
     /// partition that has some.
     pub async fn poll(&self, max_per_partition: usize) -> Vec<Arc<Message>> {
@@ -266,11 +289,15 @@ impl MemoryConsumer {
         let mut batch = Vec::new();
         let state = self.broker.lock();
         let mut positions = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+        let assigned = self.assigned.lock().unwrap_or_else(|e| e.into_inner());
         for topic in &self.topics {
             let Some((name, parts)) = state.topics.get_key_value(&**topic) else {
                 continue;
             };
             for (p, log) in parts.iter().enumerate() {
+                if assigned.as_ref().is_some_and(|a| !a.contains(&(p as i32))) {
+                    continue;
+                }
                 let key = (name.clone(), p as i32);
                 let pos = match positions.get(&key) {
                     Some(pos) => *pos,
@@ -300,11 +327,24 @@ impl MemoryConsumer {
 #[derive(Debug)]
 pub(crate) struct MemoryTransport {
     broker: MemoryBroker,
+    /// The consumer it made last, for the test driver's rebalances.
+    consumer: Mutex<Option<Arc<MemoryConsumer>>>,
 }
 
 impl MemoryTransport {
     pub(crate) fn new(broker: MemoryBroker) -> Self {
-        MemoryTransport { broker }
+        MemoryTransport {
+            broker,
+            consumer: Mutex::new(None),
+        }
+    }
+
+    /// The consumer it made last.
+    pub(crate) fn last_consumer(&self) -> Option<Arc<MemoryConsumer>> {
+        self.consumer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -332,14 +372,21 @@ impl Transport for MemoryTransport {
         group: &str,
         topics: &[Arc<str>],
         _tracker: Arc<OffsetTracker>,
-        tables: Vec<Arc<TableState>>,
+        tables: Arc<Tables>,
     ) -> Result<Arc<dyn Consumer>> {
         // One consumer holds every partition: recover all of them first.
-        let partitions: Vec<i32> = (0..tables.iter().map(|t| t.partitions).max().unwrap_or(0))
-            .map(|p| p as i32)
-            .collect();
-        crate::table::recover(&tables, &partitions, &self.broker)?;
-        Ok(Arc::new(self.broker.consumer(group, topics.to_vec())))
+        let partitions: Vec<i32> =
+            (0..tables.all().iter().map(|t| t.partitions).max().unwrap_or(0))
+                .map(|p| p as i32)
+                .collect();
+        tables.assign(&partitions, &self.broker)?;
+        let consumer = Arc::new(self.broker.consumer(group, topics.to_vec()));
+        *self.consumer.lock().unwrap_or_else(|e| e.into_inner()) = Some(consumer.clone());
+        Ok(consumer)
+    }
+
+    fn changelog_reader(&self, _app_id: &str) -> Result<Box<dyn ChangelogRead + Send + Sync>> {
+        Ok(Box::new(self.broker.clone()))
     }
 
     fn describe(&self) -> String {
@@ -368,25 +415,33 @@ impl Consumer for MemoryConsumer {
 }
 
 impl ChangelogRead for MemoryBroker {
+    fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
+        Ok((0, self.end_offset(topic, partition)))
+    }
+
     fn read(
         &self,
-        topic: &str,
-        partition: i32,
-        from: i64,
-        apply: &mut dyn FnMut(&Message),
+        specs: &[crate::table::ReadSpec],
+        apply: &mut dyn FnMut(&Message) -> Result<()>,
     ) -> Result<u64> {
-        let end = self.end_offset(topic, partition);
-        let mut offset = from;
         let mut records = 0;
-        while offset < end {
-            let batch = self.read(topic, partition, offset, 10_000);
-            let Some(last) = batch.last() else {
-                break;
-            };
-            offset = last.offset + 1;
-            for message in &batch {
-                apply(message);
-                records += 1;
+        for (topic, partition, from, end) in specs {
+            let mut offset = *from;
+            while offset < *end {
+                let batch = self.read(topic, *partition, offset, 10_000);
+                let Some(last) = batch.last() else {
+                    break;
+                };
+                offset = last.offset + 1;
+                for message in batch.iter().filter(|m| m.offset < *end) {
+                    apply(message)?;
+                    records += 1;
+                    *self
+                        .lock()
+                        .changelog_reads
+                        .entry(topic.clone())
+                        .or_default() += 1;
+                }
             }
         }
         Ok(records)

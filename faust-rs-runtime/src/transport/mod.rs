@@ -26,7 +26,7 @@ use bytes::Bytes;
 use crate::agent::ack::OffsetTracker;
 use crate::app::Settings;
 use crate::error::{Error, Result};
-use crate::table::TableState;
+use crate::table::{ChangelogRead, Tables};
 use crate::time::Clock;
 
 /// A boxed future, as the transport traits return them.
@@ -63,8 +63,12 @@ pub(crate) trait Transport: Send + Sync + fmt::Debug {
         group: &str,
         topics: &[Arc<str>],
         tracker: Arc<OffsetTracker>,
-        tables: Vec<Arc<TableState>>,
+        tables: Arc<Tables>,
     ) -> Result<Arc<dyn Consumer>>;
+
+    /// A reader of changelog partitions for `app_id`'s tools (the CLI's
+    /// `tables` and `table get`), outside any consumer group.
+    fn changelog_reader(&self, app_id: &str) -> Result<Box<dyn ChangelogRead + Send + Sync>>;
 
     /// Where it is connected, for the start banner.
     fn describe(&self) -> String;

@@ -19,7 +19,7 @@ use crate::app::registry::{TaskDef, TimerDef};
 use crate::app::{App, AppCore};
 use crate::context::Scope;
 use crate::error::{Error, Result};
-use crate::table::TableState;
+use crate::table::{TableState, Tables};
 use crate::time::Clock;
 use crate::transport::{Consumer, Message, TopicSpec, Transport};
 
@@ -61,11 +61,11 @@ impl Engine {
     /// Checks `app` and binds every agent to `transport`.
     pub(crate) fn build(app: App, transport: Arc<dyn Transport>, clock: Clock) -> Result<Engine> {
         app.check()?;
-        let mut tables = HashMap::new();
+        let mut tables = Vec::new();
         for def in &app.tables {
-            let state = TableState::new(def, &app.id, app.settings.topic_partitions)?;
-            tables.insert(def.name, Arc::new(state));
+            tables.push(Arc::new(TableState::new(def, &app.id, &app.settings)?));
         }
+        let tables = Arc::new(Tables::new(tables, app.settings.standby_replicas > 0));
         let core = Arc::new(AppCore {
             codecs: app.codecs.clone(),
             producer: transport.producer(),
@@ -123,7 +123,7 @@ impl Engine {
             }
         }
         // Changelogs: compacted, and exactly as many partitions as the table.
-        for table in self.core.tables.values() {
+        for table in self.core.tables.all() {
             add(
                 &table.changelog,
                 Some(table.partitions),
@@ -220,10 +220,12 @@ impl Engine {
     ) -> Result<impl Future<Output = Result<()>> + Send + 'static> {
         let mut topics: Vec<Arc<str>> = routes.keys().cloned().collect();
         topics.sort();
-        let tables: Vec<Arc<TableState>> = self.core.tables.values().cloned().collect();
-        let consumer =
-            self.transport
-                .consumer(self.group(), &topics, self.tracker.clone(), tables)?;
+        let consumer = self.transport.consumer(
+            self.group(),
+            &topics,
+            self.tracker.clone(),
+            self.core.tables.clone(),
+        )?;
         *self.consumer.lock().unwrap_or_else(|e| e.into_inner()) = Some(consumer.clone());
         let lifecycle = self.lifecycle.clone();
         let tracker = self.tracker.clone();
@@ -319,6 +321,7 @@ impl Engine {
         } = self;
         drop(consumer);
         drop(agents);
+        core.tables.close();
         drop(core);
         drop(transport);
     }
@@ -334,6 +337,12 @@ impl Engine {
         let Some(consumer) = consumer else {
             return;
         };
+        // Table writes first: a store's data and changelog offset go to disk
+        // in one batch; the offsets committed below never depend on them
+        // (recovery replays the changelog past the store's offset).
+        if let Err(e) = self.core.tables.flush() {
+            tracing::error!("writing table stores: {e}; retrying at the next commit");
+        }
         let offsets = self.tracker.take_committable();
         if !offsets.is_empty() {
             tracing::debug!(?offsets, "storing finished offsets");

@@ -1,0 +1,404 @@
+//! The tables of a running app: their partitions' stores, and which
+//! partitions this worker owns.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+
+use super::recovery::{ChangelogRead, ChangelogTarget, recover_partitions};
+use super::store::{PartitionStore, RocksEnv, StoreKind};
+use crate::app::config::Settings;
+use crate::app::registry::TableDef;
+use crate::codec::{Codecs, Payload};
+use crate::context::with_scope;
+use crate::error::{Error, Result};
+use crate::transport::{Delivery, OutgoingRecord, partition_for_key};
+
+/// One table of a running app: its stores by partition and its changelog.
+pub(crate) struct TableState {
+    pub(crate) def: &'static TableDef,
+    pub(crate) changelog: Arc<str>,
+    pub(crate) partitions: u32,
+    kind: StoreKind,
+    rocks: Option<Arc<RocksEnv>>,
+    app_id: String,
+    stores: Mutex<HashMap<i32, Arc<PartitionStore>>>,
+}
+
+impl fmt::Debug for TableState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TableState")
+            .field("name", &self.def.name)
+            .field("changelog", &self.changelog)
+            .field("partitions", &self.partitions)
+            .field("store", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TableState {
+    pub(crate) fn new(def: &'static TableDef, app_id: &str, settings: &Settings) -> Result<Self> {
+        let app_store = StoreKind::parse(&settings.store, app_id)
+            .map_err(|e| Error::config(format!("setting `store`: {e}")))?;
+        let kind = StoreKind::for_table(def.name, def.store, &app_store, app_id)?;
+        let rocks = match kind {
+            StoreKind::RocksDb(_) => Some(RocksEnv::shared(&settings.rocksdb)?),
+            StoreKind::Memory => None,
+        };
+        Ok(TableState {
+            def,
+            changelog: Arc::from(super::changelog_topic(app_id, def.name)),
+            partitions: def.partitions.unwrap_or(settings.topic_partitions).max(1),
+            kind,
+            rocks,
+            app_id: app_id.to_owned(),
+            stores: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The table with its partitions in memory whatever its store: for
+    /// tools that rebuild it from the changelog (the CLI).
+    pub(crate) fn in_memory(def: &'static TableDef, app_id: &str, settings: &Settings) -> Self {
+        TableState {
+            def,
+            changelog: Arc::from(super::changelog_topic(app_id, def.name)),
+            partitions: def.partitions.unwrap_or(settings.topic_partitions).max(1),
+            kind: StoreKind::Memory,
+            rocks: None,
+            app_id: app_id.to_owned(),
+            stores: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Where its data lives, for people: `memory` or `rocksdb:DIR`.
+    pub(crate) fn describe_store(&self) -> String {
+        match &self.kind {
+            StoreKind::Memory => "memory".to_owned(),
+            StoreKind::RocksDb(dir) => format!("rocksdb://{}", dir.display()),
+        }
+    }
+
+    /// Each held partition's number of keys.
+    pub(crate) fn partition_sizes(&self) -> Result<Vec<(i32, usize)>> {
+        let mut stores: Vec<_> = self.lock().iter().map(|(p, s)| (*p, s.clone())).collect();
+        stores.sort_by_key(|(p, _)| *p);
+        stores.into_iter().map(|(p, s)| Ok((p, s.len()?))).collect()
+    }
+
+    /// The raw value of `key` in whichever held partition has it.
+    pub(crate) fn find(&self, key: &[u8]) -> Result<Option<(i32, Bytes)>> {
+        let mut stores: Vec<_> = self.lock().iter().map(|(p, s)| (*p, s.clone())).collect();
+        stores.sort_by_key(|(p, _)| *p);
+        for (p, store) in stores {
+            if let Some(v) = store.get(key)? {
+                return Ok(Some((p, v)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<i32, Arc<PartitionStore>>> {
+        self.stores.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The folder of `partition`'s RocksDB store.
+    pub(crate) fn store_path(&self, partition: i32) -> Option<PathBuf> {
+        match &self.kind {
+            StoreKind::RocksDb(dir) => Some(
+                dir.join(&self.app_id)
+                    .join("v1")
+                    .join(self.def.name)
+                    .join(partition.to_string()),
+            ),
+            StoreKind::Memory => None,
+        }
+    }
+
+    /// The store of `partition`, opened (or created empty) on first use.
+    pub(crate) fn open(&self, partition: i32) -> Result<Arc<PartitionStore>> {
+        let mut stores = self.lock();
+        if let Some(store) = stores.get(&partition) {
+            return Ok(store.clone());
+        }
+        let label = format!("{}[{partition}]", self.def.name);
+        let store = match (self.store_path(partition), &self.rocks) {
+            (Some(path), Some(env)) => PartitionStore::rocksdb(label, env, &path)?,
+            _ => PartitionStore::memory(label),
+        };
+        let store = Arc::new(store);
+        stores.insert(partition, store.clone());
+        Ok(store)
+    }
+
+    /// Flushes and closes `partition`'s store (the next owner has it).
+    pub(crate) fn close(&self, partition: i32) -> Result<()> {
+        let store = self.lock().remove(&partition);
+        match store {
+            Some(store) => store.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// The partitions whose store is open here.
+    pub(crate) fn held(&self) -> BTreeSet<i32> {
+        self.lock().keys().copied().collect()
+    }
+
+    /// Writes every partition's buffered entries to disk.
+    pub(crate) fn flush(&self) -> Result<()> {
+        let stores: Vec<_> = self.lock().values().cloned().collect();
+        let mut first = None;
+        for store in stores {
+            if let Err(e) = store.flush() {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// The partition `key` is in: a global table's by the key's hash; a
+    /// partitioned table's the current event's (co-partitioning), or the
+    /// key's hash outside an event.
+    fn partition_of(&self, key: &[u8]) -> i32 {
+        if self.def.kind.is_global() {
+            return partition_for_key(key, self.partitions);
+        }
+        with_scope(|scope| scope.source.partition())
+            .flatten()
+            .filter(|p| (*p as u32) < self.partitions)
+            .unwrap_or_else(|| partition_for_key(key, self.partitions))
+    }
+
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.open(self.partition_of(key))?.get(key)
+    }
+
+    /// Writes `key` to its partition's store and to the changelog; the
+    /// current event is acked only once the changelog has it.
+    pub(crate) fn write(&self, key: Bytes, value: Option<Bytes>) -> Result<()> {
+        let partition = self.partition_of(&key);
+        let store = self.open(partition)?;
+        store.write(key.clone(), value.clone())?;
+        let record = OutgoingRecord {
+            topic: self.changelog.clone(),
+            partition: Some(partition),
+            key: Some(key),
+            value,
+            ..OutgoingRecord::default()
+        };
+        with_scope(|scope| {
+            let delivery = scope.core.producer.send(record);
+            let delivery = Delivery::pending(async move {
+                let result = delivery.await;
+                if let Ok(meta) = &result {
+                    store.delivered(meta.offset);
+                }
+                result
+            });
+            scope.pending.push(delivery);
+        })
+        .ok_or(Error::NoContext {
+            what: self.def.kind.type_name(),
+        })
+    }
+
+    pub(crate) fn len(&self) -> Result<usize> {
+        let stores: Vec<_> = self.lock().values().cloned().collect();
+        stores.iter().map(|s| s.len()).sum()
+    }
+
+    pub(crate) fn items(&self) -> Result<Vec<(Bytes, Bytes)>> {
+        let mut stores: Vec<_> = self.lock().iter().map(|(p, s)| (*p, s.clone())).collect();
+        stores.sort_by_key(|(p, _)| *p);
+        let mut out = Vec::new();
+        for (_, store) in stores {
+            out.extend(store.items()?);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn encode_key<K: Payload>(&self, codecs: &Codecs, key: &K) -> Result<Bytes> {
+        Ok(codecs.for_type::<K>(self.def.key_serializer)?.encode(key)?)
+    }
+
+    pub(crate) fn encode_value<V: Payload>(&self, codecs: &Codecs, value: &V) -> Result<Bytes> {
+        Ok(codecs
+            .for_type::<V>(self.def.value_serializer)?
+            .encode(value)?)
+    }
+
+    pub(crate) fn decode_key<K: Payload>(&self, codecs: &Codecs, key: &[u8]) -> Result<K> {
+        Ok(codecs
+            .for_type::<K>(self.def.key_serializer)?
+            .decode(Some(key))?)
+    }
+
+    pub(crate) fn decode_value<V: Payload>(&self, codecs: &Codecs, value: &[u8]) -> Result<V> {
+        Ok(codecs
+            .for_type::<V>(self.def.value_serializer)?
+            .decode(Some(value))?)
+    }
+}
+
+/// Every table of a running app, and the partitions this worker owns.
+#[derive(Debug)]
+pub(crate) struct Tables {
+    list: Vec<Arc<TableState>>,
+    by_name: HashMap<&'static str, Arc<TableState>>,
+    /// Partitions assigned to this worker. Held while applying standby
+    /// records, so an assignment never races a standby write.
+    owned: Mutex<BTreeSet<i32>>,
+    /// Keep warm copies of partitions owned elsewhere.
+    standby: bool,
+    /// Set at the first assignment: until then nothing is followed.
+    assigned: std::sync::atomic::AtomicBool,
+}
+
+impl Tables {
+    pub(crate) fn new(list: Vec<Arc<TableState>>, standby: bool) -> Tables {
+        let by_name = list.iter().map(|t| (t.def.name, t.clone())).collect();
+        Tables {
+            list,
+            by_name,
+            owned: Mutex::new(BTreeSet::new()),
+            standby,
+            assigned: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn owned(&self) -> MutexGuard<'_, BTreeSet<i32>> {
+        self.owned.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The table named `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&Arc<TableState>> {
+        self.by_name.get(name)
+    }
+
+    /// Every table.
+    pub(crate) fn all(&self) -> &[Arc<TableState>] {
+        &self.list
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// This worker now owns `partitions` (every table's, co-partitioned):
+    /// brings them, and every partition of the global tables, up to their
+    /// changelogs' end before any event is processed; then closes the
+    /// partitions it no longer owns (kept open as standbys when standby
+    /// replicas are on).
+    pub(crate) fn assign(&self, partitions: &[i32], reader: &dyn ChangelogRead) -> Result<u64> {
+        let owned: BTreeSet<i32> = partitions.iter().copied().collect();
+        *self.owned() = owned.clone();
+        let mut targets = Vec::new();
+        for table in &self.list {
+            let wanted: Vec<i32> = if table.def.kind.is_global() {
+                (0..table.partitions as i32).collect()
+            } else {
+                owned
+                    .iter()
+                    .copied()
+                    .filter(|p| (*p as u32) < table.partitions)
+                    .collect()
+            };
+            for partition in wanted {
+                targets.push(ChangelogTarget {
+                    table: table.clone(),
+                    partition,
+                });
+            }
+        }
+        let result = recover_partitions(&targets, reader, "recovering", None);
+        self.assigned
+            .store(true, std::sync::atomic::Ordering::Release);
+        if !self.standby {
+            for table in self.list.iter().filter(|t| !t.def.kind.is_global()) {
+                for partition in table.held() {
+                    if !owned.contains(&partition)
+                        && let Err(e) = table.close(partition)
+                    {
+                        tracing::warn!("closing table partition: {e}");
+                    }
+                }
+            }
+        }
+        result
+    }
+
+    /// Flushes the stores of `partitions`, which this worker is losing.
+    pub(crate) fn revoke(&self, partitions: &[i32]) {
+        let mut owned = self.owned();
+        for partition in partitions {
+            owned.remove(partition);
+        }
+        for table in &self.list {
+            if let Err(e) = table.flush() {
+                tracing::warn!(table = table.def.name, "flushing on revoke: {e}");
+            }
+        }
+    }
+
+    /// Writes every table's buffered entries to disk (at each commit).
+    pub(crate) fn flush(&self) -> Result<()> {
+        let mut first = None;
+        for table in &self.list {
+            if let Err(e) = table.flush() {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Flushes and closes every store (shutdown).
+    pub(crate) fn close(&self) {
+        for table in &self.list {
+            for partition in table.held() {
+                if let Err(e) = table.close(partition) {
+                    tracing::warn!("closing table partition at shutdown: {e}");
+                }
+            }
+        }
+    }
+
+    /// Whether this worker was assigned partitions at least once (before,
+    /// there is nothing to follow).
+    pub(crate) fn has_owner(&self) -> bool {
+        self.assigned.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether some changelog partitions are followed without being owned:
+    /// global tables, or standbys.
+    pub(crate) fn follows(&self) -> bool {
+        self.standby || self.list.iter().any(|t| t.def.kind.is_global())
+    }
+
+    /// Reads the changelogs of the partitions this worker holds but does
+    /// not own (global tables, standbys) up to their current end. Records
+    /// of a partition that becomes owned meanwhile are not applied.
+    pub(crate) fn catch_up(&self, reader: &dyn ChangelogRead) -> Result<()> {
+        let targets: Vec<ChangelogTarget> = {
+            let owned = self.owned();
+            self.list
+                .iter()
+                .filter(|t| self.standby || t.def.kind.is_global())
+                .flat_map(|t| {
+                    (0..t.partitions as i32)
+                        .filter(|p| !owned.contains(p))
+                        .map(|partition| ChangelogTarget {
+                            table: t.clone(),
+                            partition,
+                        })
+                })
+                .collect()
+        };
+        if targets.is_empty() {
+            return Ok(());
+        }
+        recover_partitions(&targets, reader, "following", Some(&self.owned)).map(drop)
+    }
+}

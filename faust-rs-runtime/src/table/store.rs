@@ -1,0 +1,753 @@
+//! Where a table partition keeps its data: in memory, or in RocksDB.
+//!
+//! One [`PartitionStore`] per table partition. Both kinds remember the last
+//! changelog offset whose write they hold, so a partition that comes back
+//! (after a rebalance, or a restart with RocksDB) replays only the
+//! changelog past it.
+//!
+//! RocksDB: one database per table partition, at
+//! `DIR/<app id>/v1/<table>/<partition>`. Writes made while processing are
+//! buffered and written at each commit (and on revoke and shutdown) in one
+//! `WriteBatch` together with the last changelog offset the broker has
+//! acknowledged, in a column family of its own (`faust-meta`): data and
+//! offset never disagree after a crash. Recovery writes one `WriteBatch`
+//! per chunk of changelog records, again with its offset. Every database
+//! of the process shares one block cache and one write-buffer budget
+//! (`rocksdb_block_cache`, `rocksdb_write_buffer`), which bounds memory
+//! however many keys there are.
+//!
+//! A folder that cannot be opened (corrupt, truncated, written by another
+//! format version) is moved aside to `<folder>.broken` and rebuilt from
+//! the changelog, with a warning. A folder another process holds is an
+//! error: two workers must not share a store folder.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+
+use bytes::Bytes;
+
+use crate::app::config::RocksDbSettings;
+use crate::error::{Error, Result};
+
+/// Written buffered entries are flushed once this many are pending, even
+/// before the next commit: bounds the buffer's memory.
+const FLUSH_AT: usize = 16_384;
+
+/// The version of the on-disk layout; a store written by another version is
+/// rebuilt.
+const FORMAT: &[u8] = b"faust-rs/1";
+const META_CF: &str = "faust-meta";
+const META_FORMAT: &[u8] = b"format";
+const META_OFFSET: &[u8] = b"changelog-offset";
+
+/// Which kind of store a table uses, resolved from the app's `store`
+/// setting and the table's own `store` option.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum StoreKind {
+    /// In memory: rebuilt from the changelog at every start.
+    Memory,
+    /// RocksDB under this folder.
+    RocksDb(PathBuf),
+}
+
+impl StoreKind {
+    /// Parses a store URL: `memory://`, `rocksdb://` (folder
+    /// `./<app id>-data`) or `rocksdb://DIR`.
+    pub(crate) fn parse(url: &str, app_id: &str) -> std::result::Result<StoreKind, String> {
+        let url = url.trim();
+        if url == "memory" || url == "memory://" {
+            return Ok(StoreKind::Memory);
+        }
+        let rest = url
+            .strip_prefix("rocksdb://")
+            .or_else(|| (url == "rocksdb").then_some(""));
+        match rest {
+            Some("") => Ok(StoreKind::RocksDb(PathBuf::from(format!("{app_id}-data")))),
+            Some(dir) => Ok(StoreKind::RocksDb(PathBuf::from(dir))),
+            None => Err(format!(
+                "store {url:?} is not a store URL; write \"memory://\" or \"rocksdb://DIR\""
+            )),
+        }
+    }
+
+    /// The store a table uses: its own option when it names a URL, else
+    /// the app's. `"rocksdb"` alone takes the app's folder when the app
+    /// stores in RocksDB.
+    pub(crate) fn for_table(
+        table: &str,
+        own: Option<&str>,
+        app_default: &StoreKind,
+        app_id: &str,
+    ) -> Result<StoreKind> {
+        let parse = |url: &str| {
+            StoreKind::parse(url, app_id)
+                .map_err(|e| Error::config(format!("table `{table}`: {e}")))
+        };
+        match own {
+            None => Ok(app_default.clone()),
+            Some("rocksdb") if matches!(app_default, StoreKind::RocksDb(_)) => {
+                Ok(app_default.clone())
+            }
+            Some(url) => parse(url),
+        }
+    }
+}
+
+/// The RocksDB options every partition database of the process shares.
+pub(crate) struct RocksEnv {
+    options: rocksdb::Options,
+}
+
+impl fmt::Debug for RocksEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RocksEnv").finish_non_exhaustive()
+    }
+}
+
+impl RocksEnv {
+    /// Options from the settings, with one block cache and one write
+    /// buffer budget for all databases.
+    pub(crate) fn new(settings: &RocksDbSettings) -> Result<RocksEnv> {
+        let cache = rocksdb::Cache::new_lru_cache(settings.block_cache as usize);
+        let write_buffers = rocksdb::WriteBufferManager::new_write_buffer_manager_with_cache(
+            settings.write_buffer as usize,
+            false,
+            cache.clone(),
+        );
+        let mut table = rocksdb::BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        table.set_cache_index_and_filter_blocks(true);
+        let mut options = rocksdb::Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        options.set_atomic_flush(true);
+        options.set_block_based_table_factory(&table);
+        options.set_write_buffer_manager(&write_buffers);
+        // Each partition's memtable; the shared budget above caps the sum.
+        options.set_write_buffer_size((settings.write_buffer as usize / 4).max(1 << 20));
+        options.set_max_write_buffer_number(2);
+        options.set_max_open_files(settings.max_open_files);
+        options.set_compression_type(compression(&settings.compression)?);
+        options.set_keep_log_file_num(2);
+        options.set_max_background_jobs(2);
+        Ok(RocksEnv { options })
+    }
+
+    /// The process-wide environment for `settings` (the first call's
+    /// settings win: one cache per process).
+    pub(crate) fn shared(settings: &RocksDbSettings) -> Result<Arc<RocksEnv>> {
+        static ENV: OnceLock<Arc<RocksEnv>> = OnceLock::new();
+        if let Some(env) = ENV.get() {
+            return Ok(env.clone());
+        }
+        let env = Arc::new(RocksEnv::new(settings)?);
+        Ok(ENV.get_or_init(|| env).clone())
+    }
+}
+
+fn compression(name: &str) -> Result<rocksdb::DBCompressionType> {
+    match name {
+        "none" => Ok(rocksdb::DBCompressionType::None),
+        "lz4" => Ok(rocksdb::DBCompressionType::Lz4),
+        "zstd" => Ok(rocksdb::DBCompressionType::Zstd),
+        other => Err(Error::config(format!(
+            "rocksdb_compression = {other:?}: expected \"none\", \"lz4\" or \"zstd\""
+        ))),
+    }
+}
+
+/// A changelog record: offset, key, value (`None`: a tombstone).
+pub(crate) type ChangelogRecord = (i64, Bytes, Option<Bytes>);
+
+/// One table partition's data.
+pub(crate) struct PartitionStore {
+    /// `table[partition]`, for messages.
+    label: String,
+    backend: Backend,
+}
+
+enum Backend {
+    Memory(Mutex<MemoryData>),
+    Rocks(Arc<RocksPartition>),
+}
+
+impl fmt::Debug for PartitionStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.backend {
+            Backend::Memory(_) => "memory",
+            Backend::Rocks(_) => "rocksdb",
+        };
+        f.debug_struct("PartitionStore")
+            .field("label", &self.label)
+            .field("kind", &kind)
+            .finish()
+    }
+}
+
+#[derive(Debug, Default)]
+struct MemoryData {
+    data: BTreeMap<Bytes, Bytes>,
+    applied: Option<i64>,
+}
+
+impl PartitionStore {
+    /// An empty store in memory.
+    pub(crate) fn memory(label: String) -> Self {
+        PartitionStore {
+            label,
+            backend: Backend::Memory(Mutex::default()),
+        }
+    }
+
+    /// Opens (or creates) the RocksDB database at `path`; a damaged one is
+    /// moved aside and started empty, to be rebuilt from the changelog.
+    pub(crate) fn rocksdb(label: String, env: &RocksEnv, path: &Path) -> Result<Self> {
+        let partition = RocksPartition::open(env, path, &label)?;
+        Ok(PartitionStore {
+            label,
+            backend: Backend::Rocks(partition),
+        })
+    }
+
+    /// The value of `key`.
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(lock(m).data.get(key).cloned()),
+            Backend::Rocks(r) => r.get(key).map_err(|e| self.error("reading", e)),
+        }
+    }
+
+    /// Sets (`Some`) or deletes (`None`) `key`.
+    pub(crate) fn write(&self, key: Bytes, value: Option<Bytes>) -> Result<()> {
+        match &self.backend {
+            Backend::Memory(m) => {
+                let mut m = lock(m);
+                match value {
+                    Some(v) => m.data.insert(key, v),
+                    None => m.data.remove(&key),
+                };
+                Ok(())
+            }
+            Backend::Rocks(r) => r.write(key, value).map_err(|e| self.error("writing", e)),
+        }
+    }
+
+    /// Number of keys (RocksDB: counted by a scan).
+    pub(crate) fn len(&self) -> Result<usize> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(lock(m).data.len()),
+            Backend::Rocks(r) => {
+                let mut n = 0;
+                r.scan(&mut |_, _| n += 1)
+                    .map_err(|e| self.error("counting", e))?;
+                Ok(n)
+            }
+        }
+    }
+
+    /// Every key and value, in key order.
+    pub(crate) fn items(&self) -> Result<Vec<(Bytes, Bytes)>> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(lock(m)
+                .data
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()),
+            Backend::Rocks(r) => {
+                let mut out = Vec::new();
+                r.scan(&mut |k, v| {
+                    out.push((Bytes::copy_from_slice(k), Bytes::copy_from_slice(v)))
+                })
+                .map_err(|e| self.error("reading", e))?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// The last changelog offset whose write this store holds.
+    pub(crate) fn applied_offset(&self) -> Option<i64> {
+        match &self.backend {
+            Backend::Memory(m) => lock(m).applied,
+            Backend::Rocks(r) => r.applied(),
+        }
+    }
+
+    /// Applies changelog records `(offset, key, value)` in offset order
+    /// (recovery, standbys), skipping those at or below the offset already
+    /// held: in RocksDB, one `WriteBatch` with the new offset.
+    pub(crate) fn apply_changelog(&self, records: &[ChangelogRecord]) -> Result<()> {
+        match &self.backend {
+            Backend::Memory(m) => {
+                let mut m = lock(m);
+                for (offset, key, value) in records {
+                    if m.applied.is_some_and(|a| *offset <= a) {
+                        continue;
+                    }
+                    match value {
+                        Some(v) => m.data.insert(key.clone(), v.clone()),
+                        None => m.data.remove(key),
+                    };
+                    m.applied = Some(*offset);
+                }
+                Ok(())
+            }
+            Backend::Rocks(r) => r.apply(records).map_err(|e| self.error("recovering", e)),
+        }
+    }
+
+    /// Notes that the broker holds this store's changelog write at `offset`.
+    pub(crate) fn delivered(&self, offset: i64) {
+        match &self.backend {
+            Backend::Memory(m) => {
+                let mut m = lock(m);
+                m.applied = Some(m.applied.map_or(offset, |a| a.max(offset)));
+            }
+            Backend::Rocks(r) => r.delivered(offset),
+        }
+    }
+
+    /// Writes buffered entries and the acknowledged offset to disk.
+    pub(crate) fn flush(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Memory(_) => Ok(()),
+            Backend::Rocks(r) => r.flush().map_err(|e| self.error("flushing", e)),
+        }
+    }
+
+    /// Drops every key and the offset: the next recovery starts at 0.
+    pub(crate) fn clear(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Memory(m) => {
+                *lock(m) = MemoryData::default();
+                Ok(())
+            }
+            Backend::Rocks(r) => r.clear().map_err(|e| self.error("clearing", e)),
+        }
+    }
+
+    fn error(&self, doing: &str, e: rocksdb::Error) -> Error {
+        Error::Store {
+            what: format!("{doing} table partition {}", self.label),
+            reason: e.into_string(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A RocksDB database holding one table partition.
+struct RocksPartition {
+    db: rocksdb::DB,
+    path: PathBuf,
+    pending: Mutex<PendingWrites>,
+}
+
+/// Writes not yet in RocksDB, and offsets.
+#[derive(Default)]
+struct PendingWrites {
+    writes: HashMap<Bytes, Option<Bytes>>,
+    /// The highest changelog offset the broker acknowledged.
+    delivered: Option<i64>,
+    /// The offset on disk.
+    persisted: Option<i64>,
+}
+
+/// Databases open in this process, by folder: a partition revoked and
+/// assigned again, or opened by a second app in the same process, shares
+/// the one handle (RocksDB allows one per folder).
+fn open_databases() -> &'static Mutex<HashMap<PathBuf, Weak<RocksPartition>>> {
+    static OPEN: OnceLock<Mutex<HashMap<PathBuf, Weak<RocksPartition>>>> = OnceLock::new();
+    OPEN.get_or_init(Mutex::default)
+}
+
+impl RocksPartition {
+    fn open(env: &RocksEnv, path: &Path, label: &str) -> Result<Arc<RocksPartition>> {
+        let mut open = lock(open_databases());
+        open.retain(|_, weak| weak.strong_count() > 0);
+        if let Some(existing) = open.get(path).and_then(Weak::upgrade) {
+            return Ok(existing);
+        }
+        let partition = Arc::new(Self::open_or_rebuild(env, path, label)?);
+        open.insert(path.to_owned(), Arc::downgrade(&partition));
+        Ok(partition)
+    }
+
+    fn open_or_rebuild(env: &RocksEnv, path: &Path, label: &str) -> Result<RocksPartition> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::Store {
+                what: format!("creating the store folder `{}`", parent.display()),
+                reason: e.to_string(),
+            })?;
+        }
+        let problem = match Self::try_open(env, path) {
+            Ok(db) => return Ok(db),
+            Err(Damage::InUse(e)) => {
+                return Err(Error::config(format!(
+                    "table partition {label}: the store folder `{}` is in use by another \
+                     process ({e}); give each worker its own folder, e.g. \
+                     store = \"rocksdb://worker-2-data\"",
+                    path.display()
+                )));
+            }
+            Err(Damage::Damaged(why)) => why,
+        };
+        let aside = PathBuf::from(format!("{}.broken", path.display()));
+        tracing::warn!(
+            "table partition {label}: the store `{}` cannot be used ({problem}); moving it to \
+             `{}` and rebuilding it from the changelog",
+            path.display(),
+            aside.display()
+        );
+        let _ = std::fs::remove_dir_all(&aside);
+        std::fs::rename(path, &aside).map_err(|e| Error::Store {
+            what: format!(
+                "moving the damaged store `{}` aside to `{}`",
+                path.display(),
+                aside.display()
+            ),
+            reason: format!("{e}; remove the folder by hand and start again"),
+        })?;
+        Self::try_open(env, path).map_err(|d| Error::Store {
+            what: format!("creating a new store at `{}`", path.display()),
+            reason: match d {
+                Damage::InUse(e) | Damage::Damaged(e) => e,
+            },
+        })
+    }
+
+    fn try_open(env: &RocksEnv, path: &Path) -> std::result::Result<RocksPartition, Damage> {
+        let cfs = [
+            rocksdb::ColumnFamilyDescriptor::new(
+                rocksdb::DEFAULT_COLUMN_FAMILY_NAME,
+                env.options.clone(),
+            ),
+            rocksdb::ColumnFamilyDescriptor::new(META_CF, env.options.clone()),
+        ];
+        let db = rocksdb::DB::open_cf_descriptors(&env.options, path, cfs).map_err(|e| {
+            let text = e.clone().into_string();
+            if text.contains("lock") && !text.contains("No such file") {
+                Damage::InUse(text)
+            } else {
+                Damage::Damaged(text)
+            }
+        })?;
+        let damaged = |e: rocksdb::Error| Damage::Damaged(e.into_string());
+        let meta = db
+            .cf_handle(META_CF)
+            .ok_or_else(|| Damage::Damaged(format!("no `{META_CF}` column family")))?;
+        let format = db.get_cf(meta, META_FORMAT).map_err(damaged)?;
+        let persisted = match format.as_deref() {
+            Some(FORMAT) => match db.get_cf(meta, META_OFFSET).map_err(damaged)? {
+                Some(bytes) => Some(decode_offset(&bytes).ok_or_else(|| {
+                    Damage::Damaged(format!("a changelog offset of {} bytes", bytes.len()))
+                })?),
+                None => None,
+            },
+            Some(other) => {
+                return Err(Damage::Damaged(format!(
+                    "written as {:?}, this build reads {:?}",
+                    String::from_utf8_lossy(other),
+                    String::from_utf8_lossy(FORMAT)
+                )));
+            }
+            None => {
+                let empty = db.iterator(rocksdb::IteratorMode::Start).next().is_none();
+                if !empty {
+                    return Err(Damage::Damaged("data without a format marker".into()));
+                }
+                db.put_cf(meta, META_FORMAT, FORMAT).map_err(damaged)?;
+                None
+            }
+        };
+        Ok(RocksPartition {
+            db,
+            path: path.to_owned(),
+            pending: Mutex::new(PendingWrites {
+                persisted,
+                delivered: persisted,
+                ..PendingWrites::default()
+            }),
+        })
+    }
+
+    fn meta(&self) -> &rocksdb::ColumnFamily {
+        // try_open checked it exists, and column families are never dropped.
+        self.db
+            .cf_handle(META_CF)
+            .expect("a partition database is opened with its meta column family")
+    }
+
+    fn get(&self, key: &[u8]) -> std::result::Result<Option<Bytes>, rocksdb::Error> {
+        {
+            let pending = lock(&self.pending);
+            if let Some(value) = pending.writes.get(key) {
+                return Ok(value.clone());
+            }
+        }
+        Ok(self.db.get_pinned(key)?.map(|v| Bytes::copy_from_slice(&v)))
+    }
+
+    fn write(&self, key: Bytes, value: Option<Bytes>) -> std::result::Result<(), rocksdb::Error> {
+        let mut pending = lock(&self.pending);
+        pending.writes.insert(key, value);
+        if pending.writes.len() >= FLUSH_AT {
+            self.flush_locked(&mut pending)?;
+        }
+        Ok(())
+    }
+
+    fn delivered(&self, offset: i64) {
+        let mut pending = lock(&self.pending);
+        pending.delivered = Some(pending.delivered.map_or(offset, |d| d.max(offset)));
+    }
+
+    fn applied(&self) -> Option<i64> {
+        lock(&self.pending).delivered
+    }
+
+    fn flush(&self) -> std::result::Result<(), rocksdb::Error> {
+        let mut pending = lock(&self.pending);
+        self.flush_locked(&mut pending)
+    }
+
+    fn flush_locked(&self, pending: &mut PendingWrites) -> std::result::Result<(), rocksdb::Error> {
+        if pending.writes.is_empty() && pending.delivered == pending.persisted {
+            return Ok(());
+        }
+        let mut batch = rocksdb::WriteBatch::default();
+        for (key, value) in &pending.writes {
+            match value {
+                Some(v) => batch.put(key, v),
+                None => batch.delete(key),
+            }
+        }
+        if let Some(offset) = pending.delivered {
+            batch.put_cf(self.meta(), META_OFFSET, offset.to_be_bytes());
+        }
+        self.db.write(batch)?;
+        pending.writes.clear();
+        pending.persisted = pending.delivered;
+        Ok(())
+    }
+
+    fn apply(&self, records: &[ChangelogRecord]) -> std::result::Result<(), rocksdb::Error> {
+        let mut pending = lock(&self.pending);
+        let mut batch = rocksdb::WriteBatch::default();
+        let mut last = pending.delivered;
+        for (offset, key, value) in records {
+            if last.is_some_and(|a| *offset <= a) {
+                continue;
+            }
+            last = Some(*offset);
+            // A record replayed over a buffered write of the same key: the
+            // changelog is the newer truth.
+            pending.writes.remove(key);
+            match value {
+                Some(v) => batch.put(key, v),
+                None => batch.delete(key),
+            }
+        }
+        if last == pending.delivered {
+            return Ok(());
+        }
+        if let Some(offset) = last {
+            batch.put_cf(self.meta(), META_OFFSET, offset.to_be_bytes());
+        }
+        self.db.write(batch)?;
+        pending.delivered = last;
+        pending.persisted = last;
+        Ok(())
+    }
+
+    fn scan(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> std::result::Result<(), rocksdb::Error> {
+        self.flush()?;
+        for item in self.db.iterator(rocksdb::IteratorMode::Start) {
+            let (k, v) = item?;
+            f(&k, &v);
+        }
+        Ok(())
+    }
+
+    fn clear(&self) -> std::result::Result<(), rocksdb::Error> {
+        let mut pending = lock(&self.pending);
+        *pending = PendingWrites::default();
+        let mut batch = rocksdb::WriteBatch::default();
+        if let (Some(first), Some(last)) = (self.first_key()?, self.last_key()?) {
+            batch.delete_range(&first[..], &last[..]);
+            batch.delete(&last[..]);
+        }
+        batch.delete_cf(self.meta(), META_OFFSET);
+        self.db.write(batch)
+    }
+
+    fn first_key(&self) -> std::result::Result<Option<Box<[u8]>>, rocksdb::Error> {
+        self.db
+            .iterator(rocksdb::IteratorMode::Start)
+            .next()
+            .transpose()
+            .map(|kv| kv.map(|(k, _)| k))
+    }
+
+    fn last_key(&self) -> std::result::Result<Option<Box<[u8]>>, rocksdb::Error> {
+        self.db
+            .iterator(rocksdb::IteratorMode::End)
+            .next()
+            .transpose()
+            .map(|kv| kv.map(|(k, _)| k))
+    }
+}
+
+impl fmt::Debug for RocksPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RocksPartition")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Damage {
+    /// Another process holds the folder's lock.
+    InUse(String),
+    /// Anything else: the folder cannot be used as it is.
+    Damaged(String),
+}
+
+fn decode_offset(bytes: &[u8]) -> Option<i64> {
+    Some(i64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> RocksEnv {
+        RocksEnv::new(&RocksDbSettings::default()).expect("options")
+    }
+
+    fn dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "faust-rs-store-{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    #[test]
+    fn buffered_writes_reach_disk_at_flush_together_with_the_acknowledged_offset() {
+        let path = dir("flush");
+        let env = env();
+        {
+            let store = PartitionStore::rocksdb("t[0]".into(), &env, &path).unwrap();
+            assert_eq!(store.applied_offset(), None);
+            store.write(b("a"), Some(b("1"))).unwrap();
+            store.write(b("b"), Some(b("2"))).unwrap();
+            store.write(b("b"), None).unwrap();
+            assert_eq!(
+                store.get(b"a").unwrap(),
+                Some(b("1")),
+                "reads see the buffer"
+            );
+            assert_eq!(store.get(b"b").unwrap(), None);
+            store.delivered(41);
+            store.delivered(40);
+            store.flush().unwrap();
+            // Not flushed: lost with the process, like a crash.
+            store.write(b("c"), Some(b("3"))).unwrap();
+            store.delivered(42);
+        }
+        let store = PartitionStore::rocksdb("t[0]".into(), &env, &path).unwrap();
+        assert_eq!(store.applied_offset(), Some(41));
+        assert_eq!(store.items().unwrap(), vec![(b("a"), b("1"))]);
+        assert_eq!(store.len().unwrap(), 1);
+    }
+
+    #[test]
+    fn changelog_records_at_or_below_the_held_offset_are_skipped() {
+        for store in [
+            PartitionStore::memory("m[0]".into()),
+            PartitionStore::rocksdb("r[0]".into(), &env(), &dir("skip")).unwrap(),
+        ] {
+            store
+                .apply_changelog(&[(0, b("k"), Some(b("old"))), (1, b("k"), Some(b("new")))])
+                .unwrap();
+            // A stale read of the same log (a standby racing recovery).
+            store
+                .apply_changelog(&[(0, b("k"), Some(b("old"))), (2, b("j"), None)])
+                .unwrap();
+            assert_eq!(store.get(b"k").unwrap(), Some(b("new")), "{store:?}");
+            assert_eq!(store.applied_offset(), Some(2), "{store:?}");
+            store.clear().unwrap();
+            assert_eq!(store.applied_offset(), None);
+            assert_eq!(store.len().unwrap(), 0);
+        }
+    }
+
+    #[test]
+    fn a_store_of_another_format_version_is_moved_aside_and_started_empty() {
+        let path = dir("format");
+        let env = env();
+        {
+            let store = PartitionStore::rocksdb("t[1]".into(), &env, &path).unwrap();
+            store.apply_changelog(&[(5, b("k"), Some(b("v")))]).unwrap();
+            let Backend::Rocks(r) = &store.backend else {
+                unreachable!()
+            };
+            r.db.put_cf(r.meta(), META_FORMAT, b"faust-rs/0").unwrap();
+        }
+        let store = PartitionStore::rocksdb("t[1]".into(), &env, &path).unwrap();
+        assert_eq!(store.applied_offset(), None, "rebuilt from offset 0");
+        assert_eq!(store.len().unwrap(), 0);
+        assert!(PathBuf::from(format!("{}.broken", path.display())).exists());
+    }
+
+    #[test]
+    fn the_same_folder_opened_twice_in_one_process_shares_one_database() {
+        let path = dir("shared");
+        let env = env();
+        let first = PartitionStore::rocksdb("t[2]".into(), &env, &path).unwrap();
+        first.write(b("a"), Some(b("1"))).unwrap();
+        let second = PartitionStore::rocksdb("t[2]".into(), &env, &path).unwrap();
+        assert_eq!(second.get(b"a").unwrap(), Some(b("1")));
+    }
+
+    #[test]
+    fn store_urls_parse_and_tables_pick_theirs_or_the_apps() {
+        let memory = StoreKind::parse("memory://", "app").unwrap();
+        assert_eq!(memory, StoreKind::Memory);
+        assert_eq!(
+            StoreKind::parse("rocksdb://", "app").unwrap(),
+            StoreKind::RocksDb("app-data".into())
+        );
+        let rocks = StoreKind::parse("rocksdb:///var/lib/faust", "app").unwrap();
+        assert_eq!(rocks, StoreKind::RocksDb("/var/lib/faust".into()));
+        let err = StoreKind::parse("redis://x", "app").unwrap_err();
+        assert!(err.contains("rocksdb://DIR"), "{err}");
+        assert_eq!(
+            StoreKind::for_table("t", Some("rocksdb"), &rocks, "app").unwrap(),
+            rocks
+        );
+        assert_eq!(
+            StoreKind::for_table("t", Some("rocksdb"), &memory, "app").unwrap(),
+            StoreKind::RocksDb("app-data".into())
+        );
+        assert_eq!(
+            StoreKind::for_table("t", Some("memory"), &rocks, "app").unwrap(),
+            StoreKind::Memory
+        );
+        assert_eq!(
+            StoreKind::for_table("t", None, &rocks, "app").unwrap(),
+            rocks
+        );
+    }
+}
