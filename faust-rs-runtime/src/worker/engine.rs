@@ -220,6 +220,15 @@ impl Engine {
     ) -> Result<impl Future<Output = Result<()>> + Send + 'static> {
         let mut topics: Vec<Arc<str>> = routes.keys().cloned().collect();
         topics.sort();
+        if topics.is_empty() {
+            // Tasks and timers only: nothing to read (a consumer subscribed
+            // to no topic is an error in librdkafka).
+            let lifecycle = self.lifecycle.clone();
+            return Ok(futures_util::future::Either::Left(async move {
+                lifecycle.stopped().await;
+                Ok(())
+            }));
+        }
         let consumer = self.transport.consumer(
             self.group(),
             &topics,
@@ -229,7 +238,7 @@ impl Engine {
         *self.consumer.lock().unwrap_or_else(|e| e.into_inner()) = Some(consumer.clone());
         let lifecycle = self.lifecycle.clone();
         let tracker = self.tracker.clone();
-        Ok(async move {
+        Ok(futures_util::future::Either::Right(async move {
             // Batches come partition by partition: the route and the ack
             // state are looked up once per run of one partition, and each
             // run goes to each agent as one batch.
@@ -265,7 +274,7 @@ impl Engine {
                     return Ok(());
                 }
             }
-        })
+        }))
     }
 
     fn task(&self, def: &'static TaskDef) -> impl Future<Output = Result<()>> + Send + 'static {
