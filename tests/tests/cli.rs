@@ -1,6 +1,7 @@
 //! The generated command line, run as a process (`src/bin/cli_app.rs`):
-//! help, `agents`, `send` through the in-memory broker, and configuration
-//! errors from the file, the environment and the flags.
+//! help, `agents`, `send` through the in-memory broker, `tables` and
+//! `table get`, and configuration errors from the file, the environment
+//! and the flags.
 //!
 //! Each run gets an empty environment and its own working directory, so
 //! neither the caller's `FAUST_*` variables nor a stray `faust.toml` leak in.
@@ -65,7 +66,7 @@ fn help_names_the_app_and_every_command() {
     assert!(out.status.success(), "{}", stderr(&out));
     let help = stdout(&out);
     assert!(help.contains("faust-rs app `cli-app`"), "{help}");
-    for command in ["worker", "agents", "send"] {
+    for command in ["worker", "agents", "send", "tables", "table"] {
         assert!(help.contains(command), "{command} missing from\n{help}");
     }
     let out = dir.run(&["send", "--help"], &[]);
@@ -137,6 +138,118 @@ fn send_writes_through_the_configured_transport_and_prints_where_it_landed() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn tables_lists_each_table_with_kind_partitions_store_changelog_and_keys() {
+    let dir = WorkDir::new("tables");
+    for env in [&[][..], &[("FAUST_BROKER", "memory://")][..]] {
+        let out = dir.run(&["tables"], env);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let printed = stdout(&out);
+        let header: Vec<&str> = printed
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            header,
+            ["table", "kind", "partitions", "store", "changelog", "keys"],
+            "{printed}"
+        );
+        let row: Vec<&str> = printed
+            .lines()
+            .find(|l| l.starts_with("counts "))
+            .unwrap_or_else(|| panic!("no `counts` row in\n{printed}"))
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            row,
+            [
+                "counts",
+                "Table",
+                "2",
+                "memory",
+                "cli-app-counts-changelog",
+                "0"
+            ],
+            "{printed}"
+        );
+        // An in-process broker starts empty: the keys are always 0, and
+        // the command says so.
+        let err = stderr(&out);
+        assert!(
+            err.contains("warning: the broker is") && err.contains("the tables read empty"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn tables_shows_the_store_set_in_the_environment() {
+    let dir = WorkDir::new("tables-store");
+    let out = dir.run(
+        &["tables", "--broker", "memory://"],
+        &[("FAUST_STORE", "rocksdb://state")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(" rocksdb://state "),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn table_get_prints_null_and_fails_for_a_missing_key() {
+    let dir = WorkDir::new("table-get");
+    let out = dir.run(&["table", "get", "counts", "somekey"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim_end(), "null");
+    assert!(
+        stderr(&out).contains("table `counts` has no value for key \"somekey\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn table_get_of_an_unknown_table_names_the_known_ones() {
+    let dir = WorkDir::new("table-get-unknown");
+    let out = dir.run(&["table", "get", "nosuchtable", "k"], &[]);
+    assert!(!out.status.success());
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no table named `nosuchtable` in app `cli-app`")
+            && err.contains("its tables are: counts"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tables_and_table_get_have_help() {
+    let dir = WorkDir::new("tables-help");
+    let out = dir.run(&["tables", "--help"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("List the tables"), "{}", stdout(&out));
+
+    let out = dir.run(&["table", "--help"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("get"), "{}", stdout(&out));
+
+    let out = dir.run(&["table", "get", "--help"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let help = stdout(&out);
+    assert!(
+        help.contains("<TABLE>") && help.contains("<KEY>") && help.contains("as JSON"),
+        "{help}"
+    );
+
+    // A missing argument is a usage error.
+    let out = dir.run(&["table", "get", "counts"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 
 #[test]

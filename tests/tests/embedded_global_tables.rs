@@ -113,7 +113,7 @@ async fn feed() -> Result<()> {
                 .send()
                 .await?;
         }
-        faust::sleep(Duration::from_millis(200)).await;
+        faust::sleep(Duration::from_millis(200)).await?;
     }
     Ok(())
 }

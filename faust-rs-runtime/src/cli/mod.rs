@@ -253,14 +253,16 @@ async fn send(settings: &Settings, args: SendArgs) -> Result<RecordMetadata> {
 
 fn run_tables(app: &App, overrides: &CliOverrides) -> ExitCode {
     let names: Vec<&str> = app.tables.iter().map(|t| t.name).collect();
-    with_tables(app, overrides, &names, |tables| {
+    with_tables(app, overrides, &names, |tables, settings| {
         println!(
             "{:<24} {:<15} {:>10} {:<28} {:<40} {:>10}",
             "table", "kind", "partitions", "store", "changelog", "keys"
         );
         for table in tables.all() {
             let keys: usize = table.partition_sizes()?.iter().map(|(_, n)| n).sum();
-            let store = crate::table::TableState::new(table.def, &app.id, app.settings())
+            // The store the workers use, from the same settings they
+            // resolve (FAUST_STORE, the config file, ...).
+            let store = crate::table::TableState::new(table.def, &app.id, settings)
                 .map(|t| t.describe_store())
                 .unwrap_or_else(|e| format!("({e})"));
             println!(
@@ -294,7 +296,7 @@ fn run_table_get(app: &App, overrides: &CliOverrides, name: &str, key: &str) -> 
         Ok(bytes) => bytes,
         Err(e) => return fail(format!("table `{name}`: {e}")),
     };
-    with_tables(app, overrides, &[name], |tables| {
+    with_tables(app, overrides, &[name], |tables, _| {
         let Some(table) = tables.get(name) else {
             return Ok(ExitCode::FAILURE);
         };
@@ -314,12 +316,13 @@ fn run_table_get(app: &App, overrides: &CliOverrides, name: &str, key: &str) -> 
 }
 
 /// Rebuilds the tables named `names` in memory from their changelogs on
-/// the configured broker, then calls `f`.
+/// the configured broker, then calls `f` with them and the resolved
+/// settings.
 fn with_tables(
     app: &App,
     overrides: &CliOverrides,
     names: &[&str],
-    f: impl FnOnce(&crate::table::Tables) -> Result<ExitCode>,
+    f: impl FnOnce(&crate::table::Tables, &Settings) -> Result<ExitCode>,
 ) -> ExitCode {
     let settings = match resolve_settings(app, overrides) {
         Ok(settings) => settings,
@@ -329,7 +332,9 @@ fn with_tables(
         settings.broker.split_once("://").map(|(s, _)| s)
     {
         eprintln!(
-            "warning: the broker is {scheme}:// ({}), which lives only as long as this              command: the tables read empty; pass --broker kafka://HOST:PORT or set              FAUST_BROKER",
+            "warning: the broker is {scheme}:// ({}), which lives only as long as this \
+             command: the tables read empty; pass --broker kafka://HOST:PORT or set \
+             FAUST_BROKER",
             settings.source("broker")
         );
     }
@@ -362,7 +367,7 @@ fn with_tables(
             Error::Transport { .. } if e.to_string().contains("Unknown") => Ok(0),
             e => Err(e),
         })?;
-        f(&tables)
+        f(&tables, &settings)
     });
     match result {
         Ok(code) => code,

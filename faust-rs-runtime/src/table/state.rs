@@ -255,6 +255,9 @@ pub(crate) struct Tables {
     standby: bool,
     /// Set at the first assignment: until then nothing is followed.
     assigned: std::sync::atomic::AtomicBool,
+    /// A recovery that failed where it could not be returned (a rebalance
+    /// callback): the fetcher stops the worker with it.
+    failure: Mutex<Option<Error>>,
 }
 
 impl Tables {
@@ -266,6 +269,7 @@ impl Tables {
             owned: Mutex::new(BTreeSet::new()),
             standby,
             assigned: std::sync::atomic::AtomicBool::new(false),
+            failure: Mutex::new(None),
         }
     }
 
@@ -363,6 +367,22 @@ impl Tables {
                 }
             }
         }
+    }
+
+    /// Records a recovery failure for the worker to stop with.
+    pub(crate) fn fail(&self, error: Error) {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(error);
+    }
+
+    /// The recovery failure recorded, if any.
+    pub(crate) fn take_failure(&self) -> Option<Error> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// Whether this worker was assigned partitions at least once (before,

@@ -298,6 +298,16 @@ impl PartitionStore {
         }
     }
 
+    /// Writes what RocksDB holds in memory for this partition into its data
+    /// files (after a long replay), so the next open has no write-ahead log
+    /// to replay. Nothing to do in memory.
+    pub(crate) fn persist(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Memory(_) => Ok(()),
+            Backend::Rocks(r) => r.persist().map_err(|e| self.error("persisting", e)),
+        }
+    }
+
     /// Notes that the broker holds this store's changelog write at `offset`.
     pub(crate) fn delivered(&self, offset: i64) {
         match &self.backend {
@@ -545,8 +555,11 @@ impl RocksPartition {
             }
             last = Some(*offset);
             // A record replayed over a buffered write of the same key: the
-            // changelog is the newer truth.
-            pending.writes.remove(key);
+            // changelog is the newer truth. (Usually there is none: skip
+            // hashing the key then.)
+            if !pending.writes.is_empty() {
+                pending.writes.remove(key);
+            }
             match value {
                 Some(v) => batch.put(key, v),
                 None => batch.delete(key),
@@ -562,6 +575,17 @@ impl RocksPartition {
         pending.delivered = last;
         pending.persisted = last;
         Ok(())
+    }
+
+    /// Flushes the memtables of both column families (atomically: the
+    /// options set `atomic_flush`), data and offset together.
+    fn persist(&self) -> std::result::Result<(), rocksdb::Error> {
+        let data = self
+            .db
+            .cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME)
+            .expect("a partition database is opened with its default column family");
+        self.db
+            .flush_cfs_opt(&[data, self.meta()], &rocksdb::FlushOptions::default())
     }
 
     fn scan(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> std::result::Result<(), rocksdb::Error> {

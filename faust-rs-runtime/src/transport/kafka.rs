@@ -540,14 +540,20 @@ impl ChangelogRead for ChangelogReader {
     ) -> Result<u64> {
         let consumer = self.consumer()?;
         let what = || format!("reading changelogs ({} partitions)", specs.len());
-        // (topic, partition) -> end offset, while not yet reached.
-        let mut open: HashMap<(Arc<str>, i32), i64> = HashMap::new();
+        // partition -> (topic, end offset), while not yet reached. Keyed by
+        // partition so a record's lookup hashes an integer and allocates
+        // nothing; the topics of one partition number are few (one per table).
+        let mut open: HashMap<i32, Vec<(Arc<str>, i64)>> = HashMap::new();
         let mut tpl = TopicPartitionList::new();
         for (topic, partition, from, end) in specs {
             if from < end {
                 tpl.add_partition_offset(topic, *partition, Offset::Offset(*from))
                     .map_err(|e| transport_error(&what(), e))?;
-                open.insert((topic.clone(), *partition), *end);
+                let same = open.entry(*partition).or_default();
+                match same.iter_mut().find(|(t, _)| t == topic) {
+                    Some(existing) => existing.1 = *end,
+                    None => same.push((topic.clone(), *end)),
+                }
             }
         }
         if open.is_empty() {
@@ -564,19 +570,20 @@ impl ChangelogRead for ChangelogReader {
                 match consumer.poll(poll) {
                     Some(Ok(m)) => {
                         idle = Duration::ZERO;
-                        let Some((key, end)) =
-                            open.get_key_value(&(Arc::from(m.topic()), m.partition()))
+                        let partition = m.partition();
+                        let Some((topic, end)) = open
+                            .get(&partition)
+                            .and_then(|same| same.iter().find(|(t, _)| **t == *m.topic()).cloned())
                         else {
                             continue;
                         };
-                        let (key, end) = (key.clone(), *end);
                         if m.offset() >= end {
-                            open.remove(&key);
+                            reached_end(&mut open, &topic, partition);
                             continue;
                         }
                         let message = Message {
-                            topic: key.0.clone(),
-                            partition: key.1,
+                            topic: topic.clone(),
+                            partition,
                             offset: m.offset(),
                             timestamp: m.timestamp().to_millis().unwrap_or(0),
                             key: m.key().map(Bytes::copy_from_slice),
@@ -586,20 +593,24 @@ impl ChangelogRead for ChangelogReader {
                         apply(&message)?;
                         records += 1;
                         if m.offset() >= end - 1 {
-                            open.remove(&key);
+                            reached_end(&mut open, &topic, partition);
                         }
                     }
                     Some(Err(KafkaError::PartitionEOF(partition))) => {
                         // The event names only the partition: ask where each
                         // open spec of that number stands.
-                        if let Ok(positions) = consumer.position() {
-                            open.retain(|(topic, p), end| {
-                                *p != partition
-                                    || positions
-                                        .find_partition(topic, *p)
-                                        .and_then(|e| e.offset().to_raw())
-                                        .is_none_or(|at| at < *end)
+                        if let Ok(positions) = consumer.position()
+                            && let Some(same) = open.get_mut(&partition)
+                        {
+                            same.retain(|(topic, end)| {
+                                positions
+                                    .find_partition(topic, partition)
+                                    .and_then(|e| e.offset().to_raw())
+                                    .is_none_or(|at| at < *end)
                             });
+                            if same.is_empty() {
+                                open.remove(&partition);
+                            }
                         }
                     }
                     Some(Err(e)) => tracing::warn!("{}: {e}; retrying", what()),
@@ -608,7 +619,10 @@ impl ChangelogRead for ChangelogReader {
                         if idle > ADMIN_TIMEOUT {
                             let left: Vec<String> = open
                                 .iter()
-                                .map(|((t, p), end)| format!("`{t}`[{p}] (end {end})"))
+                                .flat_map(|(p, same)| {
+                                    same.iter()
+                                        .map(move |(t, end)| format!("`{t}`[{p}] (end {end})"))
+                                })
                                 .collect();
                             return Err(Error::Transport {
                                 what: what(),
@@ -626,6 +640,17 @@ impl ChangelogRead for ChangelogReader {
         })();
         let _ = consumer.unassign();
         result
+    }
+}
+
+/// Stops reading `topic`[`partition`] in [`ChangelogReader::read`]: it
+/// reached its end.
+fn reached_end(open: &mut HashMap<i32, Vec<(Arc<str>, i64)>>, topic: &str, partition: i32) {
+    if let Some(same) = open.get_mut(&partition) {
+        same.retain(|(t, _)| **t != *topic);
+        if same.is_empty() {
+            open.remove(&partition);
+        }
     }
 }
 
@@ -822,7 +847,11 @@ impl ConsumerContext for FaustContext {
                 if !self.tables.is_empty()
                     && let Err(e) = self.tables.assign(&partitions, &self.reader)
                 {
-                    tracing::error!("table recovery failed: {e}; the tables may be incomplete");
+                    tracing::error!(
+                        "table recovery failed: {e}; stopping rather than processing events \
+                         against incomplete tables"
+                    );
+                    self.tables.fail(e);
                 }
             }
             Rebalance::Error(e) => tracing::warn!("rebalance error: {e}"),

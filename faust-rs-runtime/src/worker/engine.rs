@@ -238,6 +238,7 @@ impl Engine {
         *self.consumer.lock().unwrap_or_else(|e| e.into_inner()) = Some(consumer.clone());
         let lifecycle = self.lifecycle.clone();
         let tracker = self.tracker.clone();
+        let tables = self.core.tables.clone();
         Ok(futures_util::future::Either::Right(async move {
             // Batches come partition by partition: the route and the ack
             // state are looked up once per run of one partition, and each
@@ -254,6 +255,11 @@ impl Engine {
                     }
                 };
                 tracing::trace!(records = batch.len(), "fetched");
+                // A partition whose tables could not be recovered must not
+                // be processed against incomplete state: the worker stops.
+                if let Some(error) = tables.take_failure() {
+                    return Err(error);
+                }
                 let mut run: Vec<Arc<Message>> = Vec::new();
                 for message in batch {
                     let same = run.last().is_some_and(|last| {

@@ -3,10 +3,15 @@
 
 use faust::prelude::*;
 
-/// Prints each greeting.
+/// Greetings per name.
+#[table(name = "counts", default, help = "Greetings per name")]
+static COUNTS: Table<String, u64>;
+
+/// Prints each greeting and counts it.
 #[agent(topic = "greetings")]
 async fn greet(name: String) -> Result<()> {
-    println!("hello, {name}");
+    let n = COUNTS.update(&name, |n| *n += 1)?;
+    println!("hello, {name} (#{n})");
     Ok(())
 }
 
