@@ -201,16 +201,7 @@ fn run_send(app: &App, overrides: &CliOverrides, args: SendArgs) -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    if let Some(scheme @ ("embedded" | "memory")) =
-        settings.broker.split_once("://").map(|(s, _)| s)
-    {
-        eprintln!(
-            "warning: the broker is {scheme}:// ({}), which lives only as long as this \
-             command: a running worker will not see the record; pass --broker \
-             kafka://HOST:PORT or set FAUST_BROKER",
-            settings.source("broker")
-        );
-    }
+    warn_if_ephemeral(&settings, "a running worker will not see the record");
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -328,16 +319,7 @@ fn with_tables(
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    if let Some(scheme @ ("embedded" | "memory")) =
-        settings.broker.split_once("://").map(|(s, _)| s)
-    {
-        eprintln!(
-            "warning: the broker is {scheme}:// ({}), which lives only as long as this \
-             command: the tables read empty; pass --broker kafka://HOST:PORT or set \
-             FAUST_BROKER",
-            settings.source("broker")
-        );
-    }
+    warn_if_ephemeral(&settings, "the tables read empty");
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -372,6 +354,20 @@ fn with_tables(
     match result {
         Ok(code) => code,
         Err(e) => fail(e),
+    }
+}
+
+/// Warns on stderr when the broker lives only as long as this command
+/// (`embedded://`, `memory://`); `consequence` says what that means here.
+fn warn_if_ephemeral(settings: &Settings, consequence: &str) {
+    if let Some(scheme @ ("embedded" | "memory")) =
+        settings.broker.split_once("://").map(|(s, _)| s)
+    {
+        eprintln!(
+            "warning: the broker is {scheme}:// ({}), which lives only as long as this \
+             command: {consequence}; pass --broker kafka://HOST:PORT or set FAUST_BROKER",
+            settings.source("broker")
+        );
     }
 }
 
