@@ -28,29 +28,20 @@
 //! `info`, e.g. `info,faust_rs_runtime::worker::engine=debug` shows the
 //! offsets each commit stores).
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::File;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::{
+    Reader, Record, SESSION_TIMEOUT, TaggedProducer, WorkerProcess, broker, create_topic,
+    describe_group, group_offsets, log_dir, truncate,
+};
 use faust::dead_letter::headers;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::{ClientContext, DefaultClientContext};
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Headers as _, Message as _};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
 
 /// Input partitions of every test (the two-worker test needs several).
 const PARTITIONS: i32 = 4;
-/// The workers' consumer session timeout (the broker's minimum): how long
-/// a killed worker stays in the group.
-const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
 /// 1 MiB: the size of the "one megabyte" payloads.
 const MIB: usize = 1 << 20;
 
@@ -374,7 +365,7 @@ struct Run {
     name: String,
     suffix: String,
     app: String,
-    workers: Vec<Worker>,
+    workers: Vec<WorkerProcess>,
     input: Input,
     out: Option<Reader>,
     dlq: Option<Reader>,
@@ -430,33 +421,12 @@ impl Run {
 
     /// Creates the input topic with [`PARTITIONS`] partitions.
     fn create_input(&self, config: &[(&str, &str)]) {
-        let name = self.topic("pipeline-in");
-        let admin: AdminClient<DefaultClientContext> = client_config(&self.bootstrap)
-            .create()
-            .unwrap_or_else(|e| panic!("admin client for {}: {e}", self.bootstrap));
-        let mut topic = NewTopic::new(&name, PARTITIONS, TopicReplication::Fixed(1));
-        for (k, v) in config {
-            topic = topic.set(k, v);
-        }
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        let results = runtime
-            .block_on(admin.create_topics([&topic], &options))
-            .unwrap_or_else(|e| panic!("CreateTopics {name}: {e}"));
-        for result in results {
-            if let Err((topic, code)) = result {
-                panic!("CreateTopics {topic}: {code}");
-            }
-        }
-        let probe: BaseConsumer = reader_config(&self.bootstrap, &self.name)
-            .create()
-            .expect("metadata client");
-        let partitions = wait_for_topic(&probe, &name, Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(partitions, PARTITIONS, "partitions of the new topic {name}");
+        create_topic(
+            &self.bootstrap,
+            &self.topic("pipeline-in"),
+            PARTITIONS,
+            config,
+        );
     }
 
     /// Starts a worker labelled `label` (its outputs say which worker ran
@@ -468,7 +438,7 @@ impl Run {
     /// [`start_worker`](Self::start_worker) with extra environment, e.g.
     /// `FAUST_PRODUCER__MESSAGE_MAX_BYTES`.
     fn start_worker_with(&mut self, label: &str, env: &[(&str, &str)]) {
-        let worker = Worker::start(self, label, env);
+        let worker = start_pipeline_worker(self, label, env);
         self.workers.push(worker);
     }
 
@@ -782,37 +752,7 @@ impl Run {
     /// `(partition, committed offset, end offset)` of this run's consumer
     /// group on the topic `base` (`None`: nothing committed).
     fn group_offsets(&self, base: &str) -> Vec<(i32, Option<i64>, i64)> {
-        let mut config = client_config(&self.bootstrap);
-        config
-            .set("group.id", &self.app)
-            .set("enable.auto.commit", "false");
-        let Ok(client) = config.create::<BaseConsumer>() else {
-            return Vec::new();
-        };
-        let topic = self.topic(base);
-        let Ok(partitions) = wait_for_topic(&client, &topic, Duration::from_secs(5)) else {
-            return Vec::new();
-        };
-        let mut list = TopicPartitionList::new();
-        for p in 0..partitions {
-            list.add_partition(&topic, p);
-        }
-        let committed = client.committed_offsets(list, Duration::from_secs(5));
-        (0..partitions)
-            .map(|p| {
-                let at = committed
-                    .as_ref()
-                    .ok()
-                    .and_then(|c| c.find_partition(&topic, p))
-                    .and_then(|e| e.offset().to_raw())
-                    .filter(|o| *o >= 0);
-                let end = client
-                    .fetch_watermarks(&topic, p, Duration::from_secs(5))
-                    .map(|(_, high)| high)
-                    .unwrap_or(-1);
-                (p, at, end)
-            })
-            .collect()
+        group_offsets(&self.bootstrap, &self.app, &self.topic(base))
     }
 
     /// Waits until the group has committed every input partition to its
@@ -842,40 +782,7 @@ impl Run {
     /// The consumer group as the broker describes it: state and each
     /// member's client id and assignment.
     fn describe_group(&self) -> String {
-        let mut config = client_config(&self.bootstrap);
-        config.set("group.id", format!("real-broker-reader-{}", self.name));
-        let Ok(client) = config.create::<BaseConsumer>() else {
-            return "no client".to_owned();
-        };
-        match client.fetch_group_list(Some(&self.app), Duration::from_secs(5)) {
-            Err(e) => format!("cannot describe group {}: {e}", self.app),
-            Ok(list) => list
-                .groups()
-                .iter()
-                .map(|g| {
-                    let members: Vec<String> = g
-                        .members()
-                        .iter()
-                        .map(|m| {
-                            format!(
-                                "{} ({}): {}",
-                                m.id(),
-                                m.client_id(),
-                                decode_assignment(m.assignment().unwrap_or_default())
-                            )
-                        })
-                        .collect();
-                    format!(
-                        "group {} state {} protocol {}, members [{}]",
-                        g.name(),
-                        g.state(),
-                        g.protocol(),
-                        members.join("; ")
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" | "),
-        }
+        describe_group(&self.bootstrap, &self.app, &self.name)
     }
 
     fn check_workers(&mut self) {
@@ -927,50 +834,6 @@ fn print_duplicates(test: &str, outputs: &Outputs) {
             dups.len(),
             sample.join(" ")
         );
-    }
-}
-
-/// A consumer-protocol assignment (`version, [topic, [partition]]`) as
-/// `topic[0,1] topic2[3]`, or its length when it does not parse.
-fn decode_assignment(bytes: &[u8]) -> String {
-    fn take<const N: usize>(b: &mut &[u8]) -> Option<[u8; N]> {
-        let (head, rest) = b.split_first_chunk::<N>()?;
-        *b = rest;
-        Some(*head)
-    }
-    let parse = |mut b: &[u8]| -> Option<String> {
-        let b = &mut b;
-        take::<2>(b)?;
-        let topics = i32::from_be_bytes(take::<4>(b)?);
-        let mut out = Vec::new();
-        for _ in 0..topics.max(0) {
-            let len = i16::from_be_bytes(take::<2>(b)?).max(0) as usize;
-            let (name, rest) = b.split_at_checked(len)?;
-            *b = rest;
-            let n = i32::from_be_bytes(take::<4>(b)?);
-            let mut parts = Vec::new();
-            for _ in 0..n.max(0) {
-                parts.push(i32::from_be_bytes(take::<4>(b)?).to_string());
-            }
-            out.push(format!(
-                "{}[{}]",
-                String::from_utf8_lossy(name),
-                parts.join(",")
-            ));
-        }
-        Some(if out.is_empty() {
-            "nothing".to_owned()
-        } else {
-            out.join(" ")
-        })
-    };
-    parse(bytes).unwrap_or_else(|| format!("{} bytes", bytes.len()))
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
     }
 }
 
@@ -1065,170 +928,44 @@ impl Outputs {
 
 // ---------------------------------------------------------------- workers
 
-/// A `pipeline_worker` process, killed when dropped.
-struct Worker {
-    label: String,
-    child: Child,
-    log: PathBuf,
-    stopped: bool,
-}
-
-impl Worker {
-    fn start(run: &Run, label: &str, env: &[(&str, &str)]) -> Worker {
-        let dir = std::env::temp_dir().join("faust-rs-real-broker");
-        std::fs::create_dir_all(&dir).expect("log directory");
-        let log = dir.join(format!("pipeline{}-{label}.log", run.suffix));
-        let out = File::create(&log).expect("worker log");
-        let err = out.try_clone().expect("worker log");
-        let child = Command::new(env!("CARGO_BIN_EXE_pipeline_worker"))
-            .arg("worker")
-            .env_remove("FAUST_TEST_BROKER")
-            .env_remove("FAUST_TEST_WORKER_LOGLEVEL")
-            .env("NO_COLOR", "1")
-            .env("FAUST_BROKER", format!("kafka://{}", run.bootstrap))
-            .env("PIPELINE_APP", &run.app)
-            .env("PIPELINE_SUFFIX", &run.suffix)
-            .env("PIPELINE_WORKER", label)
-            .env(
-                "FAUST_LOGLEVEL",
-                std::env::var("FAUST_TEST_WORKER_LOGLEVEL").unwrap_or_else(|_| "info".to_owned()),
-            )
-            // Fast reads (see ../shared/BROKERS.md), and a short session so
-            // a killed member leaves the group quickly.
-            .env("FAUST_CONSUMER__FETCH_WAIT_MAX_MS", "50")
-            .env("FAUST_CONSUMER__FETCH_QUEUE_BACKOFF_MS", "5")
-            .env(
-                "FAUST_CONSUMER__SESSION_TIMEOUT_MS",
-                SESSION_TIMEOUT.as_millis().to_string(),
-            )
-            .env("FAUST_CONSUMER__HEARTBEAT_INTERVAL_MS", "1000")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start pipeline_worker: {e}"));
-        println!(
-            "{}: started worker {label} (pid {}), log {}",
-            run.name,
-            child.id(),
-            log.display()
-        );
-        Worker {
-            label: label.to_owned(),
-            child,
-            log,
-            stopped: false,
-        }
-    }
-
-    /// SIGKILL, and wait for it.
-    fn kill(&mut self) {
-        self.stopped = true;
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, then wait up to `within` for it to exit (SIGKILL after).
-    fn terminate(&mut self, within: Duration) -> ExitStatus {
-        self.stopped = true;
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + within;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                return self.child.wait().expect("wait for worker");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// `Some(status)` if a worker that should run has exited.
-    fn exited(&mut self) -> Option<ExitStatus> {
-        if self.stopped {
-            return None;
-        }
-        let status = self.child.try_wait().ok().flatten()?;
-        self.stopped = true;
-        Some(status)
-    }
-
-    fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        if !self.stopped {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        // Logs are kept for failed tests only.
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_file(&self.log);
-        }
-    }
+/// Starts a `pipeline_worker` process labelled `label` in `run`'s group.
+fn start_pipeline_worker(run: &Run, label: &str, env: &[(&str, &str)]) -> WorkerProcess {
+    let log = log_dir().join(format!("pipeline{}-{label}.log", run.suffix));
+    let mut all: Vec<(String, String)> = vec![
+        ("PIPELINE_APP".into(), run.app.clone()),
+        ("PIPELINE_SUFFIX".into(), run.suffix.clone()),
+        ("PIPELINE_WORKER".into(), label.to_owned()),
+    ];
+    all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let worker = WorkerProcess::start(
+        env!("CARGO_BIN_EXE_pipeline_worker"),
+        &run.bootstrap,
+        label,
+        log,
+        &all,
+    );
+    println!(
+        "{}: started worker {label} (pid {}), log {}",
+        run.name,
+        worker.pid(),
+        worker.log.display()
+    );
+    worker
 }
 
 // ---------------------------------------------------------------- input
 
-/// The input producer: remembers where the broker put each record.
+/// The input producer: remembers where the broker put each item.
 struct Input {
-    topic: String,
-    producer: BaseProducer<Delivered>,
-    next_tag: u64,
-    sent: u64,
+    producer: TaggedProducer,
     /// Item id -> producer tag.
     ids: HashMap<u64, u64>,
 }
 
-/// Delivery reports: producer tag -> (partition, offset), and failures.
-#[derive(Default)]
-struct Delivered {
-    at: Mutex<HashMap<u64, (i32, i64)>>,
-    failed: Mutex<Vec<String>>,
-}
-
-impl ClientContext for Delivered {}
-
-impl ProducerContext for Delivered {
-    type DeliveryOpaque = Box<u64>;
-
-    fn delivery(&self, result: &DeliveryResult<'_>, tag: Box<u64>) {
-        match result {
-            Ok(message) => {
-                let mut at = self.at.lock().unwrap_or_else(|e| e.into_inner());
-                at.insert(*tag, (message.partition(), message.offset()));
-            }
-            Err((e, _)) => {
-                let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
-                failed.push(format!("record {tag}: {e}"));
-            }
-        }
-    }
-}
-
 impl Input {
     fn new(bootstrap: &str, topic: &str) -> Input {
-        let producer = client_config(bootstrap)
-            .set("linger.ms", "5")
-            .set("enable.idempotence", "true")
-            .set("queue.buffering.max.messages", "1000000")
-            .set("message.max.bytes", "8388608")
-            .create_with_context(Delivered::default())
-            .unwrap_or_else(|e| panic!("producer for {bootstrap}: {e}"));
         Input {
-            topic: topic.to_owned(),
-            producer,
-            next_tag: 0,
-            sent: 0,
+            producer: TaggedProducer::new(bootstrap, topic),
             ids: HashMap::new(),
         }
     }
@@ -1250,73 +987,17 @@ impl Input {
 
     /// Sends one record; returns its tag (for [`tag_positions`](Self::tag_positions)).
     fn send_raw(&mut self, partition: i32, key: Option<&[u8]>, value: Option<&[u8]>) -> u64 {
-        let tag = self.next_tag;
-        self.next_tag += 1;
-        let mut record: BaseRecord<'_, [u8], [u8], Box<u64>> =
-            BaseRecord::with_opaque_to(&self.topic, Box::new(tag)).partition(partition);
-        if let Some(key) = key {
-            record = record.key(key);
-        }
-        if let Some(value) = value {
-            record = record.payload(value);
-        }
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    self.producer.poll(Duration::from_millis(10));
-                }
-                Err((e, _)) => panic!("producing to {}: {e}", self.topic),
-            }
-        }
-        self.sent += 1;
-        tag
+        self.producer.send(partition, key, value)
     }
 
     /// Waits until every record sent is acknowledged.
     fn flush(&mut self) -> Result<(), String> {
-        self.producer
-            .flush(Duration::from_secs(120))
-            .map_err(|e| format!("flushing the input producer: {e}"))?;
-        let failed = self
-            .producer
-            .context()
-            .failed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if !failed.is_empty() {
-            return Err(format!(
-                "{} input records failed: {:?}",
-                failed.len(),
-                &failed[..failed.len().min(5)]
-            ));
-        }
-        let acked = self
-            .producer
-            .context()
-            .at
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len() as u64;
-        if acked != self.sent {
-            return Err(format!(
-                "{acked} of {} input records acknowledged",
-                self.sent
-            ));
-        }
-        Ok(())
+        self.producer.flush()
     }
 
     /// Item id -> (partition, offset).
     fn positions(&self) -> HashMap<u64, (i32, i64)> {
-        let at = self
-            .producer
-            .context()
-            .at
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let at = self.producer.positions();
         self.ids
             .iter()
             .filter_map(|(id, tag)| Some((*id, *at.get(tag)?)))
@@ -1325,145 +1006,6 @@ impl Input {
 
     /// Producer tag -> (partition, offset).
     fn tag_positions(&self) -> HashMap<u64, (i32, i64)> {
-        self.producer
-            .context()
-            .at
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.producer.positions()
     }
-}
-
-// ---------------------------------------------------------------- reading
-
-/// A record read back from an output or dead-letter topic.
-struct Record {
-    partition: i32,
-    offset: i64,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-    headers: Vec<(String, Option<Vec<u8>>)>,
-}
-
-impl Record {
-    fn key_str(&self) -> String {
-        String::from_utf8_lossy(self.key.as_deref().unwrap_or_default()).into_owned()
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .and_then(|(_, v)| v.as_deref())
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-    }
-}
-
-/// Reads every partition of one topic from the beginning (no group
-/// membership, nothing committed).
-struct Reader {
-    consumer: BaseConsumer,
-}
-
-impl Reader {
-    /// `None` while the topic does not exist yet (the worker creates it).
-    fn try_open(bootstrap: &str, topic: &str, test: &str) -> Option<Reader> {
-        let consumer: BaseConsumer = reader_config(bootstrap, test).create().expect("reader");
-        let partitions = wait_for_topic(&consumer, topic, Duration::from_secs(2)).ok()?;
-        let mut assignment = TopicPartitionList::new();
-        for p in 0..partitions {
-            assignment
-                .add_partition_offset(topic, p, Offset::Beginning)
-                .expect("partition offset");
-        }
-        consumer.assign(&assignment).expect("assign");
-        Some(Reader { consumer })
-    }
-
-    /// Hands each record read within `wait` (and then while more are ready)
-    /// to `each`; returns how many.
-    fn read(&self, wait: Duration, mut each: impl FnMut(Record)) -> usize {
-        let mut n = 0;
-        let mut timeout = wait;
-        while let Some(result) = self.consumer.poll(timeout) {
-            timeout = Duration::ZERO;
-            match result {
-                Ok(m) => {
-                    let headers = m
-                        .headers()
-                        .map(|hs| {
-                            hs.iter()
-                                .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    each(Record {
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        key: m.key().map(<[u8]>::to_vec),
-                        value: m.payload().map(<[u8]>::to_vec),
-                        headers,
-                    });
-                    n += 1;
-                    if n >= 10_000 {
-                        break;
-                    }
-                }
-                Err(e) => println!("reader: {e}"),
-            }
-        }
-        n
-    }
-}
-
-// ---------------------------------------------------------------- clients
-
-/// The broker under test, or `None` (and a note) when the suite is off.
-fn broker() -> Option<String> {
-    match std::env::var("FAUST_TEST_BROKER") {
-        Ok(addr) if !addr.trim().is_empty() => Some(addr.trim().to_owned()),
-        _ => {
-            println!("skipped: set FAUST_TEST_BROKER=127.0.0.1:PORT to run the real-broker suite");
-            None
-        }
-    }
-}
-
-fn client_config(bootstrap: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", bootstrap)
-        .set("broker.address.family", "v4");
-    config
-}
-
-fn reader_config(bootstrap: &str, test: &str) -> ClientConfig {
-    let mut config = client_config(bootstrap);
-    config
-        .set("group.id", format!("real-broker-reader-{test}"))
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("fetch.wait.max.ms", "50")
-        .set("fetch.queue.backoff.ms", "5");
-    config
-}
-
-/// Waits until the broker's metadata has `topic`; returns its partition count.
-fn wait_for_topic(client: &BaseConsumer, topic: &str, within: Duration) -> Result<i32, String> {
-    let deadline = Instant::now() + within;
-    let mut last = String::from("no answer");
-    while Instant::now() < deadline {
-        match client.fetch_metadata(Some(topic), Duration::from_secs(2)) {
-            Ok(metadata) => match metadata.topics().first() {
-                Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
-                    return Ok(t.partitions().len() as i32);
-                }
-                Some(t) => last = format!("metadata error {:?}", t.error()),
-                None => last = "not in metadata".to_owned(),
-            },
-            Err(e) => last = e.to_string(),
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Err(format!("topic {topic} not there after {within:?}: {last}"))
 }

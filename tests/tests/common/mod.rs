@@ -1,0 +1,637 @@
+//! What the real-broker suites (`real_broker.rs`, `real_broker_tables.rs`)
+//! share: the broker switch, plain rdkafka clients (a producer that
+//! remembers where each record landed, a reader of whole topics, admin and
+//! group look-ups) and worker processes with their logs.
+//!
+//! Each suite uses its own subset.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Headers as _, Message as _};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{Offset, TopicPartitionList};
+
+/// The workers' consumer session timeout (the broker's minimum): how long
+/// a killed worker stays in the group.
+pub(crate) const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
+
+// ---------------------------------------------------------------- clients
+
+/// The broker under test, or `None` (and a note) when the suite is off.
+pub(crate) fn broker() -> Option<String> {
+    match std::env::var("FAUST_TEST_BROKER") {
+        Ok(addr) if !addr.trim().is_empty() => Some(addr.trim().to_owned()),
+        _ => {
+            println!("skipped: set FAUST_TEST_BROKER=127.0.0.1:PORT to run the real-broker suite");
+            None
+        }
+    }
+}
+
+pub(crate) fn client_config(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("broker.address.family", "v4");
+    config
+}
+
+/// A consumer that reads with fast fetches (see `../shared/BROKERS.md`)
+/// and never commits; its group (named after `test`) is never joined.
+pub(crate) fn reader_config(bootstrap: &str, test: &str) -> ClientConfig {
+    let mut config = client_config(bootstrap);
+    config
+        .set("group.id", format!("real-broker-reader-{test}"))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("fetch.wait.max.ms", "50")
+        .set("fetch.queue.backoff.ms", "5");
+    config
+}
+
+/// Waits until the broker's metadata has `topic`; returns its partition count.
+pub(crate) fn wait_for_topic(
+    client: &BaseConsumer,
+    topic: &str,
+    within: Duration,
+) -> Result<i32, String> {
+    let deadline = Instant::now() + within;
+    let mut last = String::from("no answer");
+    while Instant::now() < deadline {
+        match client.fetch_metadata(Some(topic), Duration::from_secs(2)) {
+            Ok(metadata) => match metadata.topics().first() {
+                Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
+                    return Ok(t.partitions().len() as i32);
+                }
+                Some(t) => last = format!("metadata error {:?}", t.error()),
+                None => last = "not in metadata".to_owned(),
+            },
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("topic {topic} not there after {within:?}: {last}"))
+}
+
+/// Runs an admin future on a runtime of its own (the tests are not async).
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(future)
+}
+
+pub(crate) fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
+    client_config(bootstrap)
+        .create()
+        .unwrap_or_else(|e| panic!("admin client for {bootstrap}: {e}"))
+}
+
+/// Creates `name` with `partitions` partitions and `config`, and waits
+/// until the broker's metadata shows it.
+pub(crate) fn create_topic(bootstrap: &str, name: &str, partitions: i32, config: &[(&str, &str)]) {
+    let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    for (k, v) in config {
+        topic = topic.set(k, v);
+    }
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = block_on(admin(bootstrap).create_topics([&topic], &options))
+        .unwrap_or_else(|e| panic!("CreateTopics {name}: {e}"));
+    for result in results {
+        if let Err((topic, code)) = result {
+            panic!("CreateTopics {topic}: {code}");
+        }
+    }
+    let probe: BaseConsumer = reader_config(bootstrap, "create-topic")
+        .create()
+        .expect("metadata client");
+    let found =
+        wait_for_topic(&probe, name, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(found, partitions, "partitions of the new topic {name}");
+}
+
+/// `(partition, committed offset, end offset)` of consumer group `group`
+/// on `topic` (`None`: nothing committed); empty when the topic is not
+/// there.
+pub(crate) fn group_offsets(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+) -> Vec<(i32, Option<i64>, i64)> {
+    let mut config = client_config(bootstrap);
+    config
+        .set("group.id", group)
+        .set("enable.auto.commit", "false");
+    let Ok(client) = config.create::<BaseConsumer>() else {
+        return Vec::new();
+    };
+    let Ok(partitions) = wait_for_topic(&client, topic, Duration::from_secs(5)) else {
+        return Vec::new();
+    };
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition(topic, p);
+    }
+    let committed = client.committed_offsets(list, Duration::from_secs(5));
+    (0..partitions)
+        .map(|p| {
+            let at = committed
+                .as_ref()
+                .ok()
+                .and_then(|c| c.find_partition(topic, p))
+                .and_then(|e| e.offset().to_raw())
+                .filter(|o| *o >= 0);
+            let end = client
+                .fetch_watermarks(topic, p, Duration::from_secs(5))
+                .map(|(_, high)| high)
+                .unwrap_or(-1);
+            (p, at, end)
+        })
+        .collect()
+}
+
+/// The end offset (one past the last record) of each partition of `topic`.
+pub(crate) fn end_offsets(client: &BaseConsumer, topic: &str, partitions: i32) -> Vec<i64> {
+    (0..partitions)
+        .map(|p| {
+            client
+                .fetch_watermarks(topic, p, Duration::from_secs(5))
+                .map(|(_, high)| high)
+                .unwrap_or_else(|e| panic!("end offset of {topic}[{p}]: {e}"))
+        })
+        .collect()
+}
+
+/// Consumer group `group` as the broker describes it: state and each
+/// member's client id and assignment. `probe` names the test asking.
+/// (Tansu 0.6's SQLite engine fails DescribeGroups: the answer is then
+/// "cannot describe".)
+pub(crate) fn describe_group(bootstrap: &str, group: &str, probe: &str) -> String {
+    let mut config = client_config(bootstrap);
+    config.set("group.id", format!("real-broker-reader-{probe}"));
+    let Ok(client) = config.create::<BaseConsumer>() else {
+        return "no client".to_owned();
+    };
+    match client.fetch_group_list(Some(group), Duration::from_secs(5)) {
+        Err(e) => format!("cannot describe group {group}: {e}"),
+        Ok(list) => list
+            .groups()
+            .iter()
+            .map(|g| {
+                let members: Vec<String> = g
+                    .members()
+                    .iter()
+                    .map(|m| {
+                        format!(
+                            "{} ({}): {}",
+                            m.id(),
+                            m.client_id(),
+                            decode_assignment(m.assignment().unwrap_or_default())
+                        )
+                    })
+                    .collect();
+                format!(
+                    "group {} state {} protocol {}, members [{}]",
+                    g.name(),
+                    g.state(),
+                    g.protocol(),
+                    members.join("; ")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" | "),
+    }
+}
+
+/// A consumer-protocol assignment (`version, [topic, [partition]]`) as
+/// `topic[0,1] topic2[3]`, or its length when it does not parse.
+pub(crate) fn decode_assignment(bytes: &[u8]) -> String {
+    match parse_assignment(bytes) {
+        Some(topics) if topics.is_empty() => "nothing".to_owned(),
+        Some(topics) => topics
+            .iter()
+            .map(|(topic, parts)| {
+                let parts: Vec<String> = parts.iter().map(i32::to_string).collect();
+                format!("{topic}[{}]", parts.join(","))
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => format!("{} bytes", bytes.len()),
+    }
+}
+
+/// A consumer-protocol assignment: `(topic, partitions)`; an empty one
+/// (a member with nothing assigned) is empty.
+pub(crate) fn parse_assignment(bytes: &[u8]) -> Option<Vec<(String, Vec<i32>)>> {
+    fn take<const N: usize>(b: &mut &[u8]) -> Option<[u8; N]> {
+        let (head, rest) = b.split_first_chunk::<N>()?;
+        *b = rest;
+        Some(*head)
+    }
+    if bytes.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut b = bytes;
+    let b = &mut b;
+    take::<2>(b)?;
+    let topics = i32::from_be_bytes(take::<4>(b)?);
+    let mut out = Vec::new();
+    for _ in 0..topics.max(0) {
+        let len = i16::from_be_bytes(take::<2>(b)?).max(0) as usize;
+        let (name, rest) = b.split_at_checked(len)?;
+        *b = rest;
+        let n = i32::from_be_bytes(take::<4>(b)?);
+        let mut parts = Vec::new();
+        for _ in 0..n.max(0) {
+            parts.push(i32::from_be_bytes(take::<4>(b)?));
+        }
+        out.push((String::from_utf8_lossy(name).into_owned(), parts));
+    }
+    Some(out)
+}
+
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+// ---------------------------------------------------------------- producing
+
+/// A producer to one topic that remembers where the broker put each
+/// record, by a tag it hands out per record.
+pub(crate) struct TaggedProducer {
+    pub(crate) topic: String,
+    producer: BaseProducer<Delivered>,
+    next_tag: u64,
+    sent: u64,
+}
+
+/// Delivery reports: producer tag -> (partition, offset), and failures.
+#[derive(Default)]
+struct Delivered {
+    at: Mutex<HashMap<u64, (i32, i64)>>,
+    failed: Mutex<Vec<String>>,
+}
+
+impl ClientContext for Delivered {}
+
+impl ProducerContext for Delivered {
+    type DeliveryOpaque = Box<u64>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: Box<u64>) {
+        match result {
+            Ok(message) => {
+                let mut at = self.at.lock().unwrap_or_else(|e| e.into_inner());
+                at.insert(*tag, (message.partition(), message.offset()));
+            }
+            Err((e, _)) => {
+                let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+                failed.push(format!("record {tag}: {e}"));
+            }
+        }
+    }
+}
+
+impl TaggedProducer {
+    /// An idempotent producer to `topic`.
+    pub(crate) fn new(bootstrap: &str, topic: &str) -> TaggedProducer {
+        let producer = client_config(bootstrap)
+            .set("linger.ms", "5")
+            .set("enable.idempotence", "true")
+            .set("queue.buffering.max.messages", "1000000")
+            .set("message.max.bytes", "8388608")
+            .create_with_context(Delivered::default())
+            .unwrap_or_else(|e| panic!("producer for {bootstrap}: {e}"));
+        TaggedProducer {
+            topic: topic.to_owned(),
+            producer,
+            next_tag: 0,
+            sent: 0,
+        }
+    }
+
+    /// Sends one record; returns its tag (for [`positions`](Self::positions)).
+    pub(crate) fn send(&mut self, partition: i32, key: Option<&[u8]>, value: Option<&[u8]>) -> u64 {
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        let mut record: BaseRecord<'_, [u8], [u8], Box<u64>> =
+            BaseRecord::with_opaque_to(&self.topic, Box::new(tag)).partition(partition);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    self.producer.poll(Duration::from_millis(10));
+                }
+                Err((e, _)) => panic!("producing to {}: {e}", self.topic),
+            }
+        }
+        self.sent += 1;
+        tag
+    }
+
+    /// Serves delivery reports without waiting.
+    pub(crate) fn poll(&self) {
+        self.producer.poll(Duration::ZERO);
+    }
+
+    /// Waits until every record sent is acknowledged.
+    pub(crate) fn flush(&mut self) -> Result<(), String> {
+        self.producer
+            .flush(Duration::from_secs(120))
+            .map_err(|e| format!("flushing the producer to {}: {e}", self.topic))?;
+        let failed = self
+            .producer
+            .context()
+            .failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if !failed.is_empty() {
+            return Err(format!(
+                "{} records to {} failed: {:?}",
+                failed.len(),
+                self.topic,
+                &failed[..failed.len().min(5)]
+            ));
+        }
+        let acked = self.acked() as u64;
+        if acked != self.sent {
+            return Err(format!(
+                "{acked} of {} records to {} acknowledged",
+                self.sent, self.topic
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records acknowledged so far.
+    pub(crate) fn acked(&self) -> usize {
+        self.producer
+            .context()
+            .at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Producer tag -> (partition, offset).
+    pub(crate) fn positions(&self) -> HashMap<u64, (i32, i64)> {
+        self.producer
+            .context()
+            .at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+// ---------------------------------------------------------------- reading
+
+/// A record read back from a topic.
+pub(crate) struct Record {
+    pub(crate) partition: i32,
+    pub(crate) offset: i64,
+    pub(crate) key: Option<Vec<u8>>,
+    pub(crate) value: Option<Vec<u8>>,
+    pub(crate) headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Record {
+    pub(crate) fn key_str(&self) -> String {
+        String::from_utf8_lossy(self.key.as_deref().unwrap_or_default()).into_owned()
+    }
+
+    pub(crate) fn value_str(&self) -> String {
+        String::from_utf8_lossy(self.value.as_deref().unwrap_or_default()).into_owned()
+    }
+
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_deref())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+/// Reads every partition of one topic from the beginning (no group
+/// membership, nothing committed).
+pub(crate) struct Reader {
+    consumer: BaseConsumer,
+    pub(crate) partitions: i32,
+}
+
+impl Reader {
+    /// `None` while the topic does not exist yet (a worker creates it).
+    pub(crate) fn try_open(bootstrap: &str, topic: &str, test: &str) -> Option<Reader> {
+        let consumer: BaseConsumer = reader_config(bootstrap, test).create().expect("reader");
+        let partitions = wait_for_topic(&consumer, topic, Duration::from_secs(2)).ok()?;
+        let mut assignment = TopicPartitionList::new();
+        for p in 0..partitions {
+            assignment
+                .add_partition_offset(topic, p, Offset::Beginning)
+                .expect("partition offset");
+        }
+        consumer.assign(&assignment).expect("assign");
+        Some(Reader {
+            consumer,
+            partitions,
+        })
+    }
+
+    /// Hands each record read within `wait` (and then while more are ready,
+    /// up to 10,000) to `each`; returns how many.
+    pub(crate) fn read(&self, wait: Duration, mut each: impl FnMut(Record)) -> usize {
+        let mut n = 0;
+        let mut timeout = wait;
+        while let Some(result) = self.consumer.poll(timeout) {
+            timeout = Duration::ZERO;
+            match result {
+                Ok(m) => {
+                    let headers = m
+                        .headers()
+                        .map(|hs| {
+                            hs.iter()
+                                .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    each(Record {
+                        partition: m.partition(),
+                        offset: m.offset(),
+                        key: m.key().map(<[u8]>::to_vec),
+                        value: m.payload().map(<[u8]>::to_vec),
+                        headers,
+                    });
+                    n += 1;
+                    if n >= 10_000 {
+                        break;
+                    }
+                }
+                Err(e) => println!("reader: {e}"),
+            }
+        }
+        n
+    }
+
+    /// The consumer, e.g. for watermarks.
+    pub(crate) fn consumer(&self) -> &BaseConsumer {
+        &self.consumer
+    }
+}
+
+// ---------------------------------------------------------------- workers
+
+/// Where worker logs go: kept for failed tests only.
+pub(crate) fn log_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join("faust-rs-real-broker");
+    std::fs::create_dir_all(&dir).expect("log directory");
+    dir
+}
+
+/// A worker process (`BINARY worker`), its output in a log file; killed
+/// when dropped, its log deleted unless the test is failing.
+pub(crate) struct WorkerProcess {
+    pub(crate) label: String,
+    child: Child,
+    pub(crate) log: PathBuf,
+    stopped: bool,
+    pub(crate) started: Instant,
+}
+
+impl WorkerProcess {
+    /// Starts `binary worker` against `bootstrap`, logging to `log`, with
+    /// the suite's client settings and then `env` (which wins).
+    pub(crate) fn start(
+        binary: &str,
+        bootstrap: &str,
+        label: &str,
+        log: PathBuf,
+        env: &[(String, String)],
+    ) -> WorkerProcess {
+        let out = File::create(&log).expect("worker log");
+        let err = out.try_clone().expect("worker log");
+        let started = Instant::now();
+        let child = Command::new(binary)
+            .arg("worker")
+            .env_remove("FAUST_TEST_BROKER")
+            .env_remove("FAUST_TEST_WORKER_LOGLEVEL")
+            .env("NO_COLOR", "1")
+            .env("FAUST_BROKER", format!("kafka://{bootstrap}"))
+            .env(
+                "FAUST_LOGLEVEL",
+                std::env::var("FAUST_TEST_WORKER_LOGLEVEL").unwrap_or_else(|_| "info".to_owned()),
+            )
+            // Fast reads (see ../shared/BROKERS.md), and a short session so
+            // a killed member leaves the group quickly.
+            .env("FAUST_CONSUMER__FETCH_WAIT_MAX_MS", "50")
+            .env("FAUST_CONSUMER__FETCH_QUEUE_BACKOFF_MS", "5")
+            .env(
+                "FAUST_CONSUMER__SESSION_TIMEOUT_MS",
+                SESSION_TIMEOUT.as_millis().to_string(),
+            )
+            .env("FAUST_CONSUMER__HEARTBEAT_INTERVAL_MS", "1000")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+        WorkerProcess {
+            label: label.to_owned(),
+            child,
+            log,
+            stopped: false,
+            started,
+        }
+    }
+
+    /// Whether it was not stopped (by the test, or by exiting).
+    pub(crate) fn running(&self) -> bool {
+        !self.stopped
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, and wait for it.
+    pub(crate) fn kill(&mut self) {
+        self.stopped = true;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait up to `within` for it to exit (SIGKILL after).
+    pub(crate) fn terminate(&mut self, within: Duration) -> ExitStatus {
+        self.stopped = true;
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return self.child.wait().expect("wait for worker");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `Some(status)` if a worker that should run has exited.
+    pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
+        if self.stopped {
+            return None;
+        }
+        let status = self.child.try_wait().ok().flatten()?;
+        self.stopped = true;
+        Some(status)
+    }
+
+    /// The whole log so far.
+    pub(crate) fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub(crate) fn log_tail(&self, lines: usize) -> String {
+        let text = self.log_text();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        // Logs are kept for failed tests only.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+        }
+    }
+}
