@@ -1001,7 +1001,7 @@ fn phases(
                 rows.push(row);
             }
             let what = format!(
-                "warm restart, {} keys / {} records, nothing new",
+                "warm restart ({} keys, {} records), nothing new",
                 thousands(history_keys),
                 thousands(loaded)
             );
@@ -1113,12 +1113,12 @@ fn phases(
     }
     println!();
     println!(
-        "{:<60} {:>28} {:>11} {:>4}",
+        "{:<68} {:>28} {:>11} {:>4}",
         "target", "measured (median)", "target", "met"
     );
     for t in &targets {
         println!(
-            "{:<60} {:>28} {:>11} {:>4}",
+            "{:<68} {:>28} {:>11} {:>4}",
             t.what,
             t.measured,
             t.target,
