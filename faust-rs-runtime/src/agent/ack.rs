@@ -307,9 +307,17 @@ impl Envelope {
 /// the broker, in order: each event's deliveries, then its ack. An event is
 /// acked once everything before it has been delivered, without making the
 /// next event wait for a broker round trip.
+///
+/// How far an agent may run ahead of the broker is bounded
+/// ([`wait_below`](Self::wait_below)): past the bound it waits for
+/// deliveries before it takes the next event. That bounds the memory the
+/// outputs hold and the events a crash makes the worker handle again.
 #[derive(Debug, Default)]
 pub(crate) struct Completions {
     queue: std::collections::VecDeque<Step>,
+    /// Acks queued and not yet given: the events still waiting for the
+    /// broker.
+    waiting: usize,
 }
 
 #[derive(Debug)]
@@ -322,7 +330,7 @@ impl Completions {
     /// Queues the deliveries `pending` holds, then the ack of `envelope`.
     pub(crate) fn push(&mut self, pending: &crate::context::Pending, envelope: Envelope) {
         self.push_deliveries(pending);
-        self.queue.push_back(Step::Ack(envelope));
+        self.push_ack(envelope);
     }
 
     /// Queues deliveries with no ack after them.
@@ -333,6 +341,7 @@ impl Completions {
     /// Queues an ack after everything queued so far.
     pub(crate) fn push_ack(&mut self, envelope: Envelope) {
         self.queue.push_back(Step::Ack(envelope));
+        self.waiting += 1;
     }
 
     /// Makes progress: acks what is delivered. `Ready(Some(e))` when a
@@ -349,6 +358,7 @@ impl Completions {
                 Step::Ack(envelope) => {
                     envelope.ack();
                     self.queue.pop_front();
+                    self.waiting -= 1;
                 }
                 Step::Deliver(delivery) => match std::pin::Pin::new(delivery).poll(cx) {
                     Poll::Ready(Ok(_)) => {
@@ -379,6 +389,30 @@ impl Completions {
             _ => std::task::Poll::Pending,
         })
         .await
+    }
+
+    /// Waits until fewer than `max` events wait for the broker; `Err` when
+    /// a delivery failed. Returns at once while under the bound.
+    pub(crate) async fn wait_below(&mut self, max: usize) -> Result<(), crate::error::Error> {
+        std::future::poll_fn(|cx| self.poll_below(cx, max)).await
+    }
+
+    /// [`wait_below`](Self::wait_below) as a poll.
+    pub(crate) fn poll_below(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        max: usize,
+    ) -> std::task::Poll<Result<(), crate::error::Error>> {
+        use std::task::Poll;
+        if self.waiting < max {
+            return Poll::Ready(Ok(()));
+        }
+        match self.poll_progress(cx) {
+            Poll::Ready(Some(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(None) => Poll::Ready(Ok(())),
+            Poll::Pending if self.waiting < max => Poll::Ready(Ok(())),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     /// Waits until everything queued is delivered and acked.

@@ -187,14 +187,23 @@ impl AgentRuntime {
             // background; it is acked once delivered, while the next event runs.
             let pending = Pending::default();
             let mut done = Completions::default();
+            let max_waiting = self.core.queue_capacity;
             loop {
+                // Ahead of the broker by a full queue: wait for it first.
+                if let Err(e) = done.wait_below(max_waiting).await {
+                    return Err(self.delivery_failed(e));
+                }
                 let next = {
                     let recv = inbox.next();
                     let failure = done.failure();
                     futures_util::pin_mut!(recv, failure);
-                    match select(recv, failure).await {
-                        Either::Left((next, _)) => next,
-                        Either::Right((e, _)) => return Err(self.delivery_failed(e)),
+                    // The completions first: `select` polls its first future
+                    // first, and with a backlog the inbox is always ready, so
+                    // polled second they would never run and nothing would be
+                    // acked (or committed) until the backlog is gone.
+                    match select(failure, recv).await {
+                        Either::Left((e, _)) => return Err(self.delivery_failed(e)),
+                        Either::Right((next, _)) => next,
                     }
                 };
                 let Some(envelope) = next else {

@@ -34,7 +34,7 @@
 //! | partitions of topics the app creates | `8` | [`topic_partitions(n)`](crate::App::topic_partitions) | `topic_partitions` (integer ≥ 1) | `FAUST_TOPIC_PARTITIONS` | — |
 //! | replication factor of topics the app creates | `1` | [`topic_replication_factor(n)`](crate::App::topic_replication_factor) | `topic_replication_factor` (integer 1..=32767) | `FAUST_TOPIC_REPLICATION_FACTOR` | — |
 //! | offset commit interval | `2.8s` | [`commit_interval(d)`](crate::App::commit_interval) | `commit_interval` (duration string) | `FAUST_COMMIT_INTERVAL` | — |
-//! | records buffered per agent before reading pauses | `4096` | [`queue_capacity(n)`](crate::App::queue_capacity) | `queue_capacity` (integer ≥ 1) | `FAUST_QUEUE_CAPACITY` | — |
+//! | records buffered per agent before reading pauses, and events it may run ahead of the broker | `4096` | [`queue_capacity(n)`](crate::App::queue_capacity) | `queue_capacity` (integer ≥ 1) | `FAUST_QUEUE_CAPACITY` | — |
 //! | where tables keep their data | `memory://` | [`store(url)`](crate::App::store) | `store` (`"memory://"`, `"rocksdb://DIR"`) | `FAUST_STORE` | — |
 //! | warm copies of other workers' table partitions | `0` | [`standby_replicas(n)`](crate::App::standby_replicas) | `standby_replicas` (integer ≥ 0) | `FAUST_STANDBY_REPLICAS` | — |
 //! | RocksDB block cache, shared by all partitions | `64MiB` | [`rocksdb(settings)`](crate::App::rocksdb) | `rocksdb_block_cache` (bytes or `"64MiB"`) | `FAUST_ROCKSDB_BLOCK_CACHE` | — |
@@ -176,7 +176,8 @@ pub struct Settings {
     pub topic_replication_factor: i16,
     /// How often finished offsets are committed.
     pub commit_interval: Duration,
-    /// Records buffered per agent before reading pauses.
+    /// Records buffered per agent before reading pauses; also the events an
+    /// agent may run ahead of the broker (handled, output not yet taken).
     pub queue_capacity: usize,
     /// Where tables keep their data: `memory://` or `rocksdb://DIR`
     /// (Faust's `store`); a table's own `store` option wins.

@@ -143,6 +143,11 @@ impl StreamControl {
         }
     }
 
+    /// Waits until fewer than `max` released events wait for the broker.
+    async fn wait_below(&self, max: usize) -> Result<()> {
+        std::future::poll_fn(|cx| lock(&self.completions).poll_below(cx, max)).await
+    }
+
     /// Resolves when a delivery fails; acks along the way.
     async fn delivery_failure(&self) -> Error {
         std::future::poll_fn(|cx| match lock(&self.completions).poll_progress(cx) {
@@ -253,16 +258,23 @@ impl<T: Send + 'static> Stream<T> {
     /// At the end of the stream, waits for every delivery.
     async fn next_item(&mut self) -> Option<Item<T>> {
         let control = self.control.clone();
+        // Ahead of the broker by a full queue: wait for it first.
+        if let Err(e) = control.wait_below(self.agent.core.queue_capacity).await {
+            control.set_stop(self.agent.delivery_failed(e));
+            return None;
+        }
         let next = {
             let item = self.inner.next();
             let failure = control.delivery_failure();
             futures_util::pin_mut!(item, failure);
-            match select(item, failure).await {
-                Either::Left((item, _)) => item,
-                Either::Right((e, _)) => {
+            // The completions first: with a backlog the stream is always
+            // ready, and `select` polls its first future first.
+            match select(failure, item).await {
+                Either::Left((e, _)) => {
                     control.set_stop(self.agent.delivery_failed(e));
                     return None;
                 }
+                Either::Right((item, _)) => item,
             }
         };
         let Some(item) = next else {

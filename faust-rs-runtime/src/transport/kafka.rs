@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
@@ -378,9 +379,41 @@ fn transport_error(what: &str, e: KafkaError) -> Error {
 }
 
 /// The producer every agent shares.
+///
+/// librdkafka's local queue is bounded (`queue.buffering.max.messages`,
+/// `queue.buffering.max.kbytes`). When it is full, records wait in
+/// `overflow`, in the order they were sent, and a thread hands them to
+/// librdkafka as room appears. Every send made while records wait joins the
+/// back of that line, so the broker gets records in send order: a key's
+/// changelog records are never reordered (the last one is the one
+/// compaction keeps).
 struct KafkaProducer {
     inner: FutureProducer<LogContext>,
+    overflow: Arc<OverflowLine>,
 }
+
+/// The records waiting for room in librdkafka's queue.
+#[derive(Default)]
+struct OverflowLine {
+    /// Set while records wait: sends take the line's lock only then.
+    busy: std::sync::atomic::AtomicBool,
+    line: Mutex<Overflow>,
+}
+
+/// Records that met a full local queue, oldest first.
+#[derive(Default)]
+struct Overflow {
+    waiting: std::collections::VecDeque<(OutgoingRecord, Enqueued)>,
+}
+
+/// Hands a waiting record's delivery future (or why it could not be
+/// queued) to the [`Delivery`] that waits for it.
+type Enqueued = tokio::sync::oneshot::Sender<
+    std::result::Result<rdkafka::producer::DeliveryFuture, KafkaError>,
+>;
+
+/// How long the overflow thread waits for room in librdkafka's queue.
+const OVERFLOW_BACKOFF: Duration = Duration::from_millis(2);
 
 impl fmt::Debug for KafkaProducer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -393,38 +426,101 @@ impl KafkaProducer {
         let inner = config(bootstrap, PRODUCER_DEFAULTS, &settings.producer)
             .create_with_context(LogContext)
             .map_err(|e| client_error("producer", e))?;
-        Ok(KafkaProducer { inner })
+        Ok(KafkaProducer {
+            inner,
+            overflow: Arc::default(),
+        })
+    }
+
+    /// Hands `record` to librdkafka; `None` when its queue is full.
+    fn send_now(&self, record: &OutgoingRecord) -> Option<Delivery> {
+        match enqueue(&self.inner, record) {
+            Ok(future) => Some(Delivery::kafka(future, record.topic.clone())),
+            Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => None,
+            Err(e) => Some(Delivery::ready(Err(transport_error(
+                &format!("sending to `{}`", record.topic),
+                e,
+            )))),
+        }
+    }
+
+    /// Queues `record` behind the records already waiting; starts the
+    /// thread that moves them into librdkafka if none runs.
+    fn wait_in_line(&self, overflow: &mut Overflow, record: OutgoingRecord) -> Delivery {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let topic = record.topic.clone();
+        overflow.waiting.push_back((record, tx));
+        if overflow.waiting.len() == 1 {
+            // The first in line: nothing moves the line yet.
+            self.overflow.busy.store(true, Ordering::Release);
+            let producer = self.inner.clone();
+            let line = self.overflow.clone();
+            let spawned = std::thread::Builder::new()
+                .name("faust-producer-overflow".into())
+                .spawn(move || drain_overflow(&producer, &line));
+            if let Err(e) = spawned {
+                self.overflow.busy.store(false, Ordering::Release);
+                for (_, tx) in overflow.waiting.drain(..) {
+                    let _ = tx.send(Err(KafkaError::MessageProduction(RDKafkaErrorCode::Fail)));
+                }
+                tracing::error!("cannot start the producer's overflow thread: {e}");
+            }
+        }
+        Delivery::pending(async move {
+            match rx.await {
+                Ok(Ok(future)) => delivered(future, topic).await,
+                Ok(Err(e)) => Err(transport_error(&format!("sending to `{topic}`"), e)),
+                Err(_) => Err(Error::Transport {
+                    what: format!("sending to `{topic}`"),
+                    source: "the producer was closed before the record was queued".into(),
+                }),
+            }
+        })
+    }
+}
+
+/// Moves the waiting records into librdkafka, oldest first, as its queue
+/// makes room; returns once none waits.
+fn drain_overflow(producer: &FutureProducer<LogContext>, line: &OverflowLine) {
+    loop {
+        let mut overflow = line.line.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some((record, _)) = overflow.waiting.front() {
+            let result = enqueue(producer, record);
+            if let Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) = result {
+                break;
+            }
+            if let Some((_, tx)) = overflow.waiting.pop_front() {
+                let _ = tx.send(result);
+            }
+        }
+        if overflow.waiting.is_empty() {
+            line.busy.store(false, Ordering::Release);
+            return;
+        }
+        drop(overflow);
+        std::thread::sleep(OVERFLOW_BACKOFF);
     }
 }
 
 impl Producer for KafkaProducer {
     fn send(&self, record: OutgoingRecord) -> Delivery {
-        match enqueue(&self.inner, &record) {
-            Ok(future) => Delivery::kafka(future, record.topic.clone()),
-            Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
-                // The local queue is full: wait for room (backpressure).
-                let producer = self.inner.clone();
-                Delivery::pending(async move {
-                    loop {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                        match enqueue(&producer, &record) {
-                            Ok(future) => return delivered(future, record.topic.clone()).await,
-                            Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {}
-                            Err(e) => {
-                                return Err(transport_error(
-                                    &format!("sending to `{}`", record.topic),
-                                    e,
-                                ));
-                            }
-                        }
-                    }
-                })
-            }
-            Err(e) => Delivery::ready(Err(transport_error(
-                &format!("sending to `{}`", record.topic),
-                e,
-            ))),
+        // No line (the common case): straight into librdkafka, no lock. A
+        // sender that meets a full queue sets `busy` before its send
+        // returns, so its next record joins the line behind it.
+        if !self.overflow.busy.load(Ordering::Acquire)
+            && let Some(delivery) = self.send_now(&record)
+        {
+            return delivery;
         }
+        let mut overflow = self.overflow.line.lock().unwrap_or_else(|e| e.into_inner());
+        // The line may have emptied meanwhile: then try once more.
+        if overflow.waiting.is_empty()
+            && let Some(delivery) = self.send_now(&record)
+        {
+            return delivery;
+        }
+        // The local queue is full: wait for room (backpressure), in line.
+        self.wait_in_line(&mut overflow, record)
     }
 }
 

@@ -72,6 +72,7 @@ impl Engine {
             clock,
             topics: app.topic_settings(),
             tables,
+            queue_capacity: app.settings.queue_capacity,
         });
         let mut agents = Vec::new();
         for def in &app.agents {
