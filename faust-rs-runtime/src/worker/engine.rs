@@ -284,11 +284,24 @@ impl Engine {
         }))
     }
 
+    /// Runs a `#[task]` once. A task still running when the app stops is
+    /// cancelled (dropped at its next `.await`), as Faust cancels its
+    /// services: a task that loops forever does not hold up the shutdown.
     fn task(&self, def: &'static TaskDef) -> impl Future<Output = Result<()>> + Send + 'static {
         let scope = Scope::new(self.core.clone());
+        let lifecycle = self.lifecycle.clone();
         async move {
             let pending = scope.pending.clone();
-            let result = scope.run((def.run)()).await;
+            let run = scope.run((def.run)());
+            let stop = lifecycle.stopped();
+            futures_util::pin_mut!(run, stop);
+            let result = match select(run, stop).await {
+                Either::Left((result, _)) => result,
+                Either::Right(_) => {
+                    tracing::debug!(task = def.name, "task cancelled: the app is stopping");
+                    return Ok(());
+                }
+            };
             let settled = pending.settle().await;
             let result = result.and_then(|()| settled.map_err(Into::into));
             result.map_err(|source| Error::TaskFailed {
@@ -316,7 +329,14 @@ impl Engine {
                 }
                 let scope = Scope::new(core.clone());
                 let pending = scope.pending.clone();
-                let result = scope.run((def.run)()).await;
+                // A run still going when the app stops is cancelled.
+                let run = scope.run((def.run)());
+                let stop = lifecycle.stopped();
+                futures_util::pin_mut!(run, stop);
+                let result = match select(run, stop).await {
+                    Either::Left((result, _)) => result,
+                    Either::Right(_) => return Ok(()),
+                };
                 let settled = pending.settle().await;
                 if let Err(e) = result.and_then(|()| settled.map_err(Into::into)) {
                     tracing::error!(timer = def.name, error = %e, "timer run failed; it runs again at its next interval");
