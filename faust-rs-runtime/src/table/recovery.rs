@@ -65,7 +65,8 @@ struct Plan {
 /// changelog records it read. `purpose` names the work
 /// in logs (`recovering`, `following`). With `skip_owned`, records of a
 /// partition in that set by the time they are applied are dropped (a
-/// standby must not overwrite what the partition's new owner writes).
+/// standby must not overwrite what the partition's new owner writes; a
+/// global table's records are always applied).
 pub(crate) fn recover_partitions(
     targets: &[ChangelogTarget],
     reader: &dyn ChangelogRead,
@@ -125,7 +126,10 @@ pub(crate) fn recover_partitions(
         if plan.chunk.is_empty() {
             return Ok(());
         }
-        let owned = skip_owned.map(|m| m.lock().unwrap_or_else(|e| e.into_inner()));
+        // A global table's partitions are applied whoever owns them.
+        let owned = skip_owned
+            .filter(|_| !plan.target.table.def.kind.is_global())
+            .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()));
         if owned
             .as_ref()
             .is_none_or(|o| !o.contains(&plan.target.partition))

@@ -189,15 +189,25 @@ impl TableState {
             value,
             ..OutgoingRecord::default()
         };
+        // A partitioned table's partition has one writer, its owner: the
+        // offset of its own write is the store's offset. A global table's
+        // partition has many (every worker writes its keys' partitions), so
+        // its offset moves only as the follower reads the changelog, which
+        // brings the other workers' writes (and this one's, again).
+        let global = self.def.kind.is_global();
         with_scope(|scope| {
             let delivery = scope.core.producer.send(record);
-            let delivery = Delivery::pending(async move {
-                let result = delivery.await;
-                if let Ok(meta) = &result {
-                    store.delivered(meta.offset);
-                }
-                result
-            });
+            let delivery = if global {
+                delivery
+            } else {
+                Delivery::pending(async move {
+                    let result = delivery.await;
+                    if let Ok(meta) = &result {
+                        store.delivered(meta.offset);
+                    }
+                    result
+                })
+            };
             scope.pending.push(delivery);
         })
         .ok_or(Error::NoContext {
@@ -397,18 +407,22 @@ impl Tables {
         self.standby || self.list.iter().any(|t| t.def.kind.is_global())
     }
 
-    /// Reads the changelogs of the partitions this worker holds but does
-    /// not own (global tables, standbys) up to their current end. Records
-    /// of a partition that becomes owned meanwhile are not applied.
+    /// Reads the changelogs this worker follows up to their current end:
+    /// every partition of the global tables (whoever writes them), and with
+    /// standbys the partitions of the other tables it does not own. A
+    /// standby's records of a partition that becomes owned meanwhile are
+    /// not applied.
     pub(crate) fn catch_up(&self, reader: &dyn ChangelogRead) -> Result<()> {
         let targets: Vec<ChangelogTarget> = {
-            let owned = self.owned();
+            let guard = self.owned();
+            let owned = &*guard;
             self.list
                 .iter()
                 .filter(|t| self.standby || t.def.kind.is_global())
                 .flat_map(|t| {
+                    let global = t.def.kind.is_global();
                     (0..t.partitions as i32)
-                        .filter(|p| !owned.contains(p))
+                        .filter(move |p| global || !owned.contains(p))
                         .map(|partition| ChangelogTarget {
                             table: t.clone(),
                             partition,
