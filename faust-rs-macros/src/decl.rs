@@ -261,7 +261,15 @@ pub(crate) fn read_options(
 ///
 /// `fields` are the definition's fields beyond the common ones, each
 /// followed by a comma.
-pub(crate) fn generate(decl: &Decl, common: &Common, fields: TokenStream) -> TokenStream {
+/// The static with its definition and registration. `fields` go into the
+/// definition's initializer; `items` (statics, functions the fields name)
+/// into the block beside it.
+pub(crate) fn generate(
+    decl: &Decl,
+    common: &Common,
+    fields: TokenStream,
+    items: TokenStream,
+) -> TokenStream {
     let Decl {
         kind,
         attrs,
@@ -293,6 +301,7 @@ pub(crate) fn generate(decl: &Decl, common: &Common, fields: TokenStream) -> Tok
     quote! {
         #(#attrs)*
         #vis static #ident: #ty = {
+            #items
             static DEF: ::faust::__private::#def = ::faust::__private::#def {
                 name: #name,
                 partitions: #partitions,

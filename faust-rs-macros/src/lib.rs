@@ -22,6 +22,7 @@ mod record;
 mod table;
 mod task;
 mod topic;
+mod window;
 
 use proc_macro::TokenStream;
 
@@ -237,6 +238,32 @@ pub fn topic(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `store` | `"memory"` or `"rocksdb"`: where the table keeps its data | the app's default |
 /// | `help` | `"text"`: what the table holds, for humans | empty |
 ///
+/// A `WindowedTable<K, V>` (from `faust::window`) takes one window kind
+/// and, optionally, the rest:
+///
+/// | option | value | default |
+/// | --- | --- | --- |
+/// | `tumbling` | `"1m"`: back-to-back windows of this size | one kind is required |
+/// | `hopping` | `hopping(size = "10m", step = "1m")`: windows of `size` every `step` (`step <= size`) | |
+/// | `sliding` | `sliding(before = "30s", after = "30s")`: a window around each event's time | |
+/// | `expires` | `"1h"`: how long after its end a window is kept (then deleted, with a changelog tombstone) | kept for good |
+/// | `grace` | `"30s"`: how long after its end a window still takes events; at the end of it the window closes (`<= expires`) | `expires`, or zero |
+/// | `time` | `"event"` (the record's timestamp field, else its Kafka timestamp) or `"processing"` (the clock) | `"event"` |
+/// | `late` | `"drop"` or `"dead_letter"` (to the agent's dead-letter topic): what happens to an event whose windows have all closed | `"drop"` |
+/// | `on_window_close` | `path::to::f` with `async fn f(key: K, window: Window, value: V) -> Result<()>`: each window's final value, once | none |
+/// | `on_late` | `path::to::f` with `async fn f(key: K, event_time_ms: i64) -> Result<()>` | none |
+/// | `emit_closed` | `"views-final"`: topic that gets each closed window as a `WindowClosed<V>` record, keyed by the table key | none |
+///
+/// ```ignore
+/// #[faust::table(name = "views", default, tumbling = "1m", expires = "1h",
+///                emit_closed = "views-per-minute")]
+/// static VIEWS: WindowedTable<String, u64>;
+/// ```
+///
+/// The windows are a `static WINDOW: WindowDef` beside the `TableDef`
+/// (`window: Some(&WINDOW)`), with a small function per hook that decodes
+/// the key and value and calls yours.
+///
 /// The name is checked against Kafka's topic-name rules when compiling;
 /// codec names are checked when the app starts, since custom codecs are
 /// registered at run time.
@@ -303,6 +330,7 @@ pub fn table(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `serializer` | `"json"`, `"msgpack"`, `"raw"` or `"str"`: the codec used when a topic names none | `"json"` |
 /// | `validate` | flag: check the fields' `#[validate]` rules on every decoded value | off |
 /// | `namespace` | `"myapp.models.Order"`: Python Faust's `__faust.ns`, written in encoded values | none |
+/// | `timestamp` | `"created_at"`: the field holding the event's time (`i64`/`u64` ms, `f64` seconds, `SystemTime`, or an `Option` of one), which windowed tables use instead of the Kafka timestamp | none |
 ///
 /// # Field rules
 ///
@@ -330,6 +358,8 @@ pub fn table(args: TokenStream, item: TokenStream) -> TokenStream {
 /// impl Payload for Order {
 ///     const DEFAULT_CODEC: &'static str = "json";
 ///     const FAUST_NAMESPACE: Option<&'static str> = Some("shop.models.Order");
+///     // with `timestamp = "created_at"`:
+///     // fn event_time(&self) -> Option<i64> { EventTime::event_time_ms(&self.created_at) }
 ///     fn validate(&self) -> Result<(), ValidationError> {   // only with `validate`
 ///         let mut c = validate::Checker::new();
 ///         validate::length(&mut c, "account", &self.account, Some(1usize), None);

@@ -18,7 +18,7 @@ use crate::ctxt::Ctxt;
 use crate::emit;
 
 /// Every option `#[record]` accepts.
-const OPTIONS: &[&str] = &["serializer", "validate", "namespace"];
+const OPTIONS: &[&str] = &["serializer", "validate", "namespace", "timestamp"];
 
 /// The codecs a record may default to.
 const SERIALIZERS: &[&str] = &["json", "msgpack", "raw", "str"];
@@ -51,6 +51,8 @@ pub(crate) struct Record {
     pub(crate) namespace: Option<String>,
     /// `Some` with `#[record(validate)]`: the rules, in field order.
     pub(crate) validation: Option<Vec<FieldRule>>,
+    /// The field holding the event's time (`timestamp = "created_at"`).
+    pub(crate) timestamp: Option<Ident>,
 }
 
 /// One rule on one field.
@@ -104,6 +106,7 @@ impl Record {
         let mut serializer = Once::new("serializer");
         let mut validate = Once::new("validate");
         let mut namespace = Once::new("namespace");
+        let mut timestamp = Once::new("timestamp");
         for opt in &args.options {
             let key = &opt.key;
             match opt.name().as_str() {
@@ -114,6 +117,7 @@ impl Record {
                     key,
                     opt.non_empty_string(&cx, "namespace = \"myapp.models.Order\""),
                 ),
+                "timestamp" => timestamp.set(&cx, key, read_timestamp(&cx, opt, &item)),
                 _ => {
                     attr::unknown_option(&cx, "#[record] option", key, OPTIONS);
                 }
@@ -137,7 +141,41 @@ impl Record {
             serializer: serializer.get().unwrap_or_else(|| "json".to_owned()),
             namespace: namespace.get().map(|n| n.value()),
             validation: validating.then_some(rules),
+            timestamp: timestamp.get(),
         })
+    }
+}
+
+/// `timestamp = "field"`: a named field of the struct.
+fn read_timestamp(cx: &Ctxt, opt: &attr::Opt, item: &ItemStruct) -> Option<Ident> {
+    let name = opt.non_empty_string(cx, "timestamp = \"created_at\"")?;
+    let Fields::Named(fields) = &item.fields else {
+        return None;
+    };
+    let found = fields
+        .named
+        .iter()
+        .filter_map(|f| f.ident.as_ref())
+        .find(|ident| ident.unraw() == name.value());
+    match found {
+        Some(ident) => Some(ident.clone()),
+        None => {
+            let names: Vec<String> = fields
+                .named
+                .iter()
+                .filter_map(|f| f.ident.as_ref().map(|i| i.unraw().to_string()))
+                .collect();
+            cx.error(
+                &name,
+                format!(
+                    "`{}` has no field `{}`; the timestamp is one of its fields: {}",
+                    item.ident,
+                    name.value(),
+                    names.join(", ")
+                ),
+            );
+            None
+        }
     }
 }
 
@@ -496,6 +534,17 @@ pub(crate) fn generate(record: &Record) -> TokenStream {
         .validation
         .as_ref()
         .map(|rules| validate_fn(&ident.unraw().to_string(), rules));
+    // Spanned at the field: a field of a type that is no event time is
+    // reported there.
+    let event_time = record.timestamp.as_ref().map(|field| {
+        let call = quote_spanned!(field.span()=>
+            ::faust::__private::EventTime::event_time_ms(&self.#field));
+        quote! {
+            fn event_time(&self) -> ::core::option::Option<i64> {
+                #call
+            }
+        }
+    });
 
     quote! {
         #[derive(::faust::__private::serde::Serialize, ::faust::__private::serde::Deserialize)]
@@ -506,6 +555,7 @@ pub(crate) fn generate(record: &Record) -> TokenStream {
             const DEFAULT_CODEC: &'static str = #codec;
             const FAUST_NAMESPACE: ::core::option::Option<&'static str> = #namespace;
             #validate
+            #event_time
         }
     }
 }
@@ -607,6 +657,26 @@ mod tests {
         assert_eq!(r.serializer, "json");
         assert_eq!(r.namespace, None);
         assert!(r.validation.is_none());
+        assert!(r.timestamp.is_none());
+    }
+
+    #[test]
+    fn the_timestamp_names_a_field() {
+        let item = || {
+            quote!(
+                struct View {
+                    page: String,
+                    at: i64,
+                }
+            )
+        };
+        let r = record(quote!(timestamp = "at"), item()).unwrap();
+        assert_eq!(r.timestamp.unwrap(), "at");
+        let e = record(quote!(timestamp = "when"), item()).unwrap_err();
+        assert_eq!(
+            e,
+            ["`View` has no field `when`; the timestamp is one of its fields: page, at"]
+        );
     }
 
     #[test]

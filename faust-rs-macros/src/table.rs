@@ -14,6 +14,7 @@ use crate::attr::{Args, Once, Opt};
 use crate::ctxt::Ctxt;
 use crate::decl::{self, COMMON_OPTIONS, Common, Decl, Kind, StaticDecl};
 use crate::emit;
+use crate::window::{WINDOW_OPTIONS, WindowOpts, WindowReader};
 
 /// The options only `#[table]` has; it accepts [`COMMON_OPTIONS`] too.
 const TABLE_OPTIONS: [&str; 3] = ["default", "store", "help"];
@@ -44,6 +45,8 @@ pub(crate) struct Table {
     pub(crate) store: Option<Store>,
     /// A description for humans (Faust's `help`); empty when not given.
     pub(crate) help: String,
+    /// A windowed table's windows.
+    pub(crate) window: Option<WindowOpts>,
 }
 
 /// A table's store: one of [`STORES`].
@@ -72,7 +75,12 @@ impl Table {
         let cx = Ctxt::new();
         let decl = item.check(&cx, Kind::Table);
         let args = Args::parse_or_report(&cx, args);
-        let options: Vec<&str> = COMMON_OPTIONS.into_iter().chain(TABLE_OPTIONS).collect();
+        let options: Vec<&str> = COMMON_OPTIONS
+            .into_iter()
+            .chain(TABLE_OPTIONS)
+            .chain(WINDOW_OPTIONS)
+            .collect();
+        let mut window = WindowReader::default();
 
         let mut default = Once::new("default");
         let mut store = Once::new("store");
@@ -83,10 +91,11 @@ impl Table {
                 "default" => default.set(&cx, key, Some(opt.bare_flag(&cx))),
                 "store" => store.set(&cx, key, read_store(&cx, opt)),
                 "help" => help.set(&cx, key, opt.string(&cx, "help = \"totals per account\"")),
-                _ => return false,
+                _ => return window.read(&cx, opt),
             }
             true
         });
+        let window = window.finish(&cx, is_windowed(&decl.ty), &decl.ty);
 
         cx.check()?;
 
@@ -96,6 +105,7 @@ impl Table {
             default: default.get().unwrap_or(false),
             store: store.get(),
             help: help.get().map(|s| s.value()).unwrap_or_default(),
+            window,
         })
     }
 }
@@ -108,14 +118,34 @@ pub(crate) fn generate(table: &Table) -> TokenStream {
     let ty = &table.decl.ty;
     let kind = quote_spanned!(ty.span()=> <#ty>::KIND);
     let types = quote_spanned!(ty.span()=> <#ty>::TYPES);
+    let (items, window) = match &table.window {
+        Some(window) => (
+            crate::window::generate(window, ty),
+            quote!(::core::option::Option::Some(&WINDOW)),
+        ),
+        None => (TokenStream::new(), quote!(::core::option::Option::None)),
+    };
     let fields = quote! {
         store: #store,
         help: #help,
         default: #default,
         kind: #kind,
         types: #types,
+        window: #window,
     };
-    decl::generate(&table.decl, &table.common, fields)
+    decl::generate(&table.decl, &table.common, fields, items)
+}
+
+/// Whether the declared type is (spelled) `WindowedTable<..>`.
+fn is_windowed(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "WindowedTable"),
+        _ => false,
+    }
 }
 
 /// `store = "memory" | "rocksdb"`.
@@ -223,8 +253,104 @@ mod tests {
             e,
             [
                 "unknown #[table] option `stor`; expected one of: name, partitions, \
-                 key_serializer, value_serializer, default, store, help; did you mean `store`?"
+                 key_serializer, value_serializer, default, store, help, tumbling, hopping, \
+                 sliding, expires, grace, time, late, on_window_close, on_late, emit_closed; \
+                 did you mean `store`?"
             ]
+        );
+    }
+
+    fn windowed(args: TokenStream) -> Result<Table, Vec<String>> {
+        let item = StaticDecl::parse(
+            Kind::Table,
+            quote!(
+                static VIEWS: WindowedTable<String, u64>;
+            ),
+        )
+        .map_err(|e| vec![e.to_string()])?;
+        Table::from_ast(args, item).map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn window_options_read_into_the_model() {
+        let t = windowed(quote!(
+            "views",
+            default,
+            hopping(size = "10m", step = "1m"),
+            expires = "1h",
+            grace = "30s",
+            time = "processing",
+            late = "dead_letter",
+            on_window_close = report,
+            emit_closed = "views-final"
+        ))
+        .unwrap();
+        let w = t.window.unwrap();
+        assert_eq!(
+            w.kind,
+            crate::window::WindowKind::Hopping {
+                size: std::time::Duration::from_secs(600),
+                step: std::time::Duration::from_secs(60)
+            }
+        );
+        assert_eq!(w.expires, Some(std::time::Duration::from_secs(3600)));
+        assert!(w.processing_time && w.dead_letter_late);
+        assert!(w.on_close.is_some() && w.on_late.is_none());
+        assert_eq!(w.emit_closed.unwrap().value(), "views-final");
+    }
+
+    #[test]
+    fn window_mistakes_are_reported_together() {
+        let e = windowed(quote!(
+            "views",
+            tumbling = "1m",
+            sliding(before = "1s"),
+            grace = "2h",
+            expires = "1h",
+            late = "ignore"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e,
+            [
+                "a table has one kind of window: `tumbling` is set already, remove `sliding`",
+                "unknown late-event policy \"ignore\"; expected \"drop\" or \"dead_letter\"",
+                "grace (7200s) is longer than expires (3600s): a window is kept until it closes; \
+                 make expires at least as long as grace",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_window_needs_a_windowed_table_and_the_other_way_round() {
+        let e = table(quote!("t", tumbling = "1m")).unwrap_err();
+        assert_eq!(
+            e,
+            [
+                "a table with `tumbling` windows is declared `WindowedTable<K, V>` (from \
+              `faust::window`)"
+            ]
+        );
+        let e = windowed(quote!("t", default)).unwrap_err();
+        assert!(
+            e[0].starts_with("a WindowedTable needs its windows"),
+            "{e:?}"
+        );
+        let e = table(quote!("t", expires = "1h")).unwrap_err();
+        assert!(
+            e[0].starts_with("`expires` is a window option, but the table has no window"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn hopping_needs_a_step_no_longer_than_its_size() {
+        let e = windowed(quote!("t", hopping(size = "1m", step = "2m"))).unwrap_err();
+        assert!(e[0].contains("would leave gaps"), "{e:?}");
+        let e = windowed(quote!("t", hopping(size = "1m"))).unwrap_err();
+        assert!(
+            e[0].starts_with("`hopping` needs a size and a step"),
+            "{e:?}"
         );
     }
 

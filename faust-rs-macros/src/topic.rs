@@ -45,7 +45,12 @@ impl Topic {
 
 /// The static, initialized from a registered `TopicDef`.
 pub(crate) fn generate(topic: &Topic) -> TokenStream {
-    decl::generate(&topic.decl, &topic.common, TokenStream::new())
+    decl::generate(
+        &topic.decl,
+        &topic.common,
+        TokenStream::new(),
+        TokenStream::new(),
+    )
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! event produced is on the broker).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::app::AppCore;
@@ -29,27 +30,84 @@ pub(crate) struct Scope {
 }
 
 /// The event the current code handles, if any: table writes go to its
-/// partition (co-partitioning).
+/// partition (co-partitioning), and windowed tables use its time.
 #[derive(Clone, Debug, Default)]
 pub(crate) enum Source {
     /// A task or timer: no event.
     #[default]
     None,
-    /// A per-event handler: this partition.
-    Partition(i32),
-    /// A stream agent: the partition of the event it iterated last.
-    Stream(Arc<std::sync::atomic::AtomicI32>),
+    /// A per-event handler: this partition, and the event's time (ms; the
+    /// record's timestamp field once decoded, else its Kafka timestamp).
+    Partition {
+        partition: i32,
+        timestamp: std::cell::Cell<i64>,
+    },
+    /// A stream agent: the event it iterated last.
+    Stream(Arc<StreamCursor>),
+}
+
+/// Where a stream agent is: the partition and time of the event it
+/// iterated last.
+#[derive(Debug)]
+pub(crate) struct StreamCursor {
+    partition: AtomicI32,
+    timestamp: AtomicI64,
+}
+
+impl Default for StreamCursor {
+    fn default() -> Self {
+        StreamCursor {
+            partition: AtomicI32::new(-1),
+            timestamp: AtomicI64::new(0),
+        }
+    }
+}
+
+impl StreamCursor {
+    /// Now at an event of `partition` with time `timestamp`.
+    pub(crate) fn set(&self, partition: i32, timestamp: i64) {
+        self.partition.store(partition, Ordering::Relaxed);
+        self.timestamp.store(timestamp, Ordering::Relaxed);
+    }
 }
 
 impl Source {
+    /// The source of one event handled by a per-event agent.
+    pub(crate) fn event(message: &crate::transport::Message) -> Self {
+        Source::Partition {
+            partition: message.partition,
+            timestamp: std::cell::Cell::new(message.timestamp),
+        }
+    }
+
     pub(crate) fn partition(&self) -> Option<i32> {
         match self {
             Source::None => None,
-            Source::Partition(p) => Some(*p),
-            Source::Stream(p) => {
-                let p = p.load(std::sync::atomic::Ordering::Relaxed);
+            Source::Partition { partition, .. } => Some(*partition),
+            Source::Stream(cursor) => {
+                let p = cursor.partition.load(Ordering::Relaxed);
                 (p >= 0).then_some(p)
             }
+        }
+    }
+
+    /// The current event's time (ms since the epoch), if code runs for an
+    /// event.
+    pub(crate) fn timestamp(&self) -> Option<i64> {
+        match self {
+            Source::None => None,
+            Source::Partition { timestamp, .. } => Some(timestamp.get()),
+            Source::Stream(cursor) => (cursor.partition.load(Ordering::Relaxed) >= 0)
+                .then(|| cursor.timestamp.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// The event's time, as its record's timestamp field says.
+    pub(crate) fn set_timestamp(&self, ms: i64) {
+        match self {
+            Source::None => {}
+            Source::Partition { timestamp, .. } => timestamp.set(ms),
+            Source::Stream(cursor) => cursor.timestamp.store(ms, Ordering::Relaxed),
         }
     }
 }
@@ -74,23 +132,32 @@ impl Scope {
     }
 }
 
-/// Deliveries started by one unit of work and not yet awaited.
+/// What one unit of work (an event, a task or timer run) left to finish:
+/// the deliveries it started and has not awaited, and the late events its
+/// windowed-table updates met.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Pending(Arc<Mutex<Vec<Delivery>>>);
+pub(crate) struct Pending(Arc<Mutex<Unfinished>>);
+
+#[derive(Debug, Default)]
+struct Unfinished {
+    deliveries: Vec<Delivery>,
+    late: Vec<crate::window::LateEvent>,
+}
 
 impl Pending {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Unfinished> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(crate) fn push(&self, delivery: Delivery) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(delivery);
+        self.lock().deliveries.push(delivery);
     }
 
     /// Hands the deliveries started so far to `f`, without waiting for
     /// them; the list keeps its capacity for the next event.
     pub(crate) fn drain_into(&self, mut f: impl FnMut(Delivery)) {
-        let mut list = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        for delivery in list.drain(..) {
+        let mut unfinished = self.lock();
+        for delivery in unfinished.deliveries.drain(..) {
             f(delivery);
         }
     }
@@ -100,7 +167,7 @@ impl Pending {
     pub(crate) async fn settle(&self) -> Result<()> {
         let mut first_error = None;
         loop {
-            let batch = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+            let batch = std::mem::take(&mut self.lock().deliveries);
             if batch.is_empty() {
                 break;
             }
@@ -111,6 +178,20 @@ impl Pending {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Records an event a windowed table found late.
+    pub(crate) fn push_late(&self, late: crate::window::LateEvent) {
+        self.lock().late.push(late);
+    }
+
+    /// The late events recorded so far.
+    pub(crate) fn take_late(&self) -> Vec<crate::window::LateEvent> {
+        let mut unfinished = self.lock();
+        if unfinished.late.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut unfinished.late)
     }
 }
 

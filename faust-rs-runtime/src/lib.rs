@@ -11,6 +11,7 @@
 //! | `agent` | agents, events, error policies, acks |
 //! | `stream` | [`Stream`], what a stream agent iterates |
 //! | `table` | [`Table`]s, their stores, changelogs and recovery |
+//! | `window` | windowed tables: tumbling, hopping and sliding windows |
 //! | `transport` | messages, producers, the in-memory broker |
 //! | `time` | the real and virtual clocks |
 //! | `worker` | running an app until it stops |
@@ -32,6 +33,7 @@ pub mod testing;
 pub mod time;
 pub mod topic;
 pub mod transport;
+pub mod window;
 pub mod worker;
 
 pub use agent::{Event, OnError};

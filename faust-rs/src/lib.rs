@@ -66,11 +66,20 @@ pub mod codec {
     /// Re-exported for implementing [`Codec`].
     pub use faust_rs_runtime::codec::erased_serde;
     #[doc(inline)]
-    pub use faust_rs_runtime::codec::{Codec, CodecError, CodecRef, Codecs, Json, Payload};
+    pub use faust_rs_runtime::codec::{
+        Codec, CodecError, CodecRef, Codecs, EventTime, Json, Payload,
+    };
 }
 
 #[doc(inline)]
 pub use faust_rs_runtime::record::{FieldFailure, ValidationError};
+
+/// Windowed tables: values per key and time window (tumbling, hopping,
+/// sliding), final results, late events.
+pub mod window {
+    #[doc(inline)]
+    pub use faust_rs_runtime::window::{Window, WindowClosed, WindowSet, WindowedTable};
+}
 
 /// Tables: partitioned and global, maps and sets, in memory or RocksDB.
 pub mod table {
@@ -179,9 +188,12 @@ pub mod __private {
         AgentDef, Location, OnError, SinkRef, TableDef, TableKind, TableTypes, TaskDef, TimerDef,
         TopicDef,
     };
-    pub use faust_rs_runtime::codec::Payload;
+    pub use faust_rs_runtime::codec::{EventTime, Payload};
     pub use faust_rs_runtime::record::{ValidationError, validate};
     pub use faust_rs_runtime::table::Table;
     pub use faust_rs_runtime::time::{TaskFuture, task_future};
     pub use faust_rs_runtime::topic::Topic;
+    pub use faust_rs_runtime::window::{
+        ClosedWindow, LateEvent, LatePolicy, TimeSource, WindowDef, WindowKind,
+    };
 }

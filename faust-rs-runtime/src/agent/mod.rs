@@ -163,6 +163,10 @@ pub trait AgentInput: Sized + Send + 'static {
 
     /// Decodes one record.
     fn decode(message: &Arc<Message>, codecs: &InputCodecs) -> Result<Self, CodecError>;
+
+    /// The event time the decoded value carries, if its type declares a
+    /// timestamp field.
+    fn event_time(&self) -> Option<i64>;
 }
 
 impl<T: Payload> AgentInput for T {
@@ -179,6 +183,10 @@ impl<T: Payload> AgentInput for T {
 
     fn decode(message: &Arc<Message>, codecs: &InputCodecs) -> Result<Self, CodecError> {
         codecs.value.decode::<T>(message.value.as_deref())
+    }
+
+    fn event_time(&self) -> Option<i64> {
+        Payload::event_time(self)
     }
 }
 
@@ -201,6 +209,10 @@ impl<V: Payload, K: Payload> AgentInput for Event<V, K> {
         };
         let value = codecs.value.decode::<V>(message.value.as_deref())?;
         Ok(Event::new(key, value, message.clone()))
+    }
+
+    fn event_time(&self) -> Option<i64> {
+        self.value.event_time()
     }
 }
 
@@ -315,6 +327,9 @@ pub(crate) enum Failure {
     Handler(BoxError),
     /// The handler's output did not encode.
     Output(CodecError),
+    /// A windowed table found the event late (every window it falls in
+    /// had closed) and its `late` policy dead-letters it.
+    Late(String),
 }
 
 impl Failure {
@@ -324,6 +339,7 @@ impl Failure {
             Failure::Decode(e) => e.kind(),
             Failure::Handler(_) => "handler",
             Failure::Output(_) => "output",
+            Failure::Late(_) => "late",
         }
     }
 
@@ -336,6 +352,7 @@ impl Failure {
         match self {
             Failure::Decode(e) | Failure::Output(e) => Box::new(e),
             Failure::Handler(e) => e,
+            Failure::Late(e) => e.into(),
         }
     }
 }
@@ -346,6 +363,7 @@ impl fmt::Display for Failure {
             Failure::Decode(e) => e.fmt(f),
             Failure::Handler(e) => write!(f, "handler error: {e}"),
             Failure::Output(e) => write!(f, "could not encode the agent's output: {e}"),
+            Failure::Late(e) => f.write_str(e),
         }
     }
 }
@@ -440,6 +458,9 @@ where
     ) -> BoxFuture<'a, Result<(), Failure>> {
         Box::pin(async move {
             let value = I::decode(message, input).map_err(Failure::Decode)?;
+            if let Some(ms) = value.event_time() {
+                crate::context::with_scope(|scope| scope.source.set_timestamp(ms));
+            }
             let output = (self.f)(value)
                 .await
                 .map_err(|e| Failure::Handler(e.into()))?;

@@ -264,7 +264,7 @@ impl AgentRuntime {
         let scope = Scope {
             core: self.core.clone(),
             pending: control.pending().clone(),
-            source: Source::Stream(control.partition()),
+            source: Source::Stream(control.cursor()),
         };
         let result = scope.run(handler.run(source)).await;
         if let Some(stop) = control.take_stop() {
@@ -322,10 +322,10 @@ impl AgentRuntime {
             let scope = Scope {
                 core: self.core.clone(),
                 pending: pending.clone(),
-                source: Source::Partition(message.partition),
+                source: Source::event(message),
             };
             let failure = match scope.run(handler.handle(message, input, emit)).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => return self.finish_event(message, pending).await,
                 Err(failure) => failure,
             };
             if failure.retryable() && attempt <= self.retries {
@@ -342,6 +342,49 @@ impl AgentRuntime {
             }
             return self.fail(message, failure, attempt).await;
         }
+    }
+
+    /// What an event leaves once its handler is done: windows its updates
+    /// closed (their final results go out as part of the event), and late
+    /// events whose table dead-letters them.
+    pub(crate) async fn finish_event(&self, message: &Message, pending: &Pending) -> Result<()> {
+        if !self.core.tables.has_windows() {
+            return Ok(());
+        }
+        let scope = Scope {
+            core: self.core.clone(),
+            pending: pending.clone(),
+            source: Source::event(message),
+        };
+        let late = scope.run(crate::window::finish(pending)).await;
+        for event in late {
+            self.dead_letter_late(message, &event).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes `message`, found late by a table whose `late` policy is
+    /// `dead_letter`, to the agent's dead-letter topic.
+    pub(crate) async fn dead_letter_late(
+        &self,
+        message: &Message,
+        late: &crate::window::LateEvent,
+    ) -> Result<()> {
+        let failure = Failure::Late(format!(
+            "late for table `{}`: event time {} ms, but the partition's stream time is {} ms and              every window the event falls in has closed (raise the table's `grace` to accept              later events)",
+            late.table, late.timestamp, late.stream_time
+        ));
+        let Some(topic) = &self.dead_letter else {
+            tracing::error!(
+                agent = %self.name, topic = %message.topic, partition = message.partition,
+                offset = message.offset,
+                "{failure}; the table says to dead-letter it but agent `{}` has no dead-letter                  topic: dropped (add `dead_letter = \"{}-dlq\"` to the agent)",
+                self.name, self.name
+            );
+            return Ok(());
+        };
+        self.write_dead_letter(message, &failure, 1, topic.clone())
+            .await
     }
 
     /// Applies the policy to an event that failed for good: writes the dead
@@ -369,12 +412,25 @@ impl AgentRuntime {
                 });
             }
         };
+        self.write_dead_letter(message, &failure, attempts, dead_letter)
+            .await
+    }
+
+    /// Writes `message` and why it failed to `dead_letter`; `Err` (stop the
+    /// worker) only when that write fails.
+    async fn write_dead_letter(
+        &self,
+        message: &Message,
+        failure: &Failure,
+        attempts: u32,
+        dead_letter: Arc<str>,
+    ) -> Result<()> {
         tracing::warn!(
             agent = %self.name, topic = %message.topic, partition = message.partition,
             offset = message.offset, kind = failure.kind(), error = %failure,
             dead_letter = %dead_letter, "event failed; writing it to the dead-letter topic"
         );
-        let record = self.dead_letter_record(message, &failure, attempts, dead_letter.clone());
+        let record = self.dead_letter_record(message, failure, attempts, dead_letter.clone());
         let mut sent = self.core.producer.send(record.clone()).await;
         if let Err(e) = &sent
             && crate::transport::is_too_large(e)

@@ -185,6 +185,8 @@ pub struct TableDef {
     pub kind: TableKind,
     /// Its key and value types, erased: for the CLI's `table get`.
     pub types: TableTypes,
+    /// A windowed table's windows.
+    pub window: Option<&'static crate::window::WindowDef>,
     /// Where it is declared.
     pub location: Option<Location>,
 }
@@ -203,6 +205,9 @@ pub enum TableKind {
     Set,
     /// [`SetGlobalTable`](crate::table::SetGlobalTable): set-valued, global.
     SetGlobal,
+    /// [`WindowedTable`](crate::window::WindowedTable): values per key and
+    /// time window, partitioned.
+    Windowed,
 }
 
 impl TableKind {
@@ -218,6 +223,7 @@ impl TableKind {
             TableKind::Global => "GlobalTable",
             TableKind::Set => "SetTable",
             TableKind::SetGlobal => "SetGlobalTable",
+            TableKind::Windowed => "WindowedTable",
         }
     }
 }

@@ -94,7 +94,7 @@ mod registry;
 mod structured;
 
 pub use error::CodecError;
-pub use payload::{Json, Payload};
+pub use payload::{EventTime, Json, Payload};
 pub use registry::{Codec, CodecRef, Codecs};
 
 /// The `erased_serde` version [`Codec`] is written against, so a custom

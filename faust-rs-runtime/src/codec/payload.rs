@@ -86,6 +86,61 @@ pub trait Payload: Serialize + DeserializeOwned + Send + 'static {
     fn validate(&self) -> Result<(), ValidationError> {
         Ok(())
     }
+
+    /// The event's time in milliseconds since the Unix epoch, when the
+    /// value carries one (`#[record(timestamp = "field")]`): windowed tables
+    /// use it instead of the record's Kafka timestamp.
+    fn event_time(&self) -> Option<i64> {
+        None
+    }
+}
+
+/// A field that can be a record's event time (`#[record(timestamp =
+/// "field")]`): milliseconds since the Unix epoch as `i64` or `u64`,
+/// seconds as `f64` (Python's `time.time()`, as Faust writes it), a
+/// [`SystemTime`](std::time::SystemTime), or an `Option` of one of these.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a record's event time",
+    note = "the timestamp field must be i64 or u64 (milliseconds since the epoch), f64 (seconds), std::time::SystemTime, or an Option of one"
+)]
+pub trait EventTime {
+    /// Milliseconds since the Unix epoch; `None` when there is no time.
+    fn event_time_ms(&self) -> Option<i64>;
+}
+
+impl EventTime for i64 {
+    fn event_time_ms(&self) -> Option<i64> {
+        Some(*self)
+    }
+}
+
+impl EventTime for u64 {
+    fn event_time_ms(&self) -> Option<i64> {
+        i64::try_from(*self).ok()
+    }
+}
+
+impl EventTime for f64 {
+    fn event_time_ms(&self) -> Option<i64> {
+        self.is_finite().then(|| (*self * 1000.0).round() as i64)
+    }
+}
+
+impl EventTime for std::time::SystemTime {
+    fn event_time_ms(&self) -> Option<i64> {
+        match self.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_millis()).ok(),
+            Err(before) => i64::try_from(before.duration().as_millis())
+                .ok()
+                .map(|ms| -ms),
+        }
+    }
+}
+
+impl<T: EventTime> EventTime for Option<T> {
+    fn event_time_ms(&self) -> Option<i64> {
+        self.as_ref().and_then(EventTime::event_time_ms)
+    }
 }
 
 /// Any serde type, carried as a topic key or value (codec `json` unless the

@@ -42,7 +42,7 @@ use crate::agent::ack::{Completions, Envelope, Inbox};
 use crate::agent::runner::AgentRuntime;
 use crate::agent::{Event, Failure};
 use crate::codec::Payload;
-use crate::context::Pending;
+use crate::context::{Pending, StreamCursor};
 use crate::error::{Error, Result};
 use crate::transport::{Message, OutgoingRecord};
 
@@ -78,7 +78,7 @@ impl StreamSource {
 
 /// State shared by a stream and the runtime: what to ack, what was sent,
 /// and why the stream stopped.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct StreamControl {
     pending: Pending,
     to_ack: Mutex<Vec<Envelope>>,
@@ -87,33 +87,19 @@ pub(crate) struct StreamControl {
     current_key: Mutex<Option<Bytes>>,
     want_keys: AtomicBool,
     finished: AtomicBool,
-    /// Partition of the event handed out last (-1: none yet).
-    partition: Arc<std::sync::atomic::AtomicI32>,
+    /// Partition and time of the event handed out last.
+    cursor: Arc<StreamCursor>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl Default for StreamControl {
-    fn default() -> Self {
-        StreamControl {
-            pending: Pending::default(),
-            to_ack: Mutex::default(),
-            completions: Mutex::default(),
-            stop: Mutex::default(),
-            current_key: Mutex::default(),
-            want_keys: AtomicBool::default(),
-            finished: AtomicBool::default(),
-            partition: Arc::new(std::sync::atomic::AtomicI32::new(-1)),
-        }
-    }
-}
-
 impl StreamControl {
-    /// The partition of the event handed out last, shared with the scope.
-    pub(crate) fn partition(&self) -> Arc<std::sync::atomic::AtomicI32> {
-        self.partition.clone()
+    /// Where the stream is (the event handed out last), shared with the
+    /// scope.
+    pub(crate) fn cursor(&self) -> Arc<StreamCursor> {
+        self.cursor.clone()
     }
 
     pub(crate) fn pending(&self) -> &Pending {
@@ -172,6 +158,9 @@ struct Item<T> {
     value: T,
     key: Option<String>,
     message: Arc<Message>,
+    /// The event's time: its record's timestamp field, else its Kafka
+    /// timestamp.
+    timestamp: i64,
 }
 
 /// The events of a stream agent's topics, decoded as `T`.
@@ -229,10 +218,12 @@ impl<T: Payload> Stream<T> {
                         });
                 match decoded {
                     Ok((value, key)) => {
+                        let timestamp = value.event_time().unwrap_or(message.timestamp);
                         let item = Item {
                             value,
                             key,
                             message,
+                            timestamp,
                         };
                         return Some((item, (inbox, agent, control)));
                     }
@@ -286,16 +277,41 @@ impl<T: Send + 'static> Stream<T> {
         };
         *lock(&self.control.current_key) = item.message.key.clone();
         self.control
-            .partition
-            .store(item.message.partition, Ordering::Relaxed);
+            .cursor
+            .set(item.message.partition, item.timestamp);
         Some(item)
     }
 
     /// The next value. The previous one is acked once what was sent while
     /// handling it is delivered. `None` when the worker stops.
     pub async fn next(&mut self) -> Option<T> {
+        if !self.finish_previous().await {
+            return None;
+        }
         self.control.release();
         self.next_item().await.map(|item| item.value)
+    }
+
+    /// What the events handed out so far leave for windowed tables (see
+    /// `AgentRuntime::finish_event`); late events a table dead-letters go
+    /// to the dead-letter topic as the event handed out last. `false` when
+    /// that fails and the stream must stop.
+    async fn finish_previous(&mut self) -> bool {
+        if !self.agent.core.tables.has_windows() {
+            return true;
+        }
+        let late = crate::window::finish(&self.control.pending).await;
+        let last = lock(&self.control.to_ack)
+            .last()
+            .map(|envelope| envelope.message.clone());
+        for event in late {
+            let Some(message) = &last else { break };
+            if let Err(stop) = self.agent.dead_letter_late(message, &event).await {
+                self.control.set_stop(stop);
+                return false;
+            }
+        }
+        true
     }
 
     /// Batches: each `next()` of the result waits for a first value, then
@@ -337,6 +353,7 @@ impl<T: Send + 'static> Stream<T> {
                 value: f(item.value),
                 key: item.key,
                 message: item.message,
+                timestamp: item.timestamp,
             })),
             agent,
             control,
@@ -355,6 +372,7 @@ impl<T: Send + 'static> Stream<T> {
                 value: (i, item.value),
                 key: item.key,
                 message: item.message,
+                timestamp: item.timestamp,
             })),
             agent,
             control,
@@ -374,6 +392,7 @@ impl<T: Send + 'static> Stream<T> {
             value: Event::new(item.key.clone(), item.value, item.message.clone()),
             key: item.key,
             message: item.message,
+            timestamp: item.timestamp,
         });
         Stream {
             inner: Box::pin(events),
@@ -420,6 +439,9 @@ impl<T> fmt::Debug for Take<'_, T> {
 impl<T: Send + 'static> Take<'_, T> {
     /// The next batch; `None` when the worker stops.
     pub async fn next(&mut self) -> Option<Vec<T>> {
+        if !self.stream.finish_previous().await {
+            return None;
+        }
         self.stream.control.release();
         let first = self.stream.next_item().await?;
         let clock = self.stream.agent.core.clock.clone();

@@ -265,18 +265,27 @@ impl<K: Payload, V: Payload> Table<K, V> {
     }
 
     fn with<R>(&self, f: impl FnOnce(&TableState, &Codecs) -> Result<R>) -> Result<R> {
-        with_scope(|scope| match scope.core.tables.get(self.def.name) {
-            Some(table) => f(table, &scope.core.codecs),
-            None => Err(Error::config(format!(
-                "table `{}` is not part of this app; add it with `App::table(&...)` (App::new \
-                 takes every #[table] linked into the program)",
-                self.def.name
-            ))),
-        })
-        .unwrap_or(Err(Error::NoContext {
-            what: self.def.kind.type_name(),
-        }))
+        with_table(self.def, f)
     }
+}
+
+/// Calls `f` with the running state of the table `def` declares, in the
+/// app the current code runs in.
+pub(crate) fn with_table<R>(
+    def: &'static TableDef,
+    f: impl FnOnce(&TableState, &Codecs) -> Result<R>,
+) -> Result<R> {
+    with_scope(|scope| match scope.core.tables.get(def.name) {
+        Some(table) => f(table, &scope.core.codecs),
+        None => Err(Error::config(format!(
+            "table `{}` is not part of this app; add it with `App::table(&...)` (App::new \
+             takes every #[table] linked into the program)",
+            def.name
+        ))),
+    })
+    .unwrap_or(Err(Error::NoContext {
+        what: def.kind.type_name(),
+    }))
 }
 
 fn no_default(def: &TableDef) -> Error {
@@ -577,7 +586,7 @@ impl<K: Payload, V: Payload + Ord> AnyTable for SetGlobalTable<K, V> {
     }
 }
 
-const fn types<K: Payload, V: Payload>() -> TableTypes {
+pub(crate) const fn types<K: Payload, V: Payload>() -> TableTypes {
     TableTypes {
         key_from_text: key_from_text::<K>,
         value_to_json: value_to_json::<V>,

@@ -16,6 +16,7 @@ use crate::codec::{Codecs, Payload};
 use crate::context::with_scope;
 use crate::error::{Error, Result};
 use crate::transport::{Delivery, OutgoingRecord, partition_for_key};
+use crate::window::WindowState;
 
 /// One table of a running app: its stores by partition and its changelog.
 pub(crate) struct TableState {
@@ -26,6 +27,8 @@ pub(crate) struct TableState {
     rocks: Option<Arc<RocksEnv>>,
     app_id: String,
     stores: Mutex<HashMap<i32, Arc<PartitionStore>>>,
+    /// A windowed table's windows.
+    pub(crate) window: Option<WindowState>,
 }
 
 impl fmt::Debug for TableState {
@@ -48,6 +51,27 @@ impl TableState {
             StoreKind::RocksDb(_) => Some(RocksEnv::shared(&settings.rocksdb)?),
             StoreKind::Memory => None,
         };
+        match (def.window, def.kind) {
+            (Some(window), crate::app::registry::TableKind::Windowed) => {
+                window.check(def.name).map_err(Error::config)?;
+            }
+            (None, crate::app::registry::TableKind::Windowed) => {
+                return Err(Error::config(format!(
+                    "table `{}` is a WindowedTable without windows; give it `tumbling`, \
+                     `hopping` or `sliding`",
+                    def.name
+                )));
+            }
+            (Some(_), kind) => {
+                return Err(Error::config(format!(
+                    "table `{}` has windows but is declared as a {}; declare it \
+                     `WindowedTable<K, V>`",
+                    def.name,
+                    kind.type_name()
+                )));
+            }
+            (None, _) => {}
+        }
         Ok(TableState {
             def,
             changelog: Arc::from(super::changelog_topic(app_id, def.name)),
@@ -56,6 +80,7 @@ impl TableState {
             rocks,
             app_id: app_id.to_owned(),
             stores: Mutex::new(HashMap::new()),
+            window: def.window.map(WindowState::new),
         })
     }
 
@@ -70,6 +95,7 @@ impl TableState {
             rocks: None,
             app_id: app_id.to_owned(),
             stores: Mutex::new(HashMap::new()),
+            window: def.window.map(WindowState::new),
         }
     }
 
@@ -81,11 +107,40 @@ impl TableState {
         }
     }
 
-    /// Each held partition's number of keys.
+    /// Each held partition's number of keys (a windowed table's: of
+    /// windows).
     pub(crate) fn partition_sizes(&self) -> Result<Vec<(i32, usize)>> {
         let mut stores: Vec<_> = self.lock().iter().map(|(p, s)| (*p, s.clone())).collect();
         stores.sort_by_key(|(p, _)| *p);
-        stores.into_iter().map(|(p, s)| Ok((p, s.len()?))).collect()
+        stores
+            .into_iter()
+            .map(|(p, s)| {
+                let mut n = s.len()?;
+                if self.window.is_some() && s.get(crate::window::CLOCK_KEY)?.is_some() {
+                    n -= 1;
+                }
+                Ok((p, n))
+            })
+            .collect()
+    }
+
+    /// A windowed table's windows of `key` in the partitions held, oldest
+    /// first.
+    pub(crate) fn find_windows(&self, key: &[u8]) -> Result<Vec<(crate::window::Window, Bytes)>> {
+        let Some(windows) = &self.window else {
+            return Ok(Vec::new());
+        };
+        let mut found = Vec::new();
+        for partition in self.held() {
+            found.extend(crate::window::windows_of(
+                self,
+                windows.def,
+                partition,
+                key,
+            )?);
+        }
+        found.sort_by_key(|(w, _)| *w);
+        Ok(found)
     }
 
     /// The raw value of `key` in whichever held partition has it.
@@ -162,7 +217,7 @@ impl TableState {
     /// The partition `key` is in: a global table's by the key's hash; a
     /// partitioned table's the current event's (co-partitioning), or the
     /// key's hash outside an event.
-    fn partition_of(&self, key: &[u8]) -> i32 {
+    pub(crate) fn partition_of(&self, key: &[u8]) -> i32 {
         if self.def.kind.is_global() {
             return partition_for_key(key, self.partitions);
         }
@@ -173,13 +228,42 @@ impl TableState {
     }
 
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
-        self.open(self.partition_of(key))?.get(key)
+        self.get_at(self.partition_of(key), key)
+    }
+
+    /// The value of `key` in `partition`.
+    pub(crate) fn get_at(&self, partition: i32, key: &[u8]) -> Result<Option<Bytes>> {
+        self.open(partition)?.get(key)
+    }
+
+    /// The keys and values of `partition` from `from` to `to` (exclusive).
+    pub(crate) fn range_at(
+        &self,
+        partition: i32,
+        from: &[u8],
+        to: Option<&[u8]>,
+    ) -> Result<Vec<(Bytes, Bytes)>> {
+        self.open(partition)?.range(from, to)
+    }
+
+    /// The first key of `partition` at or after `from`.
+    pub(crate) fn first_key_at(&self, partition: i32, from: &[u8]) -> Result<Option<Bytes>> {
+        self.open(partition)?.first_key_from(from)
+    }
+
+    /// The last key of `partition`.
+    pub(crate) fn last_key_at(&self, partition: i32) -> Result<Option<Bytes>> {
+        self.open(partition)?.last_key()
     }
 
     /// Writes `key` to its partition's store and to the changelog; the
     /// current event is acked only once the changelog has it.
     pub(crate) fn write(&self, key: Bytes, value: Option<Bytes>) -> Result<()> {
-        let partition = self.partition_of(&key);
+        self.write_at(self.partition_of(&key), key, value)
+    }
+
+    /// Writes `key` to `partition`'s store and changelog partition.
+    pub(crate) fn write_at(&self, partition: i32, key: Bytes, value: Option<Bytes>) -> Result<()> {
         let store = self.open(partition)?;
         store.write(key.clone(), value.clone())?;
         let record = OutgoingRecord {
@@ -268,12 +352,15 @@ pub(crate) struct Tables {
     /// A recovery that failed where it could not be returned (a rebalance
     /// callback): the fetcher stops the worker with it.
     failure: Mutex<Option<Error>>,
+    /// Some table is windowed.
+    windowed: bool,
 }
 
 impl Tables {
     pub(crate) fn new(list: Vec<Arc<TableState>>, standby: bool) -> Tables {
         let by_name = list.iter().map(|t| (t.def.name, t.clone())).collect();
         Tables {
+            windowed: list.iter().any(|t| t.window.is_some()),
             list,
             by_name,
             owned: Mutex::new(BTreeSet::new()),
@@ -328,6 +415,7 @@ impl Tables {
             }
         }
         let result = recover_partitions(&targets, reader, "recovering", None);
+        self.reset_windows();
         self.assigned
             .store(true, std::sync::atomic::Ordering::Release);
         if !self.standby {
@@ -350,9 +438,31 @@ impl Tables {
         for partition in partitions {
             owned.remove(partition);
         }
+        self.reset_windows();
         for table in &self.list {
             if let Err(e) = table.flush() {
                 tracing::warn!(table = table.def.name, "flushing on revoke: {e}");
+            }
+        }
+    }
+
+    /// The partitions this worker owns.
+    pub(crate) fn owned_partitions(&self) -> Vec<i32> {
+        self.owned().iter().copied().collect()
+    }
+
+    /// Whether some table is windowed (then every event ends with a look
+    /// at its windows).
+    pub(crate) fn has_windows(&self) -> bool {
+        self.windowed
+    }
+
+    /// Drops the windowed tables' partition clocks (read again from the
+    /// stores on next use).
+    fn reset_windows(&self) {
+        for table in &self.list {
+            if let Some(window) = &table.window {
+                window.reset();
             }
         }
     }

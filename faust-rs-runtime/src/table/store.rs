@@ -250,19 +250,64 @@ impl PartitionStore {
 
     /// Every key and value, in key order.
     pub(crate) fn items(&self) -> Result<Vec<(Bytes, Bytes)>> {
+        self.range(b"", None)
+    }
+
+    /// The keys and values from `from` (inclusive) to `to` (exclusive; `None`:
+    /// to the end), in key order.
+    pub(crate) fn range(&self, from: &[u8], to: Option<&[u8]>) -> Result<Vec<(Bytes, Bytes)>> {
+        let before_end = |k: &[u8]| to.is_none_or(|to| k < to);
         match &self.backend {
             Backend::Memory(m) => Ok(lock(m)
                 .data
-                .iter()
+                .range::<[u8], _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded))
+                .take_while(|(k, _)| before_end(k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()),
             Backend::Rocks(r) => {
                 let mut out = Vec::new();
-                r.scan(&mut |k, v| {
-                    out.push((Bytes::copy_from_slice(k), Bytes::copy_from_slice(v)))
+                r.scan_from(from, &mut |k, v| {
+                    if !before_end(k) {
+                        return false;
+                    }
+                    out.push((Bytes::copy_from_slice(k), Bytes::copy_from_slice(v)));
+                    true
                 })
                 .map_err(|e| self.error("reading", e))?;
                 Ok(out)
+            }
+        }
+    }
+
+    /// The first key at or after `from`.
+    pub(crate) fn first_key_from(&self, from: &[u8]) -> Result<Option<Bytes>> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(lock(m)
+                .data
+                .range::<[u8], _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded))
+                .next()
+                .map(|(k, _)| k.clone())),
+            Backend::Rocks(r) => {
+                let mut first = None;
+                r.scan_from(from, &mut |k, _| {
+                    first = Some(Bytes::copy_from_slice(k));
+                    false
+                })
+                .map_err(|e| self.error("reading", e))?;
+                Ok(first)
+            }
+        }
+    }
+
+    /// The last key.
+    pub(crate) fn last_key(&self) -> Result<Option<Bytes>> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(lock(m).data.keys().next_back().cloned()),
+            Backend::Rocks(r) => {
+                r.flush().map_err(|e| self.error("reading", e))?;
+                r.last_key()
+                    .map(|k| k.map(|k| Bytes::copy_from_slice(&k)))
+                    .map_err(|e| self.error("reading", e))
             }
         }
     }
@@ -589,10 +634,26 @@ impl RocksPartition {
     }
 
     fn scan(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> std::result::Result<(), rocksdb::Error> {
+        self.scan_from(b"", &mut |k, v| {
+            f(k, v);
+            true
+        })
+    }
+
+    /// Calls `f` with each key from `from` on, in order (buffered writes
+    /// first written to disk), until it returns false.
+    fn scan_from(
+        &self,
+        from: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> std::result::Result<(), rocksdb::Error> {
         self.flush()?;
-        for item in self.db.iterator(rocksdb::IteratorMode::Start) {
+        let mode = rocksdb::IteratorMode::From(from, rocksdb::Direction::Forward);
+        for item in self.db.iterator(mode) {
             let (k, v) = item?;
-            f(&k, &v);
+            if !f(&k, &v) {
+                break;
+            }
         }
         Ok(())
     }

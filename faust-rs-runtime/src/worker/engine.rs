@@ -22,12 +22,16 @@ use crate::error::{Error, Result};
 use crate::table::{TableState, Tables};
 use crate::time::Clock;
 use crate::transport::{Consumer, Message, TopicSpec, Transport};
+use crate::window::TimeSource;
 
 /// `max.message.bytes` of the dead-letter topics the app creates (16 MiB).
 const DEAD_LETTER_MAX_BYTES: &str = "16777216";
 
 /// Records read from one partition per poll.
 const FETCH_MAX_PER_PARTITION: usize = 1024;
+
+/// How often processing-time windows are checked for closing.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 pub(crate) type UnitFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
@@ -197,7 +201,62 @@ impl Engine {
         for timer in &self.app.timers {
             units.push(self.unit(format!("timer {}", timer.name), Box::pin(self.timer(timer))));
         }
+        let processing_time = self.core.tables.all().iter().any(|t| {
+            t.window
+                .as_ref()
+                .is_some_and(|w| w.def.time == TimeSource::Processing)
+        });
+        if processing_time {
+            units.push(self.unit("window sweeper".into(), Box::pin(self.window_sweeper())));
+        }
         units
+    }
+
+    /// Closes the windows of processing-time tables as the clock passes
+    /// them, every [`SWEEP_EVERY`], in the partitions this worker owns.
+    fn window_sweeper(&self) -> impl Future<Output = Result<()>> + Send + 'static {
+        let core = self.core.clone();
+        let lifecycle = self.lifecycle.clone();
+        async move {
+            let clock = core.clock.clone();
+            loop {
+                let sleep = clock.sleep(SWEEP_EVERY);
+                let stop = lifecycle.stopped();
+                futures_util::pin_mut!(sleep, stop);
+                if let Either::Right(_) = select(sleep, stop).await {
+                    return Ok(());
+                }
+                let scope = Scope::new(core.clone());
+                let pending = scope.pending.clone();
+                let now = clock.wall_ms();
+                let tables = core.tables.clone();
+                let sweep = async {
+                    for table in tables.all() {
+                        let Some(windows) = &table.window else {
+                            continue;
+                        };
+                        if windows.def.time != TimeSource::Processing {
+                            continue;
+                        }
+                        for partition in tables.owned_partitions() {
+                            if let Err(e) = windows.advance(table, partition, now) {
+                                tracing::error!(
+                                    table = table.def.name,
+                                    partition,
+                                    "window sweep: {e}"
+                                );
+                            }
+                        }
+                    }
+                    // Late events cannot come from here: no event.
+                    let _ = crate::window::finish(&pending).await;
+                };
+                scope.run(sweep).await;
+                if let Err(e) = pending.settle().await {
+                    tracing::error!("sending what closed windows produced: {e}");
+                }
+            }
+        }
     }
 
     fn unit(&self, name: String, future: Pin<Box<dyn Future<Output = Result<()>> + Send>>) -> Unit {

@@ -1,0 +1,7 @@
+#[faust::record(timestamp = "at")]
+struct View {
+    page: String,
+    at: String,
+}
+
+fn main() {}
