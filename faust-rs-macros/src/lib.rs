@@ -1,5 +1,5 @@
 //! Attribute macros of [faust-rs]: `#[agent]`, `#[task]`, `#[timer]`,
-//! `#[topic]`, `#[table]` and `#[record]`.
+//! `#[crontab]`, `#[topic]`, `#[table]` and `#[record]`.
 //!
 //! Use them through the `faust-rs` crate (`faust::agent`, or
 //! `use faust::prelude::*`), never from this crate directly: the code they
@@ -154,7 +154,7 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | option | value | default |
 /// | --- | --- | --- |
 /// | `interval` | `"10s"`, `"500ms"`, `"1m 30s"` (humantime), or seconds as a number (`10`, `2.5`); more than zero | required |
-/// | `on_leader` | flag (or `= true` / `= false`): run only on the group's leader worker | off |
+/// | `on_leader` | flag (or `= true` / `= false`): run only on the group's leader worker (the member holding partition 0 of `<app id>-__leader`, as in Faust) | off |
 /// | `name` | `"report"`: the timer's name | the function's name |
 ///
 /// # Expansion
@@ -165,6 +165,39 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn timer(args: TokenStream, item: TokenStream) -> TokenStream {
     task::expand(task::Kind::Timer, args.into(), item.into()).into()
+}
+
+/// Turns an `async fn` without arguments into a crontab: the worker runs it
+/// at the times a cron expression names, in a time zone (Faust's
+/// `@app.crontab`).
+///
+/// ```ignore
+/// #[faust::crontab("0 9 * * mon-fri", timezone = "Europe/Paris", on_leader)]
+/// async fn morning_report() -> faust::Result<()> {
+///     // ...
+///     Ok(())
+/// }
+/// ```
+///
+/// The function has the same shape as a `#[task]`'s. Under the test
+/// driver it runs on virtual time (`t.advance(..)`).
+///
+/// # Options
+///
+/// | option | value | default |
+/// | --- | --- | --- |
+/// | first, or `cron` | `"*/5 * * * *"`: minute hour day-of-month month day-of-week (a sixth field in front for seconds; names, ranges, steps, `L` and `#` work), checked when compiling | required |
+/// | `timezone` | `"Europe/Paris"`: the IANA zone the times are in (checked when the app starts) | UTC |
+/// | `on_leader` | flag: run only on the group's leader worker | off |
+/// | `name` | `"morning_report"`: the crontab's name | the function's name |
+///
+/// # Expansion
+///
+/// As for `#[timer]`, with `interval: Duration::ZERO`,
+/// `cron: Some("0 9 * * mon-fri")` and `timezone: Some("Europe/Paris")`.
+#[proc_macro_attribute]
+pub fn crontab(args: TokenStream, item: TokenStream) -> TokenStream {
+    task::expand(task::Kind::Crontab, args.into(), item.into()).into()
 }
 
 /// Declares a topic: a `static` handle with a key type and a value type,

@@ -1,5 +1,6 @@
-//! `#[task]` and `#[timer]`: an `async fn` without arguments that the
-//! worker runs once at start (task) or every interval (timer).
+//! `#[task]`, `#[timer]` and `#[crontab]`: an `async fn` without arguments
+//! that the worker runs once at start (task), every interval (timer), or
+//! at the times a cron expression names (crontab).
 //!
 //! Both read into a [`Job`] whose [`Schedule`] says which; [`generate`]
 //! emits the function plus a hidden module holding its `TaskDef` or
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
-use syn::ItemFn;
+use syn::{Ident, ItemFn, Lit};
 
 use crate::attr::{self, Args, Once};
 use crate::ctxt::Ctxt;
@@ -20,13 +21,15 @@ use crate::func::{self, Params};
 const RETURNS: &str = "write `-> faust::Result<()>` (any `Result<(), E>` where `E` converts into \
                        a boxed error works)";
 
-/// Which macro: `#[task]` or `#[timer]`.
+/// Which macro: `#[task]`, `#[timer]` or `#[crontab]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// `#[task]`.
     Task,
     /// `#[timer]`.
     Timer,
+    /// `#[crontab]`.
+    Crontab,
 }
 
 impl Kind {
@@ -34,6 +37,7 @@ impl Kind {
         match self {
             Kind::Task => "task",
             Kind::Timer => "timer",
+            Kind::Crontab => "crontab",
         }
     }
 
@@ -41,6 +45,7 @@ impl Kind {
         match self {
             Kind::Task => &["name"],
             Kind::Timer => &["interval", "on_leader", "name"],
+            Kind::Crontab => &["cron", "timezone", "on_leader", "name"],
         }
     }
 }
@@ -72,7 +77,7 @@ pub(crate) struct Job {
 }
 
 /// When a job runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Schedule {
     /// Once, at start.
     Once,
@@ -80,6 +85,15 @@ pub(crate) enum Schedule {
     Every {
         /// Time between runs.
         interval: Duration,
+        /// Run only on the leader worker.
+        on_leader: bool,
+    },
+    /// At the times `cron` names in `timezone`.
+    Cron {
+        /// The cron expression (checked).
+        cron: String,
+        /// IANA time zone; `None`: UTC.
+        timezone: Option<String>,
         /// Run only on the leader worker.
         on_leader: bool,
     },
@@ -104,24 +118,56 @@ impl Job {
         let hint = match kind {
             Kind::Task => "name",
             Kind::Timer => "interval",
+            Kind::Crontab => "cron",
         };
-        args.reject_positional(&cx, attr_name, hint);
+        let mut cron = Once::new("cron");
+        let mut misspelt = Vec::new();
+        if kind == Kind::Crontab {
+            // `#[crontab("*/5 * * * *")]`: the expression comes first.
+            let mut positional = args.positional.iter();
+            if let Some(first) = positional.next() {
+                let key = Ident::new("cron", first.span());
+                cron.set(&cx, &key, read_cron(&cx, first));
+            }
+            for extra in positional {
+                cx.error(
+                    extra,
+                    "#[crontab] takes one expression; write the other options `key = value`",
+                );
+            }
+        } else {
+            args.reject_positional(&cx, attr_name, hint);
+            // Options written wrongly (a bare literal, a typo): a "missing
+            // option" error would only repeat what is reported already.
+            if !args.positional.is_empty() {
+                misspelt.push(hint);
+            }
+        }
 
         let mut name = Once::new("name");
         let mut interval = Once::new("interval");
         let mut on_leader = Once::new("on_leader");
-        // Options written wrongly (a bare literal, a typo): a "missing
-        // option" error would only repeat what is reported already.
-        let mut misspelt = Vec::new();
-        if !args.positional.is_empty() {
-            misspelt.push(hint);
-        }
+        let mut timezone = Once::new("timezone");
         for opt in &args.options {
             let key = &opt.key;
             match (kind, opt.name().as_str()) {
                 (_, "name") => name.set(&cx, key, opt.non_empty_string(&cx, "name = \"cleanup\"")),
                 (Kind::Timer, "interval") => interval.set(&cx, key, opt.duration(&cx, false)),
-                (Kind::Timer, "on_leader") => on_leader.set(&cx, key, opt.flag(&cx)),
+                (Kind::Timer | Kind::Crontab, "on_leader") => {
+                    on_leader.set(&cx, key, opt.flag(&cx))
+                }
+                (Kind::Crontab, "cron") => {
+                    let example = "cron = \"*/5 * * * *\"";
+                    let value = opt
+                        .string(&cx, example)
+                        .and_then(|s| read_cron(&cx, &Lit::Str(s)));
+                    cron.set(&cx, key, value);
+                }
+                (Kind::Crontab, "timezone") => timezone.set(
+                    &cx,
+                    key,
+                    opt.non_empty_string(&cx, "timezone = \"Europe/Paris\""),
+                ),
                 _ => misspelt.extend(attr::unknown_option(
                     &cx,
                     &format!("#[{attr_name}] option"),
@@ -137,14 +183,27 @@ impl Job {
                  `interval = 10`)",
             );
         }
+        if kind == Kind::Crontab && cron.key().is_none() && !misspelt.contains(&"cron") {
+            cx.error_at(
+                func::attribute_span(),
+                "#[crontab] needs a cron expression: write `#[crontab(\"*/5 * * * *\")]` \
+                 (minute hour day-of-month month day-of-week)",
+            );
+        }
 
         cx.check()?;
 
+        let on_leader = on_leader.get().unwrap_or(false);
         let schedule = match kind {
             Kind::Task => Schedule::Once,
             Kind::Timer => Schedule::Every {
                 interval: interval.get().unwrap_or(Duration::from_secs(1)),
-                on_leader: on_leader.get().unwrap_or(false),
+                on_leader,
+            },
+            Kind::Crontab => Schedule::Cron {
+                cron: cron.get().unwrap_or_default(),
+                timezone: timezone.get().map(|z| z.value()),
+                on_leader,
             },
         };
         let ret_span = match &func.sig.output {
@@ -178,7 +237,7 @@ pub(crate) fn generate(job: &Job) -> TokenStream {
     let run =
         quote_spanned!(ident.span()=> ::faust::__private::task_future(super::#ident #no_args));
 
-    let (def_name, def) = match job.schedule {
+    let (def_name, def) = match &job.schedule {
         Schedule::Once => {
             let def_name = format_ident!("TASK");
             let def = quote! {
@@ -195,11 +254,33 @@ pub(crate) fn generate(job: &Job) -> TokenStream {
             on_leader,
         } => {
             let def_name = format_ident!("TIMER");
-            let interval = emit::duration(interval);
+            let interval = emit::duration(*interval);
             let def = quote! {
                 pub static #def_name: ::faust::__private::TimerDef = ::faust::__private::TimerDef {
                     name: #name,
                     interval: #interval,
+                    cron: ::core::option::Option::None,
+                    timezone: ::core::option::Option::None,
+                    on_leader: #on_leader,
+                    location: #location,
+                    run: __run,
+                };
+            };
+            (quote!(timer #def_name), def)
+        }
+        Schedule::Cron {
+            cron,
+            timezone,
+            on_leader,
+        } => {
+            let def_name = format_ident!("TIMER");
+            let timezone = emit::option(timezone.as_ref());
+            let def = quote! {
+                pub static #def_name: ::faust::__private::TimerDef = ::faust::__private::TimerDef {
+                    name: #name,
+                    interval: ::faust::__private::Duration::ZERO,
+                    cron: ::core::option::Option::Some(#cron),
+                    timezone: #timezone,
                     on_leader: #on_leader,
                     location: #location,
                     run: __run,
@@ -222,6 +303,37 @@ pub(crate) fn generate(job: &Job) -> TokenStream {
             }
 
             ::faust::__private::register! { #def_name }
+        }
+    }
+}
+
+/// A cron expression as the runtime reads it (5 fields, or 6 with
+/// seconds first), checked now so a mistake is a compile error.
+fn read_cron(cx: &Ctxt, lit: &Lit) -> Option<String> {
+    let Lit::Str(s) = lit else {
+        cx.error(
+            lit,
+            "the cron expression is a string: `#[crontab(\"*/5 * * * *\")]`",
+        );
+        return None;
+    };
+    let expr = s.value();
+    let parsed = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .build()
+        .parse(&expr);
+    match parsed {
+        Ok(_) => Some(expr),
+        Err(e) => {
+            cx.error(
+                s,
+                format!(
+                    "{:?} is not a cron expression: {e} (five fields: minute hour day-of-month \
+                     month day-of-week, e.g. \"*/5 * * * *\"; a sixth in front for seconds)",
+                    expr
+                ),
+            );
+            None
         }
     }
 }
@@ -279,6 +391,27 @@ mod tests {
                 on_leader: false
             }
         );
+    }
+
+    #[test]
+    fn a_crontab_reads_its_expression_zone_and_leader_flag() {
+        let t = job(
+            Kind::Crontab,
+            quote!("0 9 * * mon-fri", timezone = "Europe/Paris", on_leader),
+        )
+        .unwrap();
+        assert_eq!(
+            t.schedule,
+            Schedule::Cron {
+                cron: "0 9 * * mon-fri".into(),
+                timezone: Some("Europe/Paris".into()),
+                on_leader: true
+            }
+        );
+        let e = job(Kind::Crontab, quote!("0 25 * * *")).unwrap_err();
+        assert!(e[0].starts_with("\"0 25 * * *\" is not a cron expression"), "{e:?}");
+        let e = job(Kind::Crontab, quote!(on_leader)).unwrap_err();
+        assert!(e[0].starts_with("#[crontab] needs a cron expression"), "{e:?}");
     }
 
     #[test]

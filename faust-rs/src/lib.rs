@@ -50,7 +50,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 #[doc(inline)]
-pub use faust_rs_macros::{agent, record, table, task, timer, topic};
+pub use faust_rs_macros::{agent, crontab, record, table, task, timer, topic};
 
 #[doc(inline)]
 pub use faust_rs_runtime::{
@@ -73,6 +73,12 @@ pub mod codec {
 
 #[doc(inline)]
 pub use faust_rs_runtime::record::{FieldFailure, ValidationError};
+
+/// Time: the app's clock (virtual under the test driver).
+pub mod time {
+    #[doc(inline)]
+    pub use faust_rs_runtime::time::{now_ms, sleep};
+}
 
 /// Windowed tables: values per key and time window (tumbling, hopping,
 /// sliding), final results, late events.
@@ -137,7 +143,7 @@ pub mod prelude {
     #[doc(no_inline)]
     pub use crate::{
         App, BoxError, Event, Headers, Json, OnError, Payload, Result, Stream, Table, Topic, agent,
-        record, table, task, timer, topic,
+        crontab, record, table, task, timer, topic,
     };
 }
 

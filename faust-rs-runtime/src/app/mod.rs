@@ -401,6 +401,9 @@ impl App {
                 .iter()
                 .filter_map(|t| t.location.map(|l| (t.name, l))),
         )?;
+        for timer in &self.timers {
+            crate::time::cron::CronSchedule::of(timer)?;
+        }
         for name in self.agent_options.keys() {
             if !self.agents.iter().any(|a| a.name == name) {
                 return Err(Error::config(format!(
@@ -472,10 +475,18 @@ pub(crate) struct AppCore {
     /// `queue_capacity`: events an agent holds, waiting to be handled and,
     /// separately, waiting for the broker to take their output.
     pub(crate) queue_capacity: usize,
+    /// Set while this worker is its group's leader (see
+    /// [`Leadership`](crate::transport::Leadership)).
+    pub(crate) leader: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppCore {
     pub(crate) fn topic(&self, name: &str) -> TopicSettings {
         self.topics.get(name).cloned().unwrap_or_default()
+    }
+
+    /// Whether this worker is its group's leader now.
+    pub(crate) fn is_leader(&self) -> bool {
+        self.leader.load(std::sync::atomic::Ordering::Acquire)
     }
 }

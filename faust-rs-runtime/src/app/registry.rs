@@ -119,13 +119,19 @@ impl fmt::Debug for TaskDef {
     }
 }
 
-/// A `#[timer]`: runs every `interval`, first after one interval.
+/// A `#[timer]` (runs every `interval`, first after one interval) or a
+/// `#[crontab]` (runs at the times its cron expression names).
 #[doc(hidden)]
 pub struct TimerDef {
     /// The timer's name (the function's name).
     pub name: &'static str,
-    /// Time between two runs.
+    /// Time between two runs (zero for a crontab).
     pub interval: Duration,
+    /// A crontab's expression: `"*/5 * * * *"` (5 fields, or 6 with
+    /// seconds first).
+    pub cron: Option<&'static str>,
+    /// A crontab's time zone (IANA name); `None`: UTC.
+    pub timezone: Option<&'static str>,
     /// Run only on the group's leader worker.
     pub on_leader: bool,
     /// Where the timer is defined.
@@ -139,6 +145,8 @@ impl fmt::Debug for TimerDef {
         f.debug_struct("TimerDef")
             .field("name", &self.name)
             .field("interval", &self.interval)
+            .field("cron", &self.cron)
+            .field("timezone", &self.timezone)
             .field("on_leader", &self.on_leader)
             .field("location", &self.location)
             .finish_non_exhaustive()

@@ -185,7 +185,8 @@ impl TestDriver {
     /// only `partitions`, each from its committed offset, after bringing
     /// their table partitions up to their changelogs' end; partitions no
     /// longer owned are closed. Give every partition back to model the
-    /// partitions coming home.
+    /// partitions coming home. The app is its group's leader (leader-only
+    /// timers run) while it owns partition 0.
     pub async fn rebalance(&mut self, partitions: impl IntoIterator<Item = i32>) -> Result<()> {
         self.run_until_idle().await?;
         self.engine.commit(true);
@@ -197,6 +198,10 @@ impl TestDriver {
         let partitions: std::collections::BTreeSet<i32> = partitions.into_iter().collect();
         if let Some(consumer) = self.transport.last_consumer() {
             consumer.reassign(Some(partitions.clone()));
+        }
+        // The leader is whoever has partition 0 (of the election topic).
+        if let Some(leader) = self.engine.leadership() {
+            leader.set(partitions.contains(&0));
         }
         tables.assign(&partitions.into_iter().collect::<Vec<_>>(), &self.broker)?;
         self.run_until_idle().await

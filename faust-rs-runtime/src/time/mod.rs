@@ -18,6 +18,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{BoxError, Error, Result};
 
+pub(crate) mod cron;
+
 /// A boxed run of a task or timer, as built by generated code.
 #[doc(hidden)]
 pub type TaskFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'static>>;
@@ -30,6 +32,19 @@ where
     E: Into<BoxError>,
 {
     Box::pin(async move { fut.await.map_err(Into::into) })
+}
+
+/// The current app's clock in milliseconds since the Unix epoch: the wall
+/// clock in a worker, virtual time under the test driver (which starts at
+/// 2025-01-01T00:00:00Z).
+///
+/// Outside an agent, task or timer this returns [`Error::NoContext`].
+pub fn now_ms() -> Result<i64> {
+    crate::context::current_clock()
+        .map(|clock| clock.wall_ms())
+        .ok_or(Error::NoContext {
+            what: "faust::time::now_ms",
+        })
 }
 
 /// Waits for `duration` on the current app's clock: real time in a worker,

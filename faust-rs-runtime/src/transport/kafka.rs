@@ -42,8 +42,8 @@ use crate::error::{Error, Result};
 use crate::table::{ChangelogRead, ReadSpec, Tables};
 use crate::transport::memory::partition_mismatch;
 use crate::transport::{
-    BoxFuture, Consumer, Delivery, Headers, Message, OutgoingRecord, Producer, RecordMetadata,
-    TopicSpec, Transport,
+    BoxFuture, Consumer, Delivery, GroupMember, Headers, Leadership, Message, OutgoingRecord,
+    Producer, RecordMetadata, TopicSpec, Transport,
 };
 
 /// The librdkafka consumer properties faust sets before the user's
@@ -257,13 +257,15 @@ impl Transport for KafkaTransport {
         })
     }
 
-    fn consumer(
-        &self,
-        group: &str,
-        topics: &[Arc<str>],
-        tracker: Arc<OffsetTracker>,
-        tables: Arc<Tables>,
-    ) -> Result<Arc<dyn Consumer>> {
+    fn consumer(&self, member: GroupMember) -> Result<Arc<dyn Consumer>> {
+        let GroupMember {
+            group,
+            topics,
+            tracker,
+            tables,
+            leader,
+        } = member;
+        let group = group.as_str();
         let stored = Arc::new(Mutex::new(Stored::default()));
         let reader = |purpose: &str| ChangelogReader {
             bootstrap: self.bootstrap.clone(),
@@ -279,6 +281,7 @@ impl Transport for KafkaTransport {
             stored: stored.clone(),
             tables,
             reader: reader("recovery"),
+            leader,
         };
         let mut config = config(&self.bootstrap, CONSUMER_DEFAULTS, &self.settings.consumer);
         config.set("group.id", group);
@@ -294,7 +297,7 @@ impl Transport for KafkaTransport {
             .map_err(|e| transport_error("subscribing", e))?;
         Ok(Arc::new(KafkaConsumer {
             inner,
-            topics: topics.to_vec(),
+            topics,
             stored,
             _follower: follower,
         }))
@@ -814,6 +817,7 @@ struct FaustContext {
     stored: Arc<Mutex<Stored>>,
     tables: Arc<Tables>,
     reader: ChangelogReader,
+    leader: Option<Leadership>,
 }
 
 impl ClientContext for FaustContext {
@@ -918,6 +922,11 @@ impl ConsumerContext for FaustContext {
                     }
                 }
                 drop(stored);
+                if let Some(leader) = &self.leader
+                    && tpl.find_partition(&leader.topic, 0).is_some()
+                {
+                    leader.set(false);
+                }
                 tracing::info!(
                     "partitions revoked: {}; committing {} finished",
                     describe_tpl(tpl),
@@ -934,6 +943,11 @@ impl ConsumerContext for FaustContext {
             }
             Rebalance::Assign(tpl) => {
                 tracing::info!("partitions assigned: {}", describe_tpl(tpl));
+                if let Some(leader) = &self.leader
+                    && tpl.find_partition(&leader.topic, 0).is_some()
+                {
+                    leader.set(true);
+                }
                 // Tables first: no event of these partitions is fetched
                 // until their table partitions are rebuilt.
                 let mut partitions: Vec<i32> =

@@ -11,12 +11,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::agent::ack::OffsetTracker;
 use crate::error::{Error, Result};
-use crate::table::{ChangelogRead, Tables};
+use crate::table::ChangelogRead;
 use crate::time::Clock;
 use crate::transport::{
-    BoxFuture, Consumer, Delivery, Message, OutgoingRecord, Producer, RecordMetadata,
+    BoxFuture, Consumer, Delivery, GroupMember, Message, OutgoingRecord, Producer, RecordMetadata,
     RecordTooLarge, TopicSpec, Transport, partition_for_key,
 };
 
@@ -367,20 +366,18 @@ impl Transport for MemoryTransport {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    fn consumer(
-        &self,
-        group: &str,
-        topics: &[Arc<str>],
-        _tracker: Arc<OffsetTracker>,
-        tables: Arc<Tables>,
-    ) -> Result<Arc<dyn Consumer>> {
+    fn consumer(&self, member: GroupMember) -> Result<Arc<dyn Consumer>> {
         // One consumer holds every partition: recover all of them first.
+        let tables = &member.tables;
         let partitions: Vec<i32> =
             (0..tables.all().iter().map(|t| t.partitions).max().unwrap_or(0))
                 .map(|p| p as i32)
                 .collect();
         tables.assign(&partitions, &self.broker)?;
-        let consumer = Arc::new(self.broker.consumer(group, topics.to_vec()));
+        if let Some(leader) = &member.leader {
+            leader.set(true);
+        }
+        let consumer = Arc::new(self.broker.consumer(&member.group, member.topics));
         *self.consumer.lock().unwrap_or_else(|e| e.into_inner()) = Some(consumer.clone());
         Ok(consumer)
     }

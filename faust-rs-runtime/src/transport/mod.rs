@@ -57,14 +57,9 @@ pub(crate) trait Transport: Send + Sync + fmt::Debug {
     /// A consumer in `group` subscribed to `topics`. On a rebalance it
     /// commits what `tracker` says is finished in the partitions it loses.
     /// It also rebuilds `tables`' partitions from their changelogs before
-    /// handing out any record of a partition it is assigned.
-    fn consumer(
-        &self,
-        group: &str,
-        topics: &[Arc<str>],
-        tracker: Arc<OffsetTracker>,
-        tables: Arc<Tables>,
-    ) -> Result<Arc<dyn Consumer>>;
+    /// handing out any record of a partition it is assigned, and keeps the
+    /// leader flag.
+    fn consumer(&self, member: GroupMember) -> Result<Arc<dyn Consumer>>;
 
     /// A reader of changelog partitions for `app_id`'s tools (the CLI's
     /// `tables` and `table get`), outside any consumer group.
@@ -75,6 +70,53 @@ pub(crate) trait Transport: Send + Sync + fmt::Debug {
 
     /// Waits (up to `timeout`) until every queued record is delivered.
     fn flush(&self, timeout: std::time::Duration) -> BoxFuture<'_, Result<()>>;
+}
+
+/// What a worker's consumer is set up with.
+#[derive(Debug)]
+pub(crate) struct GroupMember {
+    /// The consumer group (the app id).
+    pub(crate) group: String,
+    /// The topics it subscribes to.
+    pub(crate) topics: Vec<Arc<str>>,
+    /// The acks of what it read: committed for partitions it loses.
+    pub(crate) tracker: Arc<OffsetTracker>,
+    /// The tables: recovered for the partitions it is assigned.
+    pub(crate) tables: Arc<Tables>,
+    /// The leader election, when the app has leader-only timers.
+    pub(crate) leader: Option<Leadership>,
+}
+
+/// Leader election through the group, as in Faust: the member assigned
+/// partition 0 of `topic` (a one-partition topic every worker subscribes
+/// to, which nobody writes) is the leader.
+#[derive(Clone, Debug)]
+pub(crate) struct Leadership {
+    /// `<app id>-__leader`.
+    pub(crate) topic: Arc<str>,
+    /// Set while this worker is the leader.
+    pub(crate) flag: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Leadership {
+    /// The election topic of `app_id`.
+    pub(crate) fn topic_of(app_id: &str) -> String {
+        format!("{app_id}-__leader")
+    }
+
+    /// Takes the lead (or loses it), saying so when it changes.
+    pub(crate) fn set(&self, leader: bool) {
+        let was = self.flag.swap(leader, std::sync::atomic::Ordering::AcqRel);
+        if was != leader {
+            if leader {
+                tracing::info!(
+                    "this worker is now the group's leader (leader-only timers run here)"
+                );
+            } else {
+                tracing::info!("this worker is no longer the group's leader");
+            }
+        }
+    }
 }
 
 /// Reads the subscribed topics for one consumer group.

@@ -21,7 +21,8 @@ use crate::context::Scope;
 use crate::error::{Error, Result};
 use crate::table::{TableState, Tables};
 use crate::time::Clock;
-use crate::transport::{Consumer, Message, TopicSpec, Transport};
+use crate::time::cron::CronSchedule;
+use crate::transport::{Consumer, GroupMember, Leadership, Message, TopicSpec, Transport};
 use crate::window::TimeSource;
 
 /// `max.message.bytes` of the dead-letter topics the app creates (16 MiB).
@@ -77,6 +78,7 @@ impl Engine {
             topics: app.topic_settings(),
             tables,
             queue_capacity: app.settings.queue_capacity,
+            leader: Arc::default(),
         });
         let mut agents = Vec::new();
         for def in &app.agents {
@@ -140,7 +142,24 @@ impl Engine {
             let config = [("max.message.bytes", DEAD_LETTER_MAX_BYTES)];
             add(topic, self.core.topic(topic).partitions, &config);
         }
+        // The leader election's topic: one partition, never written.
+        if let Some(leader) = self.leadership() {
+            add(&leader.topic, Some(1), &[]);
+        }
         specs
+    }
+
+    /// The group's leader election, when some timer runs on the leader
+    /// only.
+    pub(crate) fn leadership(&self) -> Option<Leadership> {
+        self.app
+            .timers
+            .iter()
+            .any(|t| t.on_leader)
+            .then(|| Leadership {
+                topic: Arc::from(Leadership::topic_of(&self.app.id)),
+                flag: self.core.leader.clone(),
+            })
     }
 
     /// Creates the topics the app uses that do not exist yet.
@@ -280,6 +299,10 @@ impl Engine {
     ) -> Result<impl Future<Output = Result<()>> + Send + 'static> {
         let mut topics: Vec<Arc<str>> = routes.keys().cloned().collect();
         topics.sort();
+        let leader = self.leadership();
+        if let Some(leader) = &leader {
+            topics.push(leader.topic.clone());
+        }
         if topics.is_empty() {
             // Tasks and timers only: nothing to read (a consumer subscribed
             // to no topic is an error in librdkafka).
@@ -289,12 +312,13 @@ impl Engine {
                 Ok(())
             }));
         }
-        let consumer = self.transport.consumer(
-            self.group(),
-            &topics,
-            self.tracker.clone(),
-            self.core.tables.clone(),
-        )?;
+        let consumer = self.transport.consumer(GroupMember {
+            group: self.group().to_owned(),
+            topics,
+            tracker: self.tracker.clone(),
+            tables: self.core.tables.clone(),
+            leader,
+        })?;
         *self.consumer.lock().unwrap_or_else(|e| e.into_inner()) = Some(consumer.clone());
         let lifecycle = self.lifecycle.clone();
         let tracker = self.tracker.clone();
@@ -370,21 +394,48 @@ impl Engine {
         }
     }
 
+    /// Runs a `#[timer]` every interval (the first run one interval after
+    /// the start), or a `#[crontab]` at the times its expression names. A
+    /// leader-only one skips the runs that come while this worker is not
+    /// its group's leader.
     fn timer(&self, def: &'static TimerDef) -> impl Future<Output = Result<()>> + Send + 'static {
         let core = self.core.clone();
         let lifecycle = self.lifecycle.clone();
+        // Checked when the app was built.
+        let cron = CronSchedule::of(def).ok().flatten();
         async move {
             let clock = core.clock.clone();
             let start = clock.elapsed();
             let interval = def.interval.max(Duration::from_millis(1));
             let mut tick: u32 = 0;
             loop {
-                tick = tick.saturating_add(1);
-                let sleep = clock.sleep_until(start + interval.saturating_mul(tick));
+                let deadline = match &cron {
+                    Some(cron) => {
+                        let now = clock.wall_ms();
+                        let Some(next) = cron.next_after(now) else {
+                            tracing::warn!(
+                                timer = def.name,
+                                "the crontab names no time after now; it stops"
+                            );
+                            lifecycle.stopped().await;
+                            return Ok(());
+                        };
+                        clock.elapsed() + Duration::from_millis((next - now).max(0) as u64)
+                    }
+                    None => {
+                        tick = tick.saturating_add(1);
+                        start + interval.saturating_mul(tick)
+                    }
+                };
+                let sleep = clock.sleep_until(deadline);
                 let stop = lifecycle.stopped();
                 futures_util::pin_mut!(sleep, stop);
                 if let Either::Right(_) = select(sleep, stop).await {
                     return Ok(());
+                }
+                if def.on_leader && !core.is_leader() {
+                    tracing::debug!(timer = def.name, "not the leader: this run is skipped");
+                    continue;
                 }
                 let scope = Scope::new(core.clone());
                 let pending = scope.pending.clone();

@@ -154,7 +154,19 @@ fn banner(engine: &Engine) {
         tracing::info!("  task  {}", task.name);
     }
     for timer in &app.timers {
-        tracing::info!("  timer {} every {:?}", timer.name, timer.interval);
+        let leader = if timer.on_leader {
+            ", on the leader"
+        } else {
+            ""
+        };
+        match timer.cron {
+            Some(cron) => tracing::info!(
+                "  crontab {} at {cron:?} ({}){leader}",
+                timer.name,
+                timer.timezone.unwrap_or("UTC")
+            ),
+            None => tracing::info!("  timer {} every {:?}{leader}", timer.name, timer.interval),
+        }
     }
 }
 

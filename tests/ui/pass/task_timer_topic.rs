@@ -59,4 +59,19 @@ fn main() {
     assert_eq!(each_second::TIMER.interval, Duration::from_secs(1));
     assert!(!each_second::TIMER.on_leader);
     assert_eq!(slow::TIMER.interval, Duration::from_secs(90));
+    assert_eq!(weekday_report::TIMER.cron, Some("0 9 * * mon-fri"));
+    assert_eq!(weekday_report::TIMER.timezone, Some("Europe/Paris"));
+    assert!(weekday_report::TIMER.on_leader);
+    assert_eq!(seconds_too::TIMER.name, "every-half-minute");
+    assert_eq!(seconds_too::TIMER.timezone, None);
+}
+
+#[faust::crontab("0 9 * * mon-fri", timezone = "Europe/Paris", on_leader)]
+async fn weekday_report() -> faust::Result<()> {
+    Ok(())
+}
+
+#[faust::crontab(cron = "*/30 * * * * *", name = "every-half-minute")]
+async fn seconds_too() -> faust::Result<()> {
+    Ok(())
 }

@@ -1,0 +1,6 @@
+#[faust::crontab(timezone = "UTC", interval = "1h")]
+async fn hourly() -> faust::Result<()> {
+    Ok(())
+}
+
+fn main() {}
