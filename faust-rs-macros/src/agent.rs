@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, ItemFn, Lit, LitStr, Path, Type};
 
@@ -27,6 +27,8 @@ const OPTIONS: &[&str] = &[
     "on_error",
     "retries",
     "retry_backoff",
+    "group_by",
+    "through",
     "name",
 ];
 
@@ -78,6 +80,25 @@ pub(crate) struct Agent {
     pub(crate) arg_span: Span,
     /// The last token of the return type: where they end.
     pub(crate) ret_span: Span,
+    /// Repartitioning before the handler.
+    pub(crate) repartition: Option<Repartition>,
+    /// What the handler takes one by one: the argument's type, or `T` of a
+    /// `Stream<T>` (a `group_by` key function takes `&` it).
+    pub(crate) input: Option<Type>,
+}
+
+/// `group_by` or `through`.
+#[derive(Debug)]
+pub(crate) enum Repartition {
+    /// `group_by = key_fn` or `group_by(key = key_fn, name = "by-page")`.
+    GroupBy {
+        /// The key function, as written.
+        key: Path,
+        /// The repartition's name (default: the key function's).
+        name: String,
+    },
+    /// `through = "topic"`.
+    Through(String),
 }
 
 /// One `sink`.
@@ -126,6 +147,8 @@ impl Agent {
         let mut retries = Once::new("retries");
         let mut retry_backoff = Once::new("retry_backoff");
         let mut name = Once::new("name");
+        let mut group_by = Once::new("group_by");
+        let mut through = Once::new("through");
         // Options written wrongly (a bare literal, a typo): a "missing
         // option" error would only repeat what is reported already.
         let mut misspelt = Vec::new();
@@ -144,6 +167,8 @@ impl Agent {
                 "retries" => retries.set(&cx, key, opt.int::<u32>(&cx, 0)),
                 "retry_backoff" => retry_backoff.set(&cx, key, opt.duration(&cx, true)),
                 "name" => name.set(&cx, key, opt.non_empty_string(&cx, "name = \"enrich\"")),
+                "group_by" => group_by.set(&cx, key, read_group_by(&cx, opt)),
+                "through" => through.set(&cx, key, opt.kafka_name(&cx, KafkaName::Topic)),
                 _ => misspelt.extend(attr::unknown_option(&cx, "#[agent] option", key, OPTIONS)),
             }
         }
@@ -199,10 +224,27 @@ impl Agent {
             );
         }
 
+        if let (Some(_), Some(later)) = (group_by.key(), through.key()) {
+            cx.error(
+                later,
+                "`group_by` and `through` are both set; an agent repartitions one way: \
+                 `group_by` re-keys, `through` keeps the keys",
+            );
+        }
+        let repartition = match (group_by.get(), through.get()) {
+            (Some(g), None) => Some(g),
+            (None, Some(topic)) => Some(Repartition::Through(topic.value())),
+            _ => None,
+        };
+
         cx.check()?;
 
         let (form, arg_span) = argument.map_or((Form::PerEvent, Span::call_site()), |arg| {
             (form_of(&arg.ty), arg.ty.span())
+        });
+        let input = argument.and_then(|arg| match form {
+            Form::PerEvent => Some((*arg.ty).clone()),
+            Form::Stream => stream_item(&arg.ty),
         });
         let ret_span = match &func.sig.output {
             syn::ReturnType::Type(_, ty) => func::last_span(ty),
@@ -222,9 +264,65 @@ impl Agent {
             retry_backoff: retry_backoff.get().unwrap_or(DEFAULT_RETRY_BACKOFF),
             form,
             arg_span,
+            repartition,
+            input,
             func,
         })
     }
+}
+
+/// `T` of `Stream<T>`.
+fn stream_item(ty: &Type) -> Option<Type> {
+    match ty {
+        Type::Path(path) => match &path.path.segments.last()?.arguments {
+            syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+                syn::GenericArgument::Type(t) => Some(t.clone()),
+                _ => None,
+            }),
+            _ => None,
+        },
+        Type::Group(group) => stream_item(&group.elem),
+        Type::Paren(paren) => stream_item(&paren.elem),
+        _ => None,
+    }
+}
+
+/// `group_by = key_fn` or `group_by(key = key_fn, name = "by-page")`.
+fn read_group_by(cx: &Ctxt, opt: &attr::Opt) -> Option<Repartition> {
+    let example = "group_by(key = page_of, name = \"by-page\")";
+    let (key, name) = match &opt.value {
+        attr::Value::List(..) => {
+            let args = opt.nested(cx, example)?;
+            args.reject_positional(cx, "agent", "key");
+            let mut key = Once::new("key");
+            let mut name = Once::new("name");
+            for inner in &args.options {
+                match inner.name().as_str() {
+                    "key" => key.set(cx, &inner.key, inner.path(cx, "key = page_of")),
+                    "name" => name.set(cx, &inner.key, inner.kafka_name(cx, KafkaName::Topic)),
+                    _ => {
+                        attr::unknown_option(cx, "group_by option", &inner.key, &["key", "name"]);
+                    }
+                }
+            }
+            let Some(key) = key.get() else {
+                cx.error(
+                    &opt.key,
+                    format!("`group_by` needs its key function: write `{example}`"),
+                );
+                return None;
+            };
+            (key, name.get().map(|n| n.value()))
+        }
+        _ => (opt.path(cx, "group_by = page_of")?, None),
+    };
+    let name = name.unwrap_or_else(|| {
+        key.segments
+            .last()
+            .map(|s| s.ident.to_string().replace('_', "-"))
+            .unwrap_or_default()
+    });
+    Some(Repartition::GroupBy { key, name })
 }
 
 /// `topics = ["a", "b"]`: non-empty, valid names, no duplicates.
@@ -349,6 +447,45 @@ pub(crate) fn generate(agent: &Agent) -> TokenStream {
     }));
     let retry_backoff = emit::duration(agent.retry_backoff);
     let location = emit::location();
+    let (repartition, group_key) = match &agent.repartition {
+        None => (quote!(::core::option::Option::None), TokenStream::new()),
+        Some(Repartition::Through(topic)) => (
+            quote!(::core::option::Option::Some(::faust::__private::Repartition::Through { topic: #topic })),
+            TokenStream::new(),
+        ),
+        Some(Repartition::GroupBy { key, name }) => {
+            // Beside the function, not in its hidden module: the input type
+            // is written for the function's scope.
+            let path = key;
+            // Spanned at the key function: one whose argument is not the
+            // agent's input, or whose result is no payload, is reported
+            // there.
+            let input_ty = match &agent.input {
+                Some(ty) => quote!(#ty),
+                None => quote!(_),
+            };
+            let call = quote_spanned!(key.span()=>
+                ::faust::__private::regroup::<#input_ty, _, _>(message, input, codecs, #path));
+            let key_fn = format_ident!("__faust_group_key_{}", ident);
+            (
+                quote!(::core::option::Option::Some(::faust::__private::Repartition::GroupBy {
+                    name: #name,
+                    key: super::#key_fn,
+                })),
+                quote! {
+                    #(#cfgs)*
+                    #[doc(hidden)]
+                    fn #key_fn(
+                        message: &::std::sync::Arc<::faust::__private::Message>,
+                        input: &::faust::__private::InputCodecs,
+                        codecs: &::faust::__private::Codecs,
+                    ) -> ::core::result::Result<::faust::__private::Bytes, ::faust::__private::CodecError> {
+                        #call
+                    }
+                },
+            )
+        }
+    };
     // rustc reports an unmet bound of the builder (an input or output that
     // is not a payload, a stream agent returning a value) at the call
     // expression. Its first tokens carry the argument type's span and its
@@ -366,6 +503,8 @@ pub(crate) fn generate(agent: &Agent) -> TokenStream {
     quote! {
         #func
 
+        #group_key
+
         #(#cfgs)*
         #[doc(hidden)]
         #vis mod #ident {
@@ -378,6 +517,7 @@ pub(crate) fn generate(agent: &Agent) -> TokenStream {
                 on_error: #on_error,
                 retries: #retries,
                 retry_backoff: #retry_backoff,
+                repartition: #repartition,
                 location: #location,
                 build: __build,
             };
@@ -405,18 +545,25 @@ fn sink_ref(sink: &Sink) -> TokenStream {
 /// The path of another agent's `AGENT` static, seen from inside this
 /// agent's hidden module (one level below the function).
 fn agent_def_path(path: &Path) -> TokenStream {
+    let agent = Ident::new("AGENT", path.span());
+    let item = item_path(path);
+    quote_spanned!(path.span()=> #item::#agent)
+}
+
+/// `path` as written next to the function, seen from inside its hidden
+/// module (one level below).
+fn item_path(path: &Path) -> TokenStream {
     let span = path.span();
-    let agent = Ident::new("AGENT", span);
     let first = path.segments.first().map(|s| s.ident.to_string());
     if path.leading_colon.is_some() || first.as_deref() == Some("crate") {
-        return quote_spanned!(span=> #path::#agent);
+        return quote_spanned!(span=> #path);
     }
     if first.as_deref() == Some("self") {
         let rest = path.segments.iter().skip(1);
-        return quote_spanned!(span=> super #(::#rest)*::#agent);
+        return quote_spanned!(span=> super #(::#rest)*);
     }
     // Relative (`other`, `flows::other`) or `super::...`: one level up.
-    quote_spanned!(span=> super::#path::#agent)
+    quote_spanned!(span=> super::#path)
 }
 
 fn with_errors(mut item: TokenStream, error: syn::Error) -> TokenStream {
@@ -453,6 +600,34 @@ mod tests {
         assert_eq!(a.retries, 0);
         assert_eq!(a.retry_backoff, Duration::from_millis(100));
         assert_eq!(a.form, Form::PerEvent);
+    }
+
+    #[test]
+    fn group_by_takes_a_key_function_and_names_the_repartition_after_it() {
+        let a = agent(quote!(topic = "orders", group_by = by_account), ok_fn()).unwrap();
+        let Some(Repartition::GroupBy { key, name }) = a.repartition else {
+            panic!("{:?}", a.repartition);
+        };
+        assert!(key.is_ident("by_account"));
+        assert_eq!(name, "by-account");
+        let a = agent(
+            quote!(
+                topic = "orders",
+                group_by(key = keys::account, name = "per-account")
+            ),
+            ok_fn(),
+        )
+        .unwrap();
+        let Some(Repartition::GroupBy { name, .. }) = a.repartition else {
+            panic!("{:?}", a.repartition);
+        };
+        assert_eq!(name, "per-account");
+        let a = agent(quote!(topic = "orders", through = "orders-2"), ok_fn()).unwrap();
+        assert!(matches!(a.repartition, Some(Repartition::Through(t)) if t == "orders-2"));
+        assert_eq!(
+            a.input.map(|t| quote!(#t).to_string()),
+            Some("Order".to_owned())
+        );
     }
 
     #[test]
@@ -512,7 +687,8 @@ mod tests {
         assert_eq!(
             e[0],
             "unknown #[agent] option `topc`; expected one of: topic, topics, sink, concurrency, \
-             dead_letter, on_error, retries, retry_backoff, name; did you mean `topic`?"
+             dead_letter, on_error, retries, retry_backoff, group_by, through, name; did you \
+             mean `topic`?"
         );
     }
 

@@ -67,9 +67,20 @@ use proc_macro::TokenStream;
 /// | `on_error` | `"stop"` or `"dead_letter"` (needs `dead_letter`) | dead letter if a `dead_letter` topic is set, else stop |
 /// | `retries` | integer >= 0: retries before `on_error` applies | `0` |
 /// | `retry_backoff` | `"100ms"`, `"1s"` (humantime) or seconds: first retry delay, doubled each retry | `"100ms"` |
+/// | `group_by` | `page_of` (a `fn(&V) -> K` of the value, also for an `Event<V>` or `Stream<V>` agent; `K` a payload), or `group_by(key = page_of, name = "by-page")`: re-key every event through `<app id>-<agent>-<name>-repartition` before the handler (Faust's `stream.group_by`) | none |
+/// | `through` | `"orders-checked"`: send every event through this topic, keys kept, before the handler (Faust's `stream.through`) | none |
 /// | `name` | `"total"`: the agent's name | the function's name |
 ///
 /// Topic names are checked against Kafka's rules when compiling.
+///
+/// With `group_by`, a stage of its own reads the agent's topics, gives each
+/// value to the key function and sends the record (value, headers and
+/// timestamp unchanged) to the repartition topic keyed by the result; the
+/// handler then reads the repartition topic, so a table keyed like the
+/// result is co-partitioned with what the handler reads. A source event is
+/// committed once the broker has its copy; one whose value does not decode
+/// goes to the agent's error policy. The repartition topic has the app's
+/// `topic_partitions`.
 ///
 /// # Expansion
 ///

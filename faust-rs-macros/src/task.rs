@@ -409,9 +409,15 @@ mod tests {
             }
         );
         let e = job(Kind::Crontab, quote!("0 25 * * *")).unwrap_err();
-        assert!(e[0].starts_with("\"0 25 * * *\" is not a cron expression"), "{e:?}");
+        assert!(
+            e[0].starts_with("\"0 25 * * *\" is not a cron expression"),
+            "{e:?}"
+        );
         let e = job(Kind::Crontab, quote!(on_leader)).unwrap_err();
-        assert!(e[0].starts_with("#[crontab] needs a cron expression"), "{e:?}");
+        assert!(
+            e[0].starts_with("#[crontab] needs a cron expression"),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -187,18 +187,22 @@ macro_rules! main {
 #[doc(hidden)]
 pub mod __private {
     pub use core::time::Duration;
+    pub use faust_rs_runtime::__bytes::Bytes;
     pub use faust_rs_runtime::__register as register;
     pub use faust_rs_runtime::__serde as serde;
     pub use faust_rs_runtime::agent::{AgentHandler, per_event, stream};
+    pub use faust_rs_runtime::agent::{InputCodecs, regroup};
     pub use faust_rs_runtime::app::registry::{
-        AgentDef, Location, OnError, SinkRef, TableDef, TableKind, TableTypes, TaskDef, TimerDef,
-        TopicDef,
+        AgentDef, Location, OnError, Repartition, SinkRef, TableDef, TableKind, TableTypes,
+        TaskDef, TimerDef, TopicDef,
     };
+    pub use faust_rs_runtime::codec::{CodecError, Codecs};
     pub use faust_rs_runtime::codec::{EventTime, Payload};
     pub use faust_rs_runtime::record::{ValidationError, validate};
     pub use faust_rs_runtime::table::Table;
     pub use faust_rs_runtime::time::{TaskFuture, task_future};
     pub use faust_rs_runtime::topic::Topic;
+    pub use faust_rs_runtime::transport::Message;
     pub use faust_rs_runtime::window::{
         ClosedWindow, LateEvent, LatePolicy, TimeSource, WindowDef, WindowKind,
     };

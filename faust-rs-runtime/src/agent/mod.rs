@@ -154,6 +154,12 @@ pub struct InputCodecs {
     note = "a per-event agent takes a value type (a #[faust::record] struct, String, Bytes, ...) or `faust::Event<T>`"
 )]
 pub trait AgentInput: Sized + Send + 'static {
+    /// The decoded value (`T`, or `V` of an `Event<V>`).
+    type Value;
+
+    /// The decoded value.
+    fn value(&self) -> &Self::Value;
+
     /// Resolves the codecs for one topic.
     fn bind(
         codecs: &Codecs,
@@ -170,6 +176,12 @@ pub trait AgentInput: Sized + Send + 'static {
 }
 
 impl<T: Payload> AgentInput for T {
+    type Value = T;
+
+    fn value(&self) -> &T {
+        self
+    }
+
     fn bind(
         codecs: &Codecs,
         _key_serializer: Option<&str>,
@@ -191,6 +203,12 @@ impl<T: Payload> AgentInput for T {
 }
 
 impl<V: Payload, K: Payload> AgentInput for Event<V, K> {
+    type Value = V;
+
+    fn value(&self) -> &V {
+        &self.value
+    }
+
     fn bind(
         codecs: &Codecs,
         key_serializer: Option<&str>,
@@ -467,6 +485,41 @@ where
             output.emit(&emit).map_err(Failure::Output)
         })
     }
+}
+
+/// The topic an agent's repartition sends through: the `through` topic,
+/// or `<app id>-<agent>-<name>-repartition` for a `group_by`.
+pub(crate) fn repartition_topic(
+    app_id: &str,
+    agent: &str,
+    repartition: crate::app::registry::Repartition,
+) -> String {
+    match repartition {
+        crate::app::registry::Repartition::GroupBy { name, .. } => {
+            format!("{app_id}-{agent}-{name}-repartition")
+        }
+        crate::app::registry::Repartition::Through { topic } => topic.to_owned(),
+    }
+}
+
+/// The new key of `message` for a `group_by`: its value decoded as the
+/// agent's input `I`, given to `key` (the value, also for an `Event<V>`
+/// input), the result encoded with `K`'s default codec. Used by generated
+/// code.
+#[doc(hidden)]
+pub fn regroup<I, K, F>(
+    message: &Arc<Message>,
+    input: &InputCodecs,
+    codecs: &Codecs,
+    key: F,
+) -> Result<Bytes, CodecError>
+where
+    I: AgentInput,
+    K: Payload,
+    F: Fn(&I::Value) -> K,
+{
+    let value = I::decode(message, input)?;
+    codecs.for_type::<K>(None)?.encode(&key(value.value()))
 }
 
 /// Wraps a per-event agent function; used by generated code.

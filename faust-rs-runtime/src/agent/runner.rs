@@ -11,12 +11,21 @@ use tracing::Instrument;
 use super::ack::{Completions, Inbox};
 use super::dead_letter::headers;
 use super::{BoundSink, EmitCx, Failure, HandlerKind, InputCodecs};
-use crate::app::registry::{AgentDef, OnError, SinkRef};
+use crate::app::registry::{AgentDef, OnError, Repartition, SinkRef};
 use crate::app::{AgentOptions, AppCore};
 use crate::context::{Pending, Scope, Source};
 use crate::error::{Error, Result};
 use crate::stream::StreamSource;
 use crate::transport::{Message, OutgoingRecord};
+
+/// Which stage of an agent an in-order loop runs.
+#[derive(Clone, Copy, Debug)]
+enum Stage {
+    /// The agent's handler.
+    Handler,
+    /// Its repartition stage.
+    Forward,
+}
 
 /// An agent bound to a running app: codecs resolved, sinks resolved, policy
 /// settled.
@@ -34,6 +43,27 @@ pub(crate) struct AgentRuntime {
     retry_backoff: Duration,
     pub(crate) concurrency: usize,
     pub(crate) core: Arc<AppCore>,
+    /// The repartition stage in front of the handler, if any.
+    pub(crate) forward: Option<Forward>,
+}
+
+/// An agent's repartition stage (`group_by`, `through`): reads the agent's
+/// source topics and sends each record on to the topic its handler reads.
+#[derive(Debug)]
+pub(crate) struct Forward {
+    /// The source topics, with the codecs the key function decodes with.
+    pub(crate) sources: Vec<(Arc<str>, InputCodecs)>,
+    /// The repartition (or `through`) topic.
+    pub(crate) to: Arc<str>,
+    /// The new key of a record; `None`: it keeps its own.
+    key: Option<crate::app::registry::GroupKey>,
+}
+
+impl Forward {
+    pub(crate) fn describe_sources(&self) -> String {
+        let names: Vec<&str> = self.sources.iter().map(|(t, _)| &**t).collect();
+        names.join(", ")
+    }
 }
 
 impl std::fmt::Debug for AgentRuntime {
@@ -95,8 +125,7 @@ impl AgentRuntime {
         }
         let codec_error =
             |topic: &str, e| Error::config(format!("agent `{name}`, topic `{topic}`: {e}"));
-        let mut inputs = Vec::new();
-        for topic in def.topics {
+        let bind = |topic: &str| -> Result<(Arc<str>, InputCodecs)> {
             let settings = core.topic(topic);
             let codecs = match &handler {
                 HandlerKind::PerEvent(h) => h.bind_input(
@@ -111,8 +140,32 @@ impl AgentRuntime {
                 ),
             }
             .map_err(|e| codec_error(topic, e))?;
-            inputs.push((Arc::from(*topic), codecs));
-        }
+            Ok((Arc::from(topic), codecs))
+        };
+        // With a repartition the handler reads the repartition topic, and
+        // a stage of its own reads the sources.
+        let (topics, forward) = match def.repartition {
+            None => (def.topics.iter().map(|t| (*t).to_owned()).collect(), None),
+            Some(repartition) => {
+                let to = super::repartition_topic(&core.app_id, name, repartition);
+                let sources = def
+                    .topics
+                    .iter()
+                    .map(|t| bind(t))
+                    .collect::<Result<Vec<_>>>()?;
+                let key = match repartition {
+                    Repartition::GroupBy { key, .. } => Some(key),
+                    Repartition::Through { .. } => None,
+                };
+                let forward = Forward {
+                    sources,
+                    to: Arc::from(to.as_str()),
+                    key,
+                };
+                (vec![to], Some(forward))
+            }
+        };
+        let inputs = topics.iter().map(|t| bind(t)).collect::<Result<Vec<_>>>()?;
         let mut sink_topics = Vec::new();
         for sink in def.sinks {
             let topic = match sink {
@@ -148,7 +201,7 @@ impl AgentRuntime {
         Ok(AgentRuntime {
             name: Arc::from(name),
             handler,
-            topics: def.topics.iter().map(|t| Arc::from(*t)).collect(),
+            topics: inputs.iter().map(|(t, _)| t.clone()).collect(),
             inputs,
             sinks,
             sink_topics,
@@ -160,6 +213,7 @@ impl AgentRuntime {
                 .unwrap_or(def.retry_backoff),
             concurrency,
             core: core.clone(),
+            forward,
         })
     }
 
@@ -178,13 +232,46 @@ impl AgentRuntime {
 
     /// Runs a per-event agent over `rx` until the channel closes or an
     /// event stops the worker.
-    pub(crate) async fn run_per_event(self: Arc<Self>, mut inbox: Inbox) -> Result<()> {
+    pub(crate) async fn run_per_event(self: Arc<Self>, inbox: Inbox) -> Result<()> {
         let HandlerKind::PerEvent(_) = &self.handler else {
             return Ok(());
         };
         if self.concurrency <= 1 {
-            // One event at a time. Its output goes to the broker in the
-            // background; it is acked once delivered, while the next event runs.
+            return self.run_in_order(inbox, Stage::Handler).await;
+        }
+        let this = &self;
+        inbox
+            .into_batches()
+            .flat_map(|batch| futures_util::stream::iter(batch.into_envelopes()))
+            .map(Ok)
+            .try_for_each_concurrent(self.concurrency, |envelope| async move {
+                if envelope.is_revoked() {
+                    return Ok(());
+                }
+                let pending = Pending::default();
+                this.process(&envelope.message, &pending).await?;
+                pending
+                    .settle()
+                    .await
+                    .map_err(|e| this.delivery_failed(e))?;
+                envelope.ack();
+                Ok(())
+            })
+            .await
+    }
+
+    /// Runs the agent's repartition stage over `inbox`: each record of the
+    /// sources goes on to the repartition topic, re-keyed (`group_by`) or
+    /// as it is (`through`), and is acked once the broker has it.
+    pub(crate) async fn run_forward(self: Arc<Self>, inbox: Inbox) -> Result<()> {
+        self.run_in_order(inbox, Stage::Forward).await
+    }
+
+    /// One event at a time, in order. What an event sends goes to the
+    /// broker in the background; the event is acked once it is delivered,
+    /// while the next events run.
+    async fn run_in_order(&self, mut inbox: Inbox, stage: Stage) -> Result<()> {
+        {
             let pending = Pending::default();
             let mut done = Completions::default();
             let max_waiting = self.core.queue_capacity;
@@ -212,33 +299,51 @@ impl AgentRuntime {
                 if envelope.is_revoked() {
                     continue;
                 }
-                if let Err(stop) = self.process(&envelope.message, &pending).await {
+                let step = match stage {
+                    Stage::Handler => self.process(&envelope.message, &pending).await,
+                    Stage::Forward => self.forward_one(&envelope.message, &pending).await,
+                };
+                if let Err(stop) = step {
                     done.ack_ready();
                     return Err(stop);
                 }
                 done.push(&pending, envelope);
             }
-            return done.drain().await.map_err(|e| self.delivery_failed(e));
+            done.drain().await.map_err(|e| self.delivery_failed(e))
         }
-        let this = &self;
-        inbox
-            .into_batches()
-            .flat_map(|batch| futures_util::stream::iter(batch.into_envelopes()))
-            .map(Ok)
-            .try_for_each_concurrent(self.concurrency, |envelope| async move {
-                if envelope.is_revoked() {
-                    return Ok(());
+    }
+
+    /// Sends one source record on to the repartition topic (its value,
+    /// headers and timestamp as they are). A record whose value the key
+    /// function cannot read goes to the agent's error policy.
+    async fn forward_one(&self, message: &Arc<Message>, pending: &Pending) -> Result<()> {
+        let Some(forward) = &self.forward else {
+            return Ok(());
+        };
+        let key = match forward.key {
+            None => message.key.clone(),
+            Some(key) => {
+                let codecs = forward
+                    .sources
+                    .iter()
+                    .find(|(t, _)| *t == message.topic)
+                    .map(|(_, c)| c)
+                    .unwrap_or(&forward.sources[0].1);
+                match key(message, codecs, &self.core.codecs) {
+                    Ok(key) => Some(key),
+                    Err(e) => return self.fail(message, Failure::Decode(e), 1).await,
                 }
-                let pending = Pending::default();
-                this.process(&envelope.message, &pending).await?;
-                pending
-                    .settle()
-                    .await
-                    .map_err(|e| this.delivery_failed(e))?;
-                envelope.ack();
-                Ok(())
-            })
-            .await
+            }
+        };
+        pending.push(self.core.producer.send(OutgoingRecord {
+            topic: forward.to.clone(),
+            partition: None,
+            key,
+            value: message.value.clone(),
+            headers: message.headers.clone(),
+            timestamp: Some(message.timestamp),
+        }));
+        Ok(())
     }
 
     /// The error that stops the worker when a record this agent produced

@@ -467,6 +467,8 @@ impl TopicSettings {
 /// reaches through the [`context`](crate::context).
 #[derive(Debug)]
 pub(crate) struct AppCore {
+    /// The app id (the consumer group, the prefix of the topics it owns).
+    pub(crate) app_id: Arc<str>,
     pub(crate) codecs: Codecs,
     pub(crate) producer: Arc<dyn Producer>,
     pub(crate) clock: Clock,

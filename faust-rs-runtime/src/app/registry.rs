@@ -59,8 +59,49 @@ pub enum OnError {
     DeadLetter,
 }
 
+/// How an agent's events are repartitioned before its handler sees them
+/// (Faust's `stream.group_by(...)` and `stream.through(...)`).
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub enum Repartition {
+    /// Re-keyed by `key` and sent through
+    /// `<app id>-<agent>-<name>-repartition`, so each key's events land in
+    /// one partition (co-partitioned with the agent's tables).
+    GroupBy {
+        /// The repartition's name (default: the key function's).
+        name: &'static str,
+        /// The new key of a record: its value decoded as the agent's input,
+        /// given to the key function, the result encoded.
+        key: GroupKey,
+    },
+    /// Sent as they are through `topic`, which the handler then reads.
+    Through {
+        /// The intermediate topic.
+        topic: &'static str,
+    },
+}
+
+/// Computes the key of a record for [`Repartition::GroupBy`]; built by
+/// generated code around the user's key function.
+#[doc(hidden)]
+pub type GroupKey = fn(
+    &std::sync::Arc<crate::transport::Message>,
+    &crate::agent::InputCodecs,
+    &Codecs,
+) -> Result<bytes::Bytes, crate::codec::CodecError>;
+
+impl fmt::Debug for Repartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Repartition::GroupBy { name, .. } => write!(f, "GroupBy({name})"),
+            Repartition::Through { topic } => write!(f, "Through({topic})"),
+        }
+    }
+}
+
 /// An agent as declared by `#[agent]`.
 #[doc(hidden)]
+#[derive(Clone, Copy)]
 pub struct AgentDef {
     /// The agent's name (defaults to the function's name).
     pub name: &'static str,
@@ -79,6 +120,8 @@ pub struct AgentDef {
     pub retries: u32,
     /// First retry delay; doubles on each retry.
     pub retry_backoff: Duration,
+    /// Repartitioning before the handler (`group_by`, `through`).
+    pub repartition: Option<Repartition>,
     /// Where the agent is defined.
     pub location: Location,
     /// Builds the type-erased handler around the user's function.
@@ -94,6 +137,7 @@ impl fmt::Debug for AgentDef {
             .field("dead_letter", &self.dead_letter)
             .field("on_error", &self.on_error)
             .field("retries", &self.retries)
+            .field("repartition", &self.repartition)
             .field("location", &self.location)
             .finish_non_exhaustive()
     }

@@ -318,6 +318,11 @@ impl<T: Send + 'static> Stream<T> {
     /// collects up to `max` values or until `within` has passed since that
     /// first value, whichever comes first (on the app's clock, so virtual
     /// time in tests). Like Faust's `stream.take(max, within)`.
+    ///
+    /// A batch may hold events of several partitions, and a table write
+    /// goes to the partition of the event handed out last: update tables
+    /// with `next()`, one event at a time, unless every event of a batch
+    /// has the table's key.
     pub fn take(&mut self, max: usize, within: Duration) -> Take<'_, T> {
         Take {
             stream: self,

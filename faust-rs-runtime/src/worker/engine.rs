@@ -71,11 +71,26 @@ impl Engine {
             tables.push(Arc::new(TableState::new(def, &app.id, &app.settings)?));
         }
         let tables = Arc::new(Tables::new(tables, app.settings.standby_replicas > 0));
+        let mut topics = app.topic_settings();
+        // A repartition topic carries its source's values as they are: it
+        // reads them with the source's value codec.
+        for def in &app.agents {
+            let (Some(repartition), Some(source)) = (def.repartition, def.topics.first()) else {
+                continue;
+            };
+            let through = crate::agent::repartition_topic(&app.id, def.name, repartition);
+            let source = topics.get(*source).cloned().unwrap_or_default();
+            topics.entry(through).or_insert(crate::app::TopicSettings {
+                value_serializer: source.value_serializer,
+                ..Default::default()
+            });
+        }
         let core = Arc::new(AppCore {
+            app_id: Arc::from(app.id.as_str()),
             codecs: app.codecs.clone(),
             producer: transport.producer(),
             clock,
-            topics: app.topic_settings(),
+            topics,
             tables,
             queue_capacity: app.settings.queue_capacity,
             leader: Arc::default(),
@@ -124,6 +139,12 @@ impl Engine {
             let owned = agent
                 .topics
                 .iter()
+                .chain(
+                    agent
+                        .forward
+                        .iter()
+                        .flat_map(|f| f.sources.iter().map(|(t, _)| t)),
+                )
                 .chain(agent.sink_topics.iter().map(|(t, _)| t));
             for topic in owned {
                 add(topic, self.core.topic(topic).partitions, &[]);
@@ -186,6 +207,24 @@ impl Engine {
             .div_ceil(FETCH_MAX_PER_PARTITION / 4)
             .max(2);
         for agent in &self.agents {
+            if let Some(forward) = &agent.forward {
+                // The repartition stage: the source topics into the
+                // repartition topic, in order, one record at a time.
+                let (tx, rx) = async_channel::bounded(batches);
+                for (topic, _) in &forward.sources {
+                    routes.entry(topic.clone()).or_default().push(tx.clone());
+                }
+                let future = agent.clone().run_forward(Inbox::new(rx));
+                units.push(self.unit(
+                    format!(
+                        "agent {} ({} -> {})",
+                        agent.name,
+                        forward.describe_sources(),
+                        forward.to
+                    ),
+                    Box::pin(future),
+                ));
+            }
             let (tx, rx) = async_channel::bounded(batches);
             for topic in &agent.topics {
                 routes.entry(topic.clone()).or_default().push(tx.clone());

@@ -24,8 +24,8 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use faust::__private::{AgentDef, SinkRef};
 use faust::prelude::*;
+use faust_rs_tests::with_suffix;
 
 /// An input item; `qty` must not be negative.
 #[record(validate)]
@@ -119,40 +119,6 @@ fn pipeline_app() -> App {
         .agent(with_suffix(&stage2::AGENT, &suffix))
         .topic_partitions(4)
         .commit_interval(Duration::from_millis(500))
-}
-
-/// `def` with `suffix` appended to its topic, sink and dead-letter names.
-///
-/// Topic names are literals in `#[agent]`, and the runtime has no setting
-/// that renames them yet, so this copies the generated definition (a
-/// `#[doc(hidden)]` type whose layout may change). Leaks a few strings,
-/// once per process.
-fn with_suffix(def: &'static AgentDef, suffix: &str) -> &'static AgentDef {
-    if suffix.is_empty() {
-        return def;
-    }
-    let rename = |topic: &str| -> &'static str { format!("{topic}{suffix}").leak() };
-    let topics: Vec<&'static str> = def.topics.iter().map(|t| rename(t)).collect();
-    let sinks: Vec<SinkRef> = def
-        .sinks
-        .iter()
-        .map(|sink| match sink {
-            SinkRef::Topic(topic) => SinkRef::Topic(rename(topic)),
-            other => *other,
-        })
-        .collect();
-    Box::leak(Box::new(AgentDef {
-        name: def.name,
-        topics: topics.leak(),
-        sinks: sinks.leak(),
-        concurrency: def.concurrency,
-        dead_letter: def.dead_letter.map(rename),
-        on_error: def.on_error,
-        retries: def.retries,
-        retry_backoff: def.retry_backoff,
-        location: def.location,
-        build: def.build,
-    }))
 }
 
 faust::main!(pipeline_app());
