@@ -303,6 +303,34 @@ impl Envelope {
     }
 }
 
+/// The ack of one event of a stream read with `noack()`: puts the event
+/// with the stream's events to ack, once.
+#[derive(Clone, Debug)]
+pub(crate) struct ManualAck {
+    envelope: Envelope,
+    to_ack: Arc<Mutex<Vec<Envelope>>>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ManualAck {
+    pub(crate) fn new(envelope: Envelope, to_ack: Arc<Mutex<Vec<Envelope>>>) -> Self {
+        ManualAck {
+            envelope,
+            to_ack,
+            done: Arc::default(),
+        }
+    }
+
+    pub(crate) fn ack(&self) {
+        if !self.done.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            self.to_ack
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(self.envelope.clone());
+        }
+    }
+}
+
 /// Events whose handler is done but whose output may still be in flight to
 /// the broker, in order: each event's deliveries, then its ack. An event is
 /// acked once everything before it has been delivered, without making the

@@ -76,6 +76,8 @@ pub struct Event<V, K = String> {
     /// The decoded value.
     pub value: V,
     message: Arc<Message>,
+    /// With [`Stream::noack`]: the handle that acks it.
+    manual: Option<ack::ManualAck>,
 }
 
 impl<V, K> Event<V, K> {
@@ -84,6 +86,22 @@ impl<V, K> Event<V, K> {
             key,
             value,
             message,
+            manual: None,
+        }
+    }
+
+    pub(crate) fn with_manual_ack(mut self, manual: ack::ManualAck) -> Self {
+        self.manual = Some(manual);
+        self
+    }
+
+    /// Acks the event, for a stream read with [`Stream::noack`]: its offset
+    /// may be committed once what was sent so far is delivered (and every
+    /// event before it in its partition is acked). Acking twice, or an
+    /// event of a stream that acks by itself, does nothing.
+    pub fn ack(&self) {
+        if let Some(manual) = &self.manual {
+            manual.ack();
         }
     }
 
@@ -123,6 +141,7 @@ impl<V, K> Event<V, K> {
             key: self.key,
             value: f(self.value),
             message: self.message,
+            manual: self.manual,
         }
     }
 }

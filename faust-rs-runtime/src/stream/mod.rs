@@ -24,9 +24,13 @@
 //! stream moves on.
 //!
 //! Combinators ([`filter`](Stream::filter), [`map`](Stream::map),
-//! [`enumerate`](Stream::enumerate), [`events`](Stream::events)) return new
-//! streams over the same events; [`emit`](Stream::emit) sends to the agent's
-//! sinks.
+//! [`enumerate`](Stream::enumerate), [`events`](Stream::events),
+//! [`echo`](Stream::echo), [`join`](Stream::join) and
+//! [`left_join`](Stream::left_join) with a table, [`noack`](Stream::noack)
+//! for manual acks) return new streams over the same events;
+//! [`take`](Stream::take) batches them; [`emit`](Stream::emit) sends to the
+//! agent's sinks. Repartitioning (Faust's `group_by` and `through`) is an
+//! option of `#[agent]`, since it needs a topic of its own.
 
 use std::fmt;
 use std::pin::Pin;
@@ -38,7 +42,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 
-use crate::agent::ack::{Completions, Envelope, Inbox};
+use crate::agent::ack::{Completions, Envelope, Inbox, ManualAck};
 use crate::agent::runner::AgentRuntime;
 use crate::agent::{Event, Failure};
 use crate::codec::Payload;
@@ -81,11 +85,14 @@ impl StreamSource {
 #[derive(Debug, Default)]
 pub(crate) struct StreamControl {
     pending: Pending,
-    to_ack: Mutex<Vec<Envelope>>,
+    /// Events to ack once what was sent while handling them is delivered.
+    to_ack: Arc<Mutex<Vec<Envelope>>>,
     completions: Mutex<Completions>,
     stop: Mutex<Option<Error>>,
     current_key: Mutex<Option<Bytes>>,
     want_keys: AtomicBool,
+    /// `noack()`: the agent acks events itself.
+    manual: AtomicBool,
     finished: AtomicBool,
     /// Partition and time of the event handed out last.
     cursor: Arc<StreamCursor>,
@@ -161,6 +168,8 @@ struct Item<T> {
     /// The event's time: its record's timestamp field, else its Kafka
     /// timestamp.
     timestamp: i64,
+    /// The event and the handle to ack it.
+    envelope: Envelope,
 }
 
 /// The events of a stream agent's topics, decoded as `T`.
@@ -199,8 +208,7 @@ impl<T: Payload> Stream<T> {
                 if envelope.is_revoked() {
                     continue;
                 }
-                lock(&control.to_ack).push(envelope.clone());
-                let message = envelope.message;
+                let message = envelope.message.clone();
                 let codecs = agent.input(&message.topic);
                 let want_key = control.want_keys.load(Ordering::Relaxed);
                 let decoded =
@@ -218,16 +226,28 @@ impl<T: Payload> Stream<T> {
                         });
                 match decoded {
                     Ok((value, key)) => {
+                        // With manual acks the agent acks it; otherwise the
+                        // next `next()` does.
+                        if !control.manual.load(Ordering::Relaxed) {
+                            lock(&control.to_ack).push(envelope.clone());
+                        }
                         let timestamp = value.event_time().unwrap_or(message.timestamp);
+                        // Now, not when the item leaves the stream: the
+                        // combinators (a join's table lookup) see its partition.
+                        control.cursor.set(message.partition, timestamp);
                         let item = Item {
                             value,
                             key,
                             message,
                             timestamp,
+                            envelope,
                         };
                         return Some((item, (inbox, agent, control)));
                     }
                     Err(e) => {
+                        // The agent never sees it: acked once it is written
+                        // to the dead-letter topic.
+                        lock(&control.to_ack).push(envelope.clone());
                         if let Err(stop) = agent.fail(&message, Failure::Decode(e), 1).await {
                             control.set_stop(stop);
                             return None;
@@ -276,9 +296,6 @@ impl<T: Send + 'static> Stream<T> {
             return None;
         };
         *lock(&self.control.current_key) = item.message.key.clone();
-        self.control
-            .cursor
-            .set(item.message.partition, item.timestamp);
         Some(item)
     }
 
@@ -359,6 +376,7 @@ impl<T: Send + 'static> Stream<T> {
                 key: item.key,
                 message: item.message,
                 timestamp: item.timestamp,
+                envelope: item.envelope,
             })),
             agent,
             control,
@@ -378,6 +396,7 @@ impl<T: Send + 'static> Stream<T> {
                 key: item.key,
                 message: item.message,
                 timestamp: item.timestamp,
+                envelope: item.envelope,
             })),
             agent,
             control,
@@ -398,12 +417,127 @@ impl<T: Send + 'static> Stream<T> {
             key: item.key,
             message: item.message,
             timestamp: item.timestamp,
+            envelope: item.envelope,
         });
         Stream {
             inner: Box::pin(events),
             agent,
             control,
         }
+    }
+
+    /// The same stream, each event also sent on, as it is (key, value,
+    /// headers), to each of `topics` (Faust's `stream.echo`). An event is
+    /// acked once its copies are on the broker.
+    pub fn echo(self, topics: &[&str]) -> Stream<T> {
+        let Stream {
+            inner,
+            agent,
+            control,
+        } = self;
+        let topics: Vec<Arc<str>> = topics.iter().map(|t| Arc::from(*t)).collect();
+        let producer = agent.core.producer.clone();
+        let pending = control.pending.clone();
+        Stream {
+            inner: Box::pin(inner.inspect(move |item| {
+                for topic in &topics {
+                    pending.push(producer.send(OutgoingRecord {
+                        topic: topic.clone(),
+                        partition: None,
+                        key: item.message.key.clone(),
+                        value: item.message.value.clone(),
+                        headers: item.message.headers.clone(),
+                        timestamp: Some(item.message.timestamp),
+                    }));
+                }
+            })),
+            agent,
+            control,
+        }
+    }
+
+    /// The events with manual acks (Faust's `stream.noack()`): each is
+    /// acked only when the agent calls [`Event::ack`] on it, so its offset,
+    /// and every later one of its partition, waits until then. For the
+    /// rare agent that must finish work elsewhere before an event counts
+    /// as done.
+    pub fn noack(self) -> Stream<Event<T>> {
+        self.control.manual.store(true, Ordering::Relaxed);
+        self.control.want_keys.store(true, Ordering::Relaxed);
+        let Stream {
+            inner,
+            agent,
+            control,
+        } = self;
+        let to_ack = control.to_ack.clone();
+        let events = inner.map(move |item| Item {
+            value: Event::new(item.key.clone(), item.value, item.message.clone())
+                .with_manual_ack(ManualAck::new(item.envelope.clone(), to_ack.clone())),
+            key: item.key,
+            message: item.message,
+            timestamp: item.timestamp,
+            envelope: item.envelope,
+        });
+        Stream {
+            inner: Box::pin(events),
+            agent,
+            control,
+        }
+    }
+
+    /// Each event with its match in `table`, found under `key(value)`;
+    /// events without one are skipped (and acked). A stream-table join:
+    /// the table is a [`GlobalTable`](crate::table::GlobalTable) (`&*RATES`),
+    /// or a [`Table`](crate::Table) co-partitioned with the stream (the
+    /// key is the events' key, or the stream is regrouped by it).
+    pub fn join<K, V>(
+        self,
+        table: &'static crate::Table<K, V>,
+        mut key: impl FnMut(&T) -> K + Send + 'static,
+    ) -> Stream<(T, V)>
+    where
+        K: Payload,
+        V: Payload,
+    {
+        let name = table.name();
+        let Stream {
+            inner,
+            agent,
+            control,
+        } = self;
+        let joined = inner.filter_map(move |item| {
+            let found = lookup(table, &key(&item.value), name);
+            std::future::ready(found.map(|v| Item {
+                value: (item.value, v),
+                key: item.key,
+                message: item.message,
+                timestamp: item.timestamp,
+                envelope: item.envelope,
+            }))
+        });
+        Stream {
+            inner: Box::pin(joined),
+            agent,
+            control,
+        }
+    }
+
+    /// Each event with its match in `table` under `key(value)`, or `None`
+    /// (a left join); see [`join`](Self::join).
+    pub fn left_join<K, V>(
+        self,
+        table: &'static crate::Table<K, V>,
+        mut key: impl FnMut(&T) -> K + Send + 'static,
+    ) -> Stream<(T, Option<V>)>
+    where
+        K: Payload,
+        V: Payload,
+    {
+        let name = table.name();
+        self.map(move |value| {
+            let found = lookup(table, &key(&value), name);
+            (value, found)
+        })
     }
 
     /// Sends `value` to the agent's sinks, keyed like the most recent
@@ -422,6 +556,21 @@ impl<T: Send + 'static> Stream<T> {
             self.control.pending.push(delivery);
         }
         Ok(())
+    }
+}
+
+/// `key`'s value in `table`; a lookup that fails (a value that does not
+/// decode) is logged and counts as no match.
+fn lookup<K: Payload, V: Payload>(table: &crate::Table<K, V>, key: &K, name: &str) -> Option<V> {
+    match table.get(key) {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!(
+                table = name,
+                "join lookup failed: {e}; the event has no match"
+            );
+            None
+        }
     }
 }
 
