@@ -499,6 +499,26 @@ pub(crate) fn generate(agent: &Agent) -> TokenStream {
     let mut arguments = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, function);
     arguments.set_span(agent.ret_span);
     let build = quote!(#builder #arguments);
+    // The typed handle to call the agent: the value it takes and what it
+    // replies, named as the function's signature names them (hence the
+    // glob import of the function's scope).
+    let p = quote!(::faust::__private);
+    let rpc = match (&agent.input, &func.sig.output, agent.form) {
+        (Some(input), syn::ReturnType::Type(_, ret), Form::PerEvent) => Some(quote! {
+            #p::AgentRef<<#input as #p::AgentInput>::Value, <#ret as #p::HandlerResult>::Output>
+        }),
+        (Some(item), _, Form::Stream) => Some(quote!(#p::AgentRef<#item, #p::NoReply>)),
+        _ => None,
+    };
+    let rpc = rpc.map(|ty| {
+        quote! {
+            #[allow(unused_imports)]
+            use super::*;
+
+            /// Calls the agent: `send`, `cast`, `ask`, `map`, `kvmap`, `join`.
+            pub static RPC: #ty = #p::AgentRef::new(&AGENT);
+        }
+    });
 
     quote! {
         #func
@@ -525,6 +545,8 @@ pub(crate) fn generate(agent: &Agent) -> TokenStream {
             fn __build() -> ::faust::__private::AgentHandler {
                 #build
             }
+
+            #rpc
 
             ::faust::__private::register! { agent AGENT }
         }

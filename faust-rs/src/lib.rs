@@ -190,8 +190,9 @@ pub mod __private {
     pub use faust_rs_runtime::__bytes::Bytes;
     pub use faust_rs_runtime::__register as register;
     pub use faust_rs_runtime::__serde as serde;
+    pub use faust_rs_runtime::agent::rpc::{AgentRef, NoReply};
     pub use faust_rs_runtime::agent::{AgentHandler, per_event, stream};
-    pub use faust_rs_runtime::agent::{InputCodecs, regroup};
+    pub use faust_rs_runtime::agent::{AgentInput, HandlerResult, InputCodecs, regroup};
     pub use faust_rs_runtime::app::registry::{
         AgentDef, Location, OnError, Repartition, SinkRef, TableDef, TableKind, TableTypes,
         TaskDef, TimerDef, TopicDef,

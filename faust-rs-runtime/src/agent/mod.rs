@@ -33,6 +33,7 @@
 
 pub(crate) mod ack;
 pub mod dead_letter;
+pub mod rpc;
 pub(crate) mod runner;
 
 use std::fmt;
@@ -268,6 +269,9 @@ pub struct EmitCx<'a> {
     pub(crate) key: Option<&'a Bytes>,
     pub(crate) producer: &'a dyn Producer,
     pub(crate) pending: &'a Pending,
+    /// Where the event's asker wants the output, if it is an ask.
+    pub(crate) reply: Option<&'a rpc::ReplyTo>,
+    pub(crate) codecs: &'a Codecs,
 }
 
 impl fmt::Debug for EmitCx<'_> {
@@ -279,6 +283,14 @@ impl fmt::Debug for EmitCx<'_> {
 }
 
 impl EmitCx<'_> {
+    /// Sends the reply of an ask: `value` (`None`: a tombstone).
+    fn send_reply(&self, value: Option<Bytes>) {
+        if let Some(reply) = self.reply {
+            self.pending
+                .push(self.producer.send(reply.record(value, None)));
+        }
+    }
+
     /// Encodes `value` for each sink and sends it, keyed like the source.
     pub fn send<T: Payload>(&self, value: &T) -> Result<(), CodecError> {
         for sink in self.sinks {
@@ -314,6 +326,10 @@ pub trait AgentOutput: Send + 'static {
 
     /// Sends the output to the sinks.
     fn emit(self, cx: &EmitCx<'_>) -> Result<(), CodecError>;
+
+    /// The output as the reply to an ask (`None`: a tombstone), encoded as
+    /// [`AgentReply`](rpc::AgentReply) decodes it.
+    fn reply(&self, codecs: &Codecs) -> Result<Option<Bytes>, CodecError>;
 }
 
 impl AgentOutput for () {
@@ -323,6 +339,10 @@ impl AgentOutput for () {
 
     fn emit(self, _: &EmitCx<'_>) -> Result<(), CodecError> {
         Ok(())
+    }
+
+    fn reply(&self, _: &Codecs) -> Result<Option<Bytes>, CodecError> {
+        Ok(Some(Bytes::from_static(b"null")))
     }
 }
 
@@ -336,6 +356,10 @@ impl<T: Payload> AgentOutput for T {
 
     fn emit(self, cx: &EmitCx<'_>) -> Result<(), CodecError> {
         cx.send(&self)
+    }
+
+    fn reply(&self, codecs: &Codecs) -> Result<Option<Bytes>, CodecError> {
+        codecs.for_type::<T>(None)?.encode(self).map(Some)
     }
 }
 
@@ -351,6 +375,13 @@ impl<T: Payload> AgentOutput for Option<T> {
         match self {
             Some(value) => cx.send(&value),
             None => Ok(()),
+        }
+    }
+
+    fn reply(&self, codecs: &Codecs) -> Result<Option<Bytes>, CodecError> {
+        match self {
+            Some(value) => codecs.for_type::<T>(None)?.encode(value).map(Some),
+            None => Ok(None),
         }
     }
 }
@@ -501,6 +532,9 @@ where
             let output = (self.f)(value)
                 .await
                 .map_err(|e| Failure::Handler(e.into()))?;
+            if emit.reply.is_some() {
+                emit.send_reply(output.reply(emit.codecs).map_err(Failure::Output)?);
+            }
             output.emit(&emit).map_err(Failure::Output)
         })
     }
@@ -539,6 +573,18 @@ where
 {
     let value = I::decode(message, input)?;
     codecs.for_type::<K>(None)?.encode(&key(value.value()))
+}
+
+/// What an agent function's `Result` holds when it succeeds: the type an
+/// `ask` gets back. Used by generated code.
+#[doc(hidden)]
+pub trait HandlerResult {
+    /// The `Ok` type.
+    type Output;
+}
+
+impl<O, E> HandlerResult for Result<O, E> {
+    type Output = O;
 }
 
 /// Wraps a per-event agent function; used by generated code.

@@ -10,6 +10,7 @@ use tracing::Instrument;
 
 use super::ack::{Completions, Inbox};
 use super::dead_letter::headers;
+use super::rpc::ReplyTo;
 use super::{BoundSink, EmitCx, Failure, HandlerKind, InputCodecs};
 use crate::app::registry::{AgentDef, OnError, Repartition, SinkRef};
 use crate::app::{AgentOptions, AppCore};
@@ -415,6 +416,7 @@ impl AgentRuntime {
         pending: &Pending,
     ) -> Result<()> {
         let input = self.input(&message.topic);
+        let reply = ReplyTo::of(message);
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -423,6 +425,8 @@ impl AgentRuntime {
                 key: message.key.as_ref(),
                 producer: &*self.core.producer,
                 pending,
+                reply: reply.as_ref(),
+                codecs: &self.core.codecs,
             };
             let scope = Scope {
                 core: self.core.clone(),
@@ -500,6 +504,11 @@ impl AgentRuntime {
         failure: Failure,
         attempts: u32,
     ) -> Result<()> {
+        // An asker hears of the failure instead of waiting out its timeout.
+        if let Some(reply) = ReplyTo::of(message) {
+            let record = reply.record(None, Some(failure.to_string()));
+            drop(self.core.producer.send(record));
+        }
         let dead_letter = match (self.on_error, &self.dead_letter) {
             (OnError::DeadLetter, Some(topic)) => topic.clone(),
             _ => {

@@ -480,6 +480,12 @@ pub(crate) struct AppCore {
     /// Set while this worker is its group's leader (see
     /// [`Leadership`](crate::transport::Leadership)).
     pub(crate) leader: Arc<std::sync::atomic::AtomicBool>,
+    /// The transport, for what is set up on first use (the reply topic).
+    pub(crate) transport: Arc<dyn crate::transport::Transport>,
+    /// Replication factor of the topics the app creates.
+    pub(crate) replication: i16,
+    /// The asks waiting for their replies.
+    pub(crate) replies: Arc<crate::agent::rpc::Replies>,
 }
 
 impl AppCore {

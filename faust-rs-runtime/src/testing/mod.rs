@@ -401,6 +401,52 @@ impl TestDriver {
         self.run_until_idle().await
     }
 
+    /// Asks `agent` (its `RPC` handle) with `key` and `value`, as
+    /// `agent.ask` does from inside an app: sends the request, processes
+    /// until idle, and returns the reply, or the agent's error.
+    ///
+    /// # Errors
+    /// The agent failed on the request, its reply does not decode, or no
+    /// reply came (the agent is not part of the app, or stopped it).
+    pub async fn ask<V: Payload, R: crate::agent::rpc::AgentReply>(
+        &mut self,
+        agent: &crate::agent::rpc::AgentRef<V, R>,
+        key: &str,
+        value: V,
+    ) -> Result<R> {
+        use crate::agent::rpc::{CORRELATION_ID, REPLY_ERROR, REPLY_TO};
+        let name = agent.def().name;
+        let topic = agent.def().topics.first().copied().unwrap_or_default();
+        let reply_topic = format!("{}-driver-replies", self.engine.app.id);
+        let id = format!("driver-ask-{}", self.broker.end_offset(&reply_topic, 0));
+        self.broker.create_topic(&reply_topic, 1);
+        let headers = Headers::new()
+            .with(REPLY_TO, reply_topic.clone())
+            .with(CORRELATION_ID, id.clone());
+        let key = self.encode_key(topic, &key.to_owned());
+        let value = self.encode_value(topic, &value);
+        self.send_raw(topic, Some(key), Some(value), headers).await;
+        self.run_until_idle().await?;
+        let reply = self
+            .broker
+            .records(&reply_topic)
+            .into_iter()
+            .find(|m| m.key.as_deref() == Some(id.as_bytes()))
+            .ok_or_else(|| {
+                Error::msg(format!(
+                    "TestDriver::ask: agent `{name}` sent no reply (is it part of the app? a \
+                     stream agent does not reply)"
+                ))
+            })?;
+        if let Some(error) = reply.headers.get_str(REPLY_ERROR) {
+            return Err(Error::msg(format!(
+                "agent `{name}` failed on the ask: {error}"
+            )));
+        }
+        R::decode_reply(&self.engine.core.codecs, reply.value.as_deref())
+            .map_err(|e| Error::msg(format!("the reply of agent `{name}` does not decode: {e}")))
+    }
+
     /// Every record on `topic`, decoded as values of `T` with string keys.
     ///
     /// # Panics

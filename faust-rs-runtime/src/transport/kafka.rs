@@ -303,6 +303,35 @@ impl Transport for KafkaTransport {
         }))
     }
 
+    fn tail(&self, topic: &str) -> Result<Arc<dyn Consumer>> {
+        let mut config = config(&self.bootstrap, CONSUMER_DEFAULTS, &self.settings.consumer);
+        // librdkafka wants a group for `assign`; it is never joined, and
+        // nothing is committed.
+        config.set("group.id", format!("{topic}-tail-{}", std::process::id()));
+        let inner: StreamConsumer<LogContext> = config
+            .create_with_context(LogContext)
+            .map_err(|e| client_error("reply reader", e))?;
+        let what = format!("reading the end of `{topic}`");
+        let metadata = inner
+            .fetch_metadata(Some(topic), ADMIN_TIMEOUT)
+            .map_err(|e| transport_error(&what, e))?;
+        let partitions = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .map_or(0, |t| t.partitions().len());
+        let mut tpl = TopicPartitionList::new();
+        for partition in 0..partitions.max(1) {
+            tpl.add_partition_offset(topic, partition as i32, Offset::End)
+                .map_err(|e| transport_error(&what, e))?;
+        }
+        inner.assign(&tpl).map_err(|e| transport_error(&what, e))?;
+        Ok(Arc::new(TailConsumer {
+            inner,
+            topics: vec![Arc::from(topic)],
+        }))
+    }
+
     fn changelog_reader(&self, app_id: &str) -> Result<Box<dyn ChangelogRead + Send + Sync>> {
         Ok(Box::new(ChangelogReader {
             bootstrap: self.bootstrap.clone(),
@@ -999,101 +1028,131 @@ impl fmt::Debug for KafkaConsumer {
     }
 }
 
-impl KafkaConsumer {
-    /// Copies a batch out of librdkafka: every key and value into one
-    /// shared buffer (one allocation per batch, not two per record).
-    fn convert(&self, batch: &[BorrowedMessage<'_>]) -> Vec<Arc<Message>> {
-        let total: usize = batch
-            .iter()
-            .map(|m| m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len))
-            .sum();
-        let mut buffer = BytesMut::with_capacity(total);
-        for m in batch {
-            buffer.extend_from_slice(m.key().unwrap_or_default());
-            buffer.extend_from_slice(m.payload().unwrap_or_default());
-        }
-        let buffer = buffer.freeze();
-        let mut at = 0;
-        let mut take = |part: Option<&[u8]>| {
-            part.map(|bytes| {
-                let slice = buffer.slice(at..at + bytes.len());
-                at += bytes.len();
-                slice
-            })
-        };
-        let mut out = Vec::with_capacity(batch.len());
-        let mut topic: Option<Arc<str>> = None;
-        for m in batch {
-            let topic = match &topic {
-                Some(t) if &**t == m.topic() => t.clone(),
-                _ => {
-                    let t = self
-                        .topics
-                        .iter()
-                        .find(|t| &***t == m.topic())
-                        .cloned()
-                        .unwrap_or_else(|| Arc::from(m.topic()));
-                    topic = Some(t.clone());
-                    t
-                }
-            };
-            let mut headers = Headers::new();
-            if let Some(h) = m.headers() {
-                for header in h.iter() {
-                    headers.insert(
-                        header.key,
-                        Bytes::copy_from_slice(header.value.unwrap_or_default()),
-                    );
-                }
+/// Copies a batch out of librdkafka: every key and value into one shared
+/// buffer (one allocation per batch, not two per record). Topic names
+/// come from `topics` when they are there (no allocation).
+fn convert(batch: &[BorrowedMessage<'_>], topics: &[Arc<str>]) -> Vec<Arc<Message>> {
+    let total: usize = batch
+        .iter()
+        .map(|m| m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len))
+        .sum();
+    let mut buffer = BytesMut::with_capacity(total);
+    for m in batch {
+        buffer.extend_from_slice(m.key().unwrap_or_default());
+        buffer.extend_from_slice(m.payload().unwrap_or_default());
+    }
+    let buffer = buffer.freeze();
+    let mut at = 0;
+    let mut take = |part: Option<&[u8]>| {
+        part.map(|bytes| {
+            let slice = buffer.slice(at..at + bytes.len());
+            at += bytes.len();
+            slice
+        })
+    };
+    let mut out = Vec::with_capacity(batch.len());
+    let mut topic: Option<Arc<str>> = None;
+    for m in batch {
+        let topic = match &topic {
+            Some(t) if &**t == m.topic() => t.clone(),
+            _ => {
+                let t = topics
+                    .iter()
+                    .find(|t| &***t == m.topic())
+                    .cloned()
+                    .unwrap_or_else(|| Arc::from(m.topic()));
+                topic = Some(t.clone());
+                t
             }
-            let key = take(m.key());
-            let value = take(m.payload());
-            out.push(Arc::new(Message {
-                topic,
-                partition: m.partition(),
-                offset: m.offset(),
-                timestamp: m.timestamp().to_millis().unwrap_or(0),
-                key,
-                value,
-                headers,
-            }));
+        };
+        let mut headers = Headers::new();
+        if let Some(h) = m.headers() {
+            for header in h.iter() {
+                headers.insert(
+                    header.key,
+                    Bytes::copy_from_slice(header.value.unwrap_or_default()),
+                );
+            }
         }
-        out
+        let key = take(m.key());
+        let value = take(m.payload());
+        out.push(Arc::new(Message {
+            topic,
+            partition: m.partition(),
+            offset: m.offset(),
+            timestamp: m.timestamp().to_millis().unwrap_or(0),
+            key,
+            value,
+            headers,
+        }));
+    }
+    out
+}
+
+/// Waits for a record, then takes what else is ready, up to `max`.
+/// Read errors are logged and retried with backoff.
+async fn poll_batch<C: ConsumerContext + 'static>(
+    inner: &StreamConsumer<C>,
+    max: usize,
+    topics: &[Arc<str>],
+) -> Vec<Arc<Message>> {
+    let mut batch = Vec::new();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match inner.recv().await {
+            Ok(m) => {
+                batch.push(m);
+                break;
+            }
+            Err(e) => {
+                tracing::warn!("reading from the broker failed: {e}; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    while batch.len() < max {
+        match inner.recv().now_or_never() {
+            Some(Ok(m)) => batch.push(m),
+            Some(Err(e)) => {
+                tracing::warn!("reading from the broker failed: {e}");
+                break;
+            }
+            None => break,
+        }
+    }
+    convert(&batch, topics)
+}
+
+/// Reads a topic from its end, outside any group (the reply topic).
+struct TailConsumer {
+    inner: StreamConsumer<LogContext>,
+    topics: Vec<Arc<str>>,
+}
+
+impl fmt::Debug for TailConsumer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TailConsumer")
+            .field("topics", &self.topics)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Consumer for TailConsumer {
+    fn poll(&self, max: usize) -> BoxFuture<'_, Vec<Arc<Message>>> {
+        Box::pin(poll_batch(&self.inner, max, &self.topics))
+    }
+
+    fn store(&self, _offsets: &[(Arc<str>, i32, i64)]) {}
+
+    fn commit(&self, _sync: bool) -> Result<()> {
+        Ok(())
     }
 }
 
 impl Consumer for KafkaConsumer {
     fn poll(&self, max: usize) -> BoxFuture<'_, Vec<Arc<Message>>> {
-        Box::pin(async move {
-            let mut batch = Vec::new();
-            let mut backoff = Duration::from_millis(100);
-            loop {
-                match self.inner.recv().await {
-                    Ok(m) => {
-                        batch.push(m);
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::warn!(
-                            "reading from the broker failed: {e}; retrying in {backoff:?}"
-                        );
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                    }
-                }
-            }
-            while batch.len() < max {
-                match self.inner.recv().now_or_never() {
-                    Some(Ok(m)) => batch.push(m),
-                    Some(Err(e)) => {
-                        tracing::warn!("reading from the broker failed: {e}");
-                        break;
-                    }
-                    None => break,
-                }
-            }
-            self.convert(&batch)
-        })
+        Box::pin(poll_batch(&self.inner, max, &self.topics))
     }
 
     fn store(&self, offsets: &[(Arc<str>, i32, i64)]) {

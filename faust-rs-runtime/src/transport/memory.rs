@@ -224,6 +224,34 @@ impl MemoryBroker {
             topics,
             positions: Mutex::new(HashMap::new()),
             assigned: Mutex::new(None),
+            commits: true,
+        }
+    }
+
+    /// A consumer of every partition of `topic` from its current end on,
+    /// in no group: what it reads is never committed.
+    pub fn tail(&self, topic: &str) -> MemoryConsumer {
+        let topic: Arc<str> = Arc::from(topic);
+        let state = self.lock();
+        let positions = state
+            .topics
+            .get(&topic)
+            .map(|parts| {
+                parts
+                    .iter()
+                    .enumerate()
+                    .map(|(p, log)| ((topic.clone(), p as i32), log.len() as i64))
+                    .collect()
+            })
+            .unwrap_or_default();
+        drop(state);
+        MemoryConsumer {
+            broker: self.clone(),
+            group: String::new(),
+            topics: vec![topic],
+            positions: Mutex::new(positions),
+            assigned: Mutex::new(None),
+            commits: false,
         }
     }
 
@@ -252,6 +280,8 @@ pub struct MemoryConsumer {
     positions: Mutex<HashMap<(Arc<str>, i32), i64>>,
     /// The partitions it reads; `None`: all.
     assigned: Mutex<Option<std::collections::BTreeSet<i32>>>,
+    /// Whether `store` commits for its group (not for a tail).
+    commits: bool,
 }
 
 impl MemoryConsumer {
@@ -382,6 +412,10 @@ impl Transport for MemoryTransport {
         Ok(consumer)
     }
 
+    fn tail(&self, topic: &str) -> Result<Arc<dyn Consumer>> {
+        Ok(Arc::new(self.broker.tail(topic)))
+    }
+
     fn changelog_reader(&self, _app_id: &str) -> Result<Box<dyn ChangelogRead + Send + Sync>> {
         Ok(Box::new(self.broker.clone()))
     }
@@ -401,6 +435,9 @@ impl Consumer for MemoryConsumer {
     }
 
     fn store(&self, offsets: &[(Arc<str>, i32, i64)]) {
+        if !self.commits {
+            return;
+        }
         for (topic, partition, offset) in offsets {
             self.broker.commit(&self.group, topic, *partition, *offset);
         }

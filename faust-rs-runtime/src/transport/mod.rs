@@ -61,6 +61,10 @@ pub(crate) trait Transport: Send + Sync + fmt::Debug {
     /// leader flag.
     fn consumer(&self, member: GroupMember) -> Result<Arc<dyn Consumer>>;
 
+    /// Reads every partition of `topic` from its current end on, outside
+    /// any consumer group, committing nothing (the app's reply topic).
+    fn tail(&self, topic: &str) -> Result<Arc<dyn Consumer>>;
+
     /// A reader of changelog partitions for `app_id`'s tools (the CLI's
     /// `tables` and `table get`), outside any consumer group.
     fn changelog_reader(&self, app_id: &str) -> Result<Box<dyn ChangelogRead + Send + Sync>>;

@@ -14,6 +14,7 @@ use futures_util::future::{Either, select};
 use super::lifecycle::Lifecycle;
 use crate::agent::HandlerKind;
 use crate::agent::ack::{Batch, Inbox, OffsetTracker};
+use crate::agent::rpc::Replies;
 use crate::agent::runner::AgentRuntime;
 use crate::app::registry::{TaskDef, TimerDef};
 use crate::app::{App, AppCore};
@@ -94,6 +95,9 @@ impl Engine {
             tables,
             queue_capacity: app.settings.queue_capacity,
             leader: Arc::default(),
+            transport: transport.clone(),
+            replication: app.settings.topic_replication_factor,
+            replies: Arc::new(Replies::new(&app.id)),
         });
         let mut agents = Vec::new();
         for def in &app.agents {
@@ -259,6 +263,19 @@ impl Engine {
         for timer in &self.app.timers {
             units.push(self.unit(format!("timer {}", timer.name), Box::pin(self.timer(timer))));
         }
+        // Replies to this worker's asks (idle until the first ask).
+        let core = self.core.clone();
+        let lifecycle = self.lifecycle.clone();
+        units.push(self.unit(
+            "replies".into(),
+            Box::pin(async move {
+                let run = core.replies.run();
+                let stop = lifecycle.stopped();
+                futures_util::pin_mut!(run, stop);
+                select(run, stop).await;
+                Ok(())
+            }),
+        ));
         let processing_time = self.core.tables.all().iter().any(|t| {
             t.window
                 .as_ref()
