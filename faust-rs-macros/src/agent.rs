@@ -510,20 +510,36 @@ pub(crate) fn generate(agent: &Agent) -> TokenStream {
         (Some(item), _, Form::Stream) => Some(quote!(#p::AgentRef<#item, #p::NoReply>)),
         _ => None,
     };
-    let rpc = rpc.map(|ty| {
-        quote! {
-            #[allow(unused_imports)]
-            use super::*;
-
-            /// Calls the agent: `send`, `cast`, `ask`, `map`, `kvmap`, `join`.
-            pub static RPC: #ty = #p::AgentRef::new(&AGENT);
-        }
-    });
+    // Beside the function, where its types are written; re-exported as
+    // `RPC` from the hidden module, as visible as the static can be.
+    let rpc_static = format_ident!("__faust_rpc_{}", ident);
+    let reexport = match vis {
+        syn::Visibility::Public(_) => quote!(pub),
+        syn::Visibility::Restricted(r) if r.path.is_ident("crate") => quote!(pub(crate)),
+        _ => quote!(pub(super)),
+    };
+    let (rpc_item, rpc) = match rpc {
+        Some(ty) => (
+            quote! {
+                #(#cfgs)*
+                #[doc(hidden)]
+                #[allow(non_upper_case_globals)]
+                #vis static #rpc_static: #ty = #p::AgentRef::new(&#ident::AGENT);
+            },
+            quote! {
+                /// Calls the agent: `send`, `cast`, `ask`, `map`, `kvmap`, `join`.
+                #reexport use super::#rpc_static as RPC;
+            },
+        ),
+        None => (TokenStream::new(), TokenStream::new()),
+    };
 
     quote! {
         #func
 
         #group_key
+
+        #rpc_item
 
         #(#cfgs)*
         #[doc(hidden)]

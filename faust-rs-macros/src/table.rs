@@ -14,7 +14,7 @@ use crate::attr::{Args, Once, Opt};
 use crate::ctxt::Ctxt;
 use crate::decl::{self, COMMON_OPTIONS, Common, Decl, Kind, StaticDecl};
 use crate::emit;
-use crate::window::{WINDOW_OPTIONS, WindowOpts, WindowReader};
+use crate::window::{TableType, WINDOW_OPTIONS, WindowOpts, WindowReader};
 
 /// The options only `#[table]` has; it accepts [`COMMON_OPTIONS`] too.
 const TABLE_OPTIONS: [&str; 3] = ["default", "store", "help"];
@@ -95,7 +95,7 @@ impl Table {
             }
             true
         });
-        let window = window.finish(&cx, is_windowed(&decl.ty), &decl.ty);
+        let window = window.finish(&cx, table_type(&decl.ty), &decl.ty);
 
         cx.check()?;
 
@@ -136,15 +136,16 @@ pub(crate) fn generate(table: &Table) -> TokenStream {
     decl::generate(&table.decl, &table.common, fields, items)
 }
 
-/// Whether the declared type is (spelled) `WindowedTable<..>`.
-fn is_windowed(ty: &syn::Type) -> bool {
-    match ty {
-        syn::Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "WindowedTable"),
-        _ => false,
+/// Which kind of table the declared type is, as spelled.
+fn table_type(ty: &syn::Type) -> TableType {
+    let last = match ty {
+        syn::Type::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
+    };
+    match last.as_deref() {
+        Some("WindowedTable") => TableType::Windowed,
+        Some("JoinWindow") => TableType::Join,
+        _ => TableType::Other,
     }
 }
 
@@ -254,8 +255,8 @@ mod tests {
             [
                 "unknown #[table] option `stor`; expected one of: name, partitions, \
                  key_serializer, value_serializer, default, store, help, tumbling, hopping, \
-                 sliding, expires, grace, time, late, on_window_close, on_late, emit_closed; \
-                 did you mean `store`?"
+                 sliding, join, expires, grace, time, late, on_window_close, on_late, \
+                 emit_closed; did you mean `store`?"
             ]
         );
     }

@@ -15,10 +15,11 @@ use crate::ctxt::Ctxt;
 use crate::emit;
 
 /// The options that make or shape a windowed table.
-pub(crate) const WINDOW_OPTIONS: [&str; 10] = [
+pub(crate) const WINDOW_OPTIONS: [&str; 11] = [
     "tumbling",
     "hopping",
     "sliding",
+    "join",
     "expires",
     "grace",
     "time",
@@ -39,6 +40,10 @@ pub(crate) struct WindowOpts {
     pub(crate) on_close: Option<syn::Path>,
     pub(crate) on_late: Option<syn::Path>,
     pub(crate) emit_closed: Option<LitStr>,
+    /// A `JoinWindow`: its `on_unmatched` function, if any (the window is
+    /// a tumbling one of `within`, with `grace` and `expires` of `within`
+    /// plus the join's grace).
+    pub(crate) join: Option<Option<syn::Path>>,
 }
 
 /// The shape of the windows.
@@ -62,6 +67,8 @@ pub(crate) struct WindowReader {
     emit_closed: Once<LitStr>,
     /// The first window-only option given, for "needs a window".
     first_extra: Option<Ident>,
+    /// `join(...)`: its key, and the `on_unmatched` function.
+    join: Option<(Ident, Option<syn::Path>)>,
 }
 
 impl Default for WindowReader {
@@ -76,6 +83,7 @@ impl Default for WindowReader {
             on_late: Once::new("on_late"),
             emit_closed: Once::new("emit_closed"),
             first_extra: None,
+            join: None,
         }
     }
 }
@@ -86,10 +94,21 @@ impl WindowReader {
         let key = &opt.key;
         let name = opt.name();
         match name.as_str() {
-            "tumbling" | "hopping" | "sliding" => {
+            "tumbling" | "hopping" | "sliding" | "join" => {
                 let kind = match name.as_str() {
                     "tumbling" => opt.duration(cx, false).map(WindowKind::Tumbling),
                     "hopping" => read_hopping(cx, opt),
+                    "join" => {
+                        let join = read_join(cx, opt);
+                        // Known to be a join even when its options are wrong.
+                        self.join = Some((key.clone(), join.as_ref().and_then(|j| j.2.clone())));
+                        join.map(|(within, grace, _)| {
+                            if let Some(grace) = grace {
+                                self.grace.set(cx, key, Some(grace));
+                            }
+                            WindowKind::Tumbling(within)
+                        })
+                    }
                     _ => read_sliding(cx, opt),
                 };
                 match &self.kind {
@@ -138,15 +157,43 @@ impl WindowReader {
         true
     }
 
-    /// The checked windows; `None` for a table without any. `ty_is_windowed`
-    /// says whether the declared type `ty` is `WindowedTable<..>`; a
-    /// mismatch is reported at it.
-    pub(crate) fn finish(
-        self,
-        cx: &Ctxt,
-        ty_is_windowed: bool,
-        ty: &syn::Type,
-    ) -> Option<WindowOpts> {
+    /// The checked windows; `None` for a table without any. `ty_is` says
+    /// which kind of table the declared type `ty` is; a mismatch is
+    /// reported at it.
+    pub(crate) fn finish(self, cx: &Ctxt, ty_is: TableType, ty: &syn::Type) -> Option<WindowOpts> {
+        let ty_is_windowed = ty_is == TableType::Windowed;
+        if let Some((join_key, _)) = &self.join {
+            if ty_is != TableType::Join {
+                cx.error(
+                    ty,
+                    format!(
+                        "a table with `{join_key}` is declared `JoinWindow<K, L, R>` (from \
+                         `faust::window`)"
+                    ),
+                );
+            }
+            for (set, what) in [
+                (self.expires.key(), "expires"),
+                (self.on_close.key(), "on_window_close"),
+                (self.emit_closed.key(), "emit_closed"),
+            ] {
+                if let Some(key) = set {
+                    cx.error(
+                        key,
+                        format!(
+                            "`{what}` is not for a join: it keeps events for `within` plus its \
+                             `grace`, and hands unmatched left events to `on_unmatched`"
+                        ),
+                    );
+                }
+            }
+        } else if ty_is == TableType::Join {
+            cx.error(
+                ty,
+                "a JoinWindow needs its window: add `join(within = \"5m\")`",
+            );
+            return None;
+        }
         let Some((kind_key, kind)) = self.kind else {
             if let Some(extra) = &self.first_extra {
                 cx.error(
@@ -166,7 +213,7 @@ impl WindowReader {
             }
             return None;
         };
-        if !ty_is_windowed {
+        if !ty_is_windowed && self.join.is_none() {
             cx.error(
                 ty,
                 format!(
@@ -192,6 +239,16 @@ impl WindowReader {
         let kind = kind?;
         let on_close = self.on_close.get();
         let emit_closed = self.emit_closed.get();
+        let join = self.join.map(|(_, unmatched)| unmatched);
+        // A join keeps its events `within` plus its grace after their
+        // bucket ends (a match may come up to `within` later).
+        let (grace, expires) = match (&join, kind) {
+            (Some(_), WindowKind::Tumbling(within)) => {
+                let kept = within + grace.unwrap_or_default();
+                (Some(kept), Some(kept))
+            }
+            _ => (grace, expires),
+        };
         Some(WindowOpts {
             kind,
             expires,
@@ -201,7 +258,57 @@ impl WindowReader {
             on_close,
             on_late: self.on_late.get(),
             emit_closed,
+            join,
         })
+    }
+}
+
+/// What kind of table the declared type is (by its last path segment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TableType {
+    /// `WindowedTable<..>`.
+    Windowed,
+    /// `JoinWindow<..>`.
+    Join,
+    /// Anything else.
+    Other,
+}
+
+/// `join(within = "5m", grace = "30s", on_unmatched = f)`.
+fn read_join(cx: &Ctxt, opt: &Opt) -> Option<(Duration, Option<Duration>, Option<syn::Path>)> {
+    let example = "join(within = \"5m\", on_unmatched = report_unpaid)";
+    let args = opt.nested(cx, example)?;
+    args.reject_positional(cx, "table", "within");
+    let mut within = Once::new("within");
+    let mut grace = Once::new("grace");
+    let mut unmatched = Once::new("on_unmatched");
+    for inner in &args.options {
+        match inner.name().as_str() {
+            "within" => within.set(cx, &inner.key, inner.duration(cx, false)),
+            "grace" => grace.set(cx, &inner.key, inner.duration(cx, true)),
+            "on_unmatched" => unmatched.set(cx, &inner.key, inner.path(cx, "on_unmatched = f")),
+            _ => {
+                crate::attr::unknown_option(
+                    cx,
+                    "join option",
+                    &inner.key,
+                    &["within", "grace", "on_unmatched"],
+                );
+            }
+        }
+    }
+    let within_set = within.key().is_some();
+    match within.get() {
+        Some(within) => Some((within, grace.get(), unmatched.get())),
+        None => {
+            if !within_set {
+                cx.error(
+                    &opt.key,
+                    format!("`join` needs `within`: write `{example}`"),
+                );
+            }
+            None
+        }
     }
 }
 
@@ -306,8 +413,18 @@ pub(crate) fn generate(window: &WindowOpts, ty: &syn::Type) -> TokenStream {
     };
     let emit_closed = emit::option(window.emit_closed.as_ref());
     let mut hooks = TokenStream::new();
-    let on_close = match &window.on_close {
-        Some(path) => {
+    let on_close = match (&window.on_close, &window.join) {
+        (_, Some(Some(path))) => {
+            let call =
+                quote_spanned!(path.span()=> <#ty>::call_on_unmatched(__faust_window, #path));
+            hooks.extend(quote! {
+                fn __on_window_close(__faust_window: #p::ClosedWindow) -> #p::TaskFuture {
+                    #call
+                }
+            });
+            quote!(::core::option::Option::Some(__on_window_close as fn(#p::ClosedWindow) -> #p::TaskFuture))
+        }
+        (Some(path), None) => {
             // Spanned at the path: a function of the wrong shape is
             // reported where it is named.
             // The argument's name must not hide a user function.
@@ -319,7 +436,7 @@ pub(crate) fn generate(window: &WindowOpts, ty: &syn::Type) -> TokenStream {
             });
             quote!(::core::option::Option::Some(__on_window_close as fn(#p::ClosedWindow) -> #p::TaskFuture))
         }
-        None => quote!(::core::option::Option::None),
+        _ => quote!(::core::option::Option::None),
     };
     let on_late = match &window.on_late {
         Some(path) => {

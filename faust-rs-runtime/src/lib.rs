@@ -36,7 +36,7 @@ pub mod transport;
 pub mod window;
 pub mod worker;
 
-pub use agent::{Event, OnError};
+pub use agent::{Event, Many, OnError};
 pub use app::{AgentOptions, App};
 pub use codec::Payload;
 pub use error::{BoxError, Error, Result};

@@ -54,7 +54,7 @@ pub use faust_rs_macros::{agent, crontab, record, table, task, timer, topic};
 
 #[doc(inline)]
 pub use faust_rs_runtime::{
-    AgentOptions, App, BoxError, Error, Event, IntoPayload, OnError, Payload, Result, Stream,
+    AgentOptions, App, BoxError, Error, Event, IntoPayload, Many, OnError, Payload, Result, Stream,
     Table, Topic, sleep,
 };
 
@@ -84,7 +84,9 @@ pub mod time {
 /// sliding), final results, late events.
 pub mod window {
     #[doc(inline)]
-    pub use faust_rs_runtime::window::{Window, WindowClosed, WindowSet, WindowedTable};
+    pub use faust_rs_runtime::window::{
+        JoinWindow, Window, WindowClosed, WindowSet, WindowedTable,
+    };
 }
 
 /// Tables: partitioned and global, maps and sets, in memory or RocksDB.
@@ -142,8 +144,8 @@ pub mod worker {
 pub mod prelude {
     #[doc(no_inline)]
     pub use crate::{
-        App, BoxError, Event, Headers, Json, OnError, Payload, Result, Stream, Table, Topic, agent,
-        crontab, record, table, task, timer, topic,
+        App, BoxError, Event, Headers, Json, Many, OnError, Payload, Result, Stream, Table, Topic,
+        agent, crontab, record, table, task, timer, topic,
     };
 }
 

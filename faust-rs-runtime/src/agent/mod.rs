@@ -386,6 +386,62 @@ impl<T: Payload> AgentOutput for Option<T> {
     }
 }
 
+/// Several outputs of one event: a per-event agent that returns
+/// `Result<Many<T>>` sends each `T` to its sinks, in order (none for an
+/// empty list). Collect one with `.collect::<Many<_>>()`.
+///
+/// ```
+/// use faust::prelude::*;
+///
+/// #[agent(topic = "sentences", sink = "words")]
+/// async fn split(sentence: String) -> Result<Many<String>> {
+///     Ok(sentence.split_whitespace().map(str::to_owned).collect())
+/// }
+/// # fn main() {}
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Many<T>(pub Vec<T>);
+
+impl<T> FromIterator<T> for Many<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        Many(iter.into_iter().collect())
+    }
+}
+
+impl<T> From<Vec<T>> for Many<T> {
+    fn from(list: Vec<T>) -> Self {
+        Many(list)
+    }
+}
+
+impl<T: Payload> AgentOutput for Many<T> {
+    fn bind(
+        codecs: &Codecs,
+        value_serializer: Option<&str>,
+    ) -> Result<Option<CodecRef>, CodecError> {
+        codecs.for_type::<T>(value_serializer).map(Some)
+    }
+
+    fn emit(self, cx: &EmitCx<'_>) -> Result<(), CodecError> {
+        for value in &self.0 {
+            cx.send(value)?;
+        }
+        Ok(())
+    }
+
+    /// The reply to an ask is the list, as JSON.
+    fn reply(&self, _: &Codecs) -> Result<Option<Bytes>, CodecError> {
+        serde_json::to_vec(&self.0)
+            .map(|v| Some(Bytes::from(v)))
+            .map_err(|e| CodecError::Encode {
+                type_name: std::any::type_name::<Self>(),
+                codec: "json".into(),
+                source: Box::new(e),
+            })
+    }
+}
+
 /// Why one attempt at an event failed.
 #[derive(Debug)]
 pub(crate) enum Failure {

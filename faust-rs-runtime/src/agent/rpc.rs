@@ -260,6 +260,16 @@ impl<T: Payload> AgentReply for Option<T> {
     }
 }
 
+impl<T: Payload> AgentReply for super::Many<T> {
+    fn decode_reply(_: &Codecs, value: Option<&[u8]>) -> Result<Self, CodecError> {
+        serde_json::from_slice(value.unwrap_or(b"[]")).map_err(|e| CodecError::Malformed {
+            type_name: std::any::type_name::<Self>(),
+            codec: "json".into(),
+            source: Box::new(e),
+        })
+    }
+}
+
 /// A stream agent has no reply: it can be sent and cast to, not asked.
 #[derive(Debug)]
 pub struct NoReply;

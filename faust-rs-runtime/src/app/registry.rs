@@ -260,6 +260,9 @@ pub enum TableKind {
     /// [`WindowedTable`](crate::window::WindowedTable): values per key and
     /// time window, partitioned.
     Windowed,
+    /// [`JoinWindow`](crate::window::JoinWindow): a stream-stream join's
+    /// events, in buckets of its window.
+    Join,
 }
 
 impl TableKind {
@@ -276,6 +279,7 @@ impl TableKind {
             TableKind::Set => "SetTable",
             TableKind::SetGlobal => "SetGlobalTable",
             TableKind::Windowed => "WindowedTable",
+            TableKind::Join => "JoinWindow",
         }
     }
 }

@@ -52,10 +52,16 @@ impl TableState {
             StoreKind::Memory => None,
         };
         match (def.window, def.kind) {
-            (Some(window), crate::app::registry::TableKind::Windowed) => {
+            (
+                Some(window),
+                crate::app::registry::TableKind::Windowed | crate::app::registry::TableKind::Join,
+            ) => {
                 window.check(def.name).map_err(Error::config)?;
             }
-            (None, crate::app::registry::TableKind::Windowed) => {
+            (
+                None,
+                crate::app::registry::TableKind::Windowed | crate::app::registry::TableKind::Join,
+            ) => {
                 return Err(Error::config(format!(
                     "table `{}` is a WindowedTable without windows; give it `tumbling`, \
                      `hopping` or `sliding`",

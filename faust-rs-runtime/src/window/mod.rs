@@ -67,6 +67,10 @@
 //!   the changelog. Without `expires` windows are kept for good (as in
 //!   Faust).
 //!
+//! A [`JoinWindow`] (a stream-stream join) keeps its two streams' events
+//! in windows of its own; its stream time is the lesser of its two
+//! streams' latest event times.
+//!
 //! In the store and the changelog a window's key is its start (8 bytes,
 //! big-endian, sign-flipped so windows sort by time) followed by the
 //! table key's bytes; one record with an empty key per partition keeps
@@ -75,11 +79,13 @@
 //!
 //! This module may call `table`, `codec`, `context` and `time`.
 
+mod join;
 mod state;
 mod table;
 
 use std::time::Duration;
 
+pub use join::JoinWindow;
 pub(crate) use state::{WindowState, finish, windows_of};
 pub use table::{WindowSet, WindowedTable};
 
@@ -287,7 +293,7 @@ impl WindowDef {
 
 /// The start of the `size`-aligned slot `timestamp` is in (floor, also
 /// for times before the epoch).
-fn align(timestamp: i64, size: i64) -> i64 {
+pub(crate) fn align(timestamp: i64, size: i64) -> i64 {
     if size <= 0 {
         return timestamp;
     }

@@ -28,8 +28,11 @@ pub(crate) struct WindowState {
 /// Where one table partition stands in time.
 #[derive(Clone, Copy, Debug)]
 struct PartitionClock {
-    /// The latest event time seen (`i64::MIN`: none yet).
+    /// The latest event time seen (`i64::MIN`: none yet); for a join, the
+    /// lesser of its two sides'.
     stream_time: i64,
+    /// A join's two sides' latest event times.
+    sides: [i64; 2],
     /// Start of the oldest window not closed yet.
     earliest_open: Option<i64>,
     /// Start of the oldest window stored (the next to expire).
@@ -71,12 +74,17 @@ impl WindowState {
     /// that are still open, in `partition`; returns the current window's
     /// value after it, or `None` when every window had closed (a late
     /// event, recorded in the scope for its policy).
+    ///
+    /// A join's events say their `side` (0: left, 1: right): its stream
+    /// time is the lesser of the two sides' latest times, so one stream
+    /// running ahead (a backlog read faster) does not close the windows
+    /// the other still fills.
     pub(crate) fn update(
         &self,
         table: &TableState,
         partition: i32,
         key: &Bytes,
-        timestamp: i64,
+        (timestamp, side): (i64, Option<usize>),
         f: &mut dyn FnMut(Option<Bytes>) -> Result<Bytes>,
     ) -> Result<Option<Bytes>> {
         let def = self.def;
@@ -87,7 +95,13 @@ impl WindowState {
             None => self.load(table, partition)?,
         };
         let mut clock = clock;
-        clock.stream_time = clock.stream_time.max(timestamp);
+        match side {
+            Some(side) => {
+                clock.sides[side & 1] = clock.sides[side & 1].max(timestamp);
+                clock.stream_time = clock.stream_time.max(clock.sides[0].min(clock.sides[1]));
+            }
+            None => clock.stream_time = clock.stream_time.max(timestamp),
+        }
         let current = def.current(timestamp);
         let mut out = None;
         let mut applied = false;
@@ -153,6 +167,7 @@ impl WindowState {
             None => self.load(table, partition)?,
         };
         clock.stream_time = clock.stream_time.max(now);
+        clock.sides = [clock.stream_time; 2];
         if self.is_due(&clock) {
             self.due.store(true, Ordering::Release);
         }
@@ -195,10 +210,12 @@ impl WindowState {
             .saturating_sub(def.grace_ms())
             .saturating_sub(def.span_ms())
             .saturating_add(1);
+        // The latest window's start: a lower bound of the stream time the
+        // partition had reached.
+        let stream_time = closed_through.max(latest.unwrap_or(i64::MIN));
         Ok(PartitionClock {
-            // The latest window's start: a lower bound of the stream time
-            // the partition had reached.
-            stream_time: closed_through.max(latest.unwrap_or(i64::MIN)),
+            stream_time,
+            sides: [stream_time; 2],
             earliest_open: first_start(open_from)?,
             earliest_stored: first_start(i64::MIN)?,
         })

@@ -109,15 +109,16 @@ impl<K: Payload, V: Payload> WindowedTable<K, V> {
             let key = table.encode_key::<K>(codecs, key)?;
             let partition = table.partition_of(&key);
             let timestamp = windows.time_now();
-            let updated = windows.update(table, partition, &key, timestamp, &mut |old| {
-                let mut value = match old {
-                    Some(bytes) => table.decode_value::<V>(codecs, &bytes)?,
-                    None if table.def.default => V::default(),
-                    None => return Err(no_default(table.def)),
-                };
-                f(&mut value);
-                table.encode_value::<V>(codecs, &value)
-            })?;
+            let updated =
+                windows.update(table, partition, &key, (timestamp, None), &mut |old| {
+                    let mut value = match old {
+                        Some(bytes) => table.decode_value::<V>(codecs, &bytes)?,
+                        None if table.def.default => V::default(),
+                        None => return Err(no_default(table.def)),
+                    };
+                    f(&mut value);
+                    table.encode_value::<V>(codecs, &value)
+                })?;
             updated
                 .map(|bytes| table.decode_value::<V>(codecs, &bytes))
                 .transpose()
@@ -133,7 +134,7 @@ impl<K: Payload, V: Payload> WindowedTable<K, V> {
             let timestamp = windows.time_now();
             let encoded = table.encode_value::<V>(codecs, &value)?;
             let mut applied = false;
-            windows.update(table, partition, &key, timestamp, &mut |_| {
+            windows.update(table, partition, &key, (timestamp, None), &mut |_| {
                 applied = true;
                 Ok(encoded.clone())
             })?;

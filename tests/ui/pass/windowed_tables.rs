@@ -4,6 +4,7 @@ use faust::prelude::*;
 use faust::window::{Window, WindowClosed, WindowedTable};
 
 #[record(timestamp = "at")]
+#[derive(Clone)]
 struct View {
     page: String,
     at: f64,
@@ -54,3 +55,17 @@ async fn finals(closed: WindowClosed<u64>) -> Result<()> {
 }
 
 fn main() {}
+
+async fn unmatched(key: String, left: View) -> Result<()> {
+    let _ = (key, left.page, left.at);
+    Ok(())
+}
+
+#[table(name = "view-pairs", join(within = "5m", grace = "10s", on_unmatched = unmatched))]
+static PAIRS: faust::window::JoinWindow<String, View, String>;
+
+#[agent(topic = "view-lefts", sink = "view-pairs-out")]
+async fn lefts(view: View) -> Result<Many<String>> {
+    let page = view.page.clone();
+    Ok(PAIRS.left(&page, view)?.into_iter().collect())
+}
