@@ -9,3 +9,8 @@
 //! | `word_count` | the classic word count: re-keying by word, a `Table` in RocksDB |
 //! | `account_totals` | a `Table` of totals per account, a sink of balances, bad payments dead-lettered |
 //! | `reference_data` | a `GlobalTable` of rates set by one agent and read by another, a `SetTable` of tags |
+//! | `page_views` | views per page per minute: tumbling and hopping windows over event time, `group_by`, final results only |
+//! | `enrich` | a stream-table join: orders enriched from a `GlobalTable` of customers |
+//! | `order_payments` | a stream-stream join within 10 minutes, and the orders left unpaid |
+//! | `prices_rpc` | asking an agent and waiting for its reply (`ask`, `join`) |
+//! | `scheduled` | a crontab in a time zone and a timer that runs on the group's leader only |
