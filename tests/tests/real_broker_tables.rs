@@ -58,7 +58,7 @@ use common::{
     describe_group, end_offsets, group_offsets, log_dir, reader_config, wait_for_topic,
 };
 use rdkafka::admin::{AdminOptions, ResourceSpecifier};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 
 /// Partitions of the input topic and of the table (`partitions = 4`).
 const PARTITIONS: i32 = 4;
@@ -320,7 +320,7 @@ fn when_one_of_two_workers_is_killed_the_survivor_recovers_its_partitions_and_no
             "b: after B expired the broker gave A only {a_owns:?} (Tansu's stale SyncGroup); \
              nudging the group with a member that joins and leaves"
         );
-        nudge_group(&run.bootstrap, &run.app, &run.input_topic);
+        common::nudge_group(&run.bootstrap, &run.app, &run.input_topic);
         nudged = true;
     }
     // A takes B's partitions, recovers them, finishes.
@@ -580,34 +580,6 @@ fn check_partition_log(
     }
     // Keep only the keys counted twice by the store alone.
     extras.retain(|_, extra| *extra > 0);
-}
-
-/// Joins consumer group `group` (subscribed to `topic`) with a plain
-/// consumer that commits nothing, until it is given partitions (or 60 s
-/// pass), then leaves: two rebalances.
-fn nudge_group(bootstrap: &str, group: &str, topic: &str) {
-    let consumer: BaseConsumer = common::client_config(bootstrap)
-        .set("group.id", group)
-        .set("client.id", "nudge")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set(
-            "session.timeout.ms",
-            SESSION_TIMEOUT.as_millis().to_string(),
-        )
-        .create()
-        .expect("nudge consumer");
-    consumer.subscribe(&[topic]).expect("nudge subscription");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        // Polling drives the join; the records it reads are dropped.
-        let _ = consumer.poll(Duration::from_millis(100));
-        if consumer.assignment().is_ok_and(|a| a.count() > 0) {
-            break;
-        }
-    }
-    consumer.unsubscribe();
-    // Dropping the consumer closes it: LeaveGroup.
 }
 
 /// The table as the changelog says: the last value of each key.

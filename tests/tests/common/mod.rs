@@ -269,6 +269,39 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
+/// Tansu 0.6: when a member's session expires, the rebalance keeps the
+/// group's generation and SyncGroup can hand the leader a stale
+/// assignment, leaving partitions with no owner. A member that joins and
+/// leaves starts rebalances that bump the generation; Apache Kafka needs
+/// no such nudge.
+/// Joins consumer group `group` (subscribed to `topic`) with a plain
+/// consumer that commits nothing, until it is given partitions (or 60 s
+/// pass), then leaves: two rebalances.
+pub(crate) fn nudge_group(bootstrap: &str, group: &str, topic: &str) {
+    let consumer: BaseConsumer = client_config(bootstrap)
+        .set("group.id", group)
+        .set("client.id", "nudge")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set(
+            "session.timeout.ms",
+            SESSION_TIMEOUT.as_millis().to_string(),
+        )
+        .create()
+        .expect("nudge consumer");
+    consumer.subscribe(&[topic]).expect("nudge subscription");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        // Polling drives the join; the records it reads are dropped.
+        let _ = consumer.poll(Duration::from_millis(100));
+        if consumer.assignment().is_ok_and(|a| a.count() > 0) {
+            break;
+        }
+    }
+    consumer.unsubscribe();
+    // Dropping the consumer closes it: LeaveGroup.
+}
+
 // ---------------------------------------------------------------- producing
 
 /// A producer to one topic that remembers where the broker put each
