@@ -1,8 +1,12 @@
 //! Test-driver throughput: how many events per second an agent processes
 //! under `TestDriver` (the in-memory transport, virtual time).
 //!
-//! `cargo bench -p faust-rs --bench driver`. Target (issue 2): a trivial
-//! per-event agent at 1,000,000 events/s or more.
+//! `cargo bench --workspace --bench driver`. Target (issue 2): a trivial
+//! per-event agent at 1,000,000 events/s or more. The `tables` group puts
+//! a windowed count (issue 5) beside the plain table count: the same
+//! agent, counting per key in a `Table`, a tumbling `WindowedTable` (one
+//! window per event) and a hopping one (five windows per event), memory
+//! store.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -39,6 +43,38 @@ async fn enrich(order: Order) -> Result<Receipt> {
         account: order.account,
         cents: (order.amount * 100.0) as u64,
     })
+}
+
+#[table(name = "plain-counts", default)]
+static PLAIN: Table<String, u64>;
+
+#[table(name = "minute-counts", default, tumbling = "1m", expires = "1h")]
+static PER_MINUTE: faust::window::WindowedTable<String, u64>;
+
+#[table(
+    name = "hopping-counts",
+    default,
+    hopping(size = "5m", step = "1m"),
+    expires = "1h"
+)]
+static HOPPING: faust::window::WindowedTable<String, u64>;
+
+#[agent(topic = "counted")]
+async fn count_plain(n: Event<u64>) -> Result<()> {
+    PLAIN.update(&n.key.unwrap_or_default(), |c| *c += 1)?;
+    Ok(())
+}
+
+#[agent(topic = "counted")]
+async fn count_tumbling(n: Event<u64>) -> Result<()> {
+    PER_MINUTE.update(&n.key.unwrap_or_default(), |c| *c += 1)?;
+    Ok(())
+}
+
+#[agent(topic = "counted")]
+async fn count_hopping(n: Event<u64>) -> Result<()> {
+    HOPPING.update(&n.key.unwrap_or_default(), |c| *c += 1)?;
+    Ok(())
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -133,6 +169,43 @@ fn bench(c: &mut Criterion) {
         )
     });
     group.finish();
+
+    let mut tables = c.benchmark_group("tables");
+    tables.throughput(Throughput::Elements(EVENTS));
+    tables
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(15));
+    let cases: [(&str, App); 3] = [
+        (
+            "plain_table_count",
+            App::bare("bench").table(&PLAIN).agent(&count_plain::AGENT),
+        ),
+        (
+            "tumbling_window_count",
+            App::bare("bench")
+                .table(&PER_MINUTE)
+                .agent(&count_tumbling::AGENT),
+        ),
+        (
+            "hopping_window_count_5_windows",
+            App::bare("bench")
+                .table(&HOPPING)
+                .agent(&count_hopping::AGENT),
+        ),
+    ];
+    for (name, app) in cases {
+        tables.bench_function(name, |b| {
+            b.iter_batched(
+                || loaded(app.clone(), "counted", 1u64, &rt),
+                |mut t| {
+                    rt.block_on(async { t.run_until_idle().await.expect("idle") });
+                    t
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    tables.finish();
 }
 
 criterion_group!(benches, bench);

@@ -172,6 +172,9 @@ fn final_driver() -> TestDriver {
 async fn a_window_closes_once_after_its_grace_and_late_events_change_nothing() {
     let _one_at_a_time = FINAL_TESTS.lock().await;
     let mut t = final_driver();
+    // Created at start, like a sink (a broker that creates no topic on
+    // first use would refuse the first closed window otherwise).
+    assert!(t.broker().topics().contains(&"final-closed".to_owned()));
     t.send("final-views", "a", at("a", 1)).await;
     t.send("final-views", "a", at("a", 3)).await;
     // Stream time 12 s: [0, 10) ended, but its grace runs to 15 s.

@@ -5,7 +5,9 @@
 //! * `group_by` across 4 partitions: two workers in one group count views
 //!   per page exactly as one worker does (and as the input says);
 //! * a leader-only timer runs on exactly one of two workers, and moves to
-//!   the other when that one is killed.
+//!   the other when that one is killed;
+//! * a tumbling windowed count over the Kafka protocol: each window's
+//!   final count comes out once, right, after the stream time passed it.
 //!
 //! Enabled by `FAUST_TEST_BROKER=127.0.0.1:PORT` (see `real_broker.rs`);
 //! `.ci/run` runs it against Tansu with its SQLite engine.
@@ -24,6 +26,8 @@ const PARTITIONS: i32 = 4;
 
 /// One test's names: app id, topics, log folder.
 struct Names {
+    /// Milliseconds since the epoch when the test started.
+    unique: i64,
     test: String,
     suffix: String,
     app: String,
@@ -39,6 +43,7 @@ impl Names {
             .unwrap_or_default();
         let suffix = format!("-{test}-{unique}-{}", std::process::id());
         Names {
+            unique: unique as i64,
             test: test.to_owned(),
             app: format!("streams{suffix}"),
             input: format!("views-in{suffix}"),
@@ -346,4 +351,102 @@ fn a_leader_timer_runs_on_one_of_two_workers_and_moves_when_it_dies() {
         if nudged { ", after a nudge" } else { "" }
     );
     survivor.terminate(Duration::from_secs(30));
+}
+
+#[test]
+fn each_closed_window_comes_out_once_with_its_final_count() {
+    let Some(bootstrap) = broker() else { return };
+    let names = Names::new("w");
+    create_topic(&bootstrap, &names.input, PARTITIONS, &[]);
+    // This test's windows: 10 s windows from a base no other run uses
+    // (runs a second apart are 100 s apart here; a run spans 60 s).
+    let base = names.unique * 100 - (names.unique * 100) % 10_000;
+    let pages = ["/a", "/b", "/c"];
+    let mut input = TaggedProducer::new(&bootstrap, &names.input);
+    let mut truth: BTreeMap<(String, i64), u64> = BTreeMap::new();
+    let send = |input: &mut TaggedProducer, i: usize, page: &str, at: i64| {
+        let user = format!("u{}", i % 13);
+        let value = format!("{{\"user\":\"{user}\",\"page\":\"{page}\",\"at\":{at}}}");
+        input.send(
+            (i % PARTITIONS as usize) as i32,
+            Some(user.as_bytes()),
+            Some(value.as_bytes()),
+        );
+    };
+    // 30 s of views, in time order, into three windows.
+    for i in 0..3_000usize {
+        let at = base + (i as i64) * 10;
+        let page = pages[(i % 3 + (i / 1000) % 2 * (i % 2)) % 3];
+        *truth
+            .entry((page.to_owned(), at - at % 10_000))
+            .or_default() += 1;
+        send(&mut input, i, page, at);
+    }
+    input.flush().unwrap_or_else(|e| panic!("{e}"));
+    let mut solo = names.worker(&bootstrap, &names.app, "solo");
+    let through = format!("{}-count_pages-page-of-repartition", names.app);
+    let all_done = || {
+        all_committed(&bootstrap, &names.app, &names.input)?;
+        all_committed(&bootstrap, &names.app, &through)
+    };
+    wait(
+        &names.test,
+        &[&solo],
+        "the views committed",
+        Duration::from_secs(300),
+        all_done,
+    );
+    // Then, time moves on: one view per page well after, so every page's
+    // partition passes the three windows and their 30 s grace (they close;
+    // the later one stays open). Sent with the others, it could overtake
+    // them on the way through the repartition topic and make them late.
+    for (j, page) in pages.iter().enumerate() {
+        send(&mut input, 3_000 + j, page, base + 60_000);
+    }
+    input.flush().unwrap_or_else(|e| panic!("{e}"));
+    wait(
+        &names.test,
+        &[&solo],
+        "the last views committed",
+        Duration::from_secs(120),
+        all_done,
+    );
+    let mut closed: BTreeMap<(String, i64), Vec<u64>> = BTreeMap::new();
+    let reader = Reader::try_open(&bootstrap, "page-windows-closed", &names.test)
+        .unwrap_or_else(|| fail(&names.test, &[&solo], "no page-windows-closed topic"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        reader.read(Duration::from_secs(1), |r| {
+            let body: serde_json::Value =
+                serde_json::from_slice(r.value.as_deref().unwrap_or_default()).unwrap_or_default();
+            let start = body["start"].as_i64().unwrap_or_default();
+            if start >= base && start < base + 60_000 {
+                let page = r.key_str().trim_matches('"').to_owned();
+                closed
+                    .entry((page, start))
+                    .or_default()
+                    .push(body["value"].as_u64().unwrap_or(0));
+            }
+        });
+        if closed.len() >= truth.len() || Instant::now() > deadline {
+            break;
+        }
+    }
+    let once: BTreeMap<(String, i64), u64> = closed
+        .iter()
+        .filter(|(_, counts)| counts.len() == 1)
+        .map(|(k, counts)| (k.clone(), counts[0]))
+        .collect();
+    if once != truth || closed.len() != truth.len() {
+        fail(
+            &names.test,
+            &[&solo],
+            &format!("closed windows {closed:?}, want each once: {truth:?}"),
+        );
+    }
+    println!(
+        "w: 3,003 views over {} page windows of 10 s: each closed once with its count",
+        truth.len()
+    );
+    solo.terminate(Duration::from_secs(30));
 }

@@ -162,6 +162,12 @@ impl Engine {
                 &[("cleanup.policy", "compact")],
             );
         }
+        // Where windowed tables send their closed windows.
+        for table in self.core.tables.all() {
+            if let Some(topic) = table.window.as_ref().and_then(|w| w.def.emit_closed) {
+                add(topic, self.core.topic(topic).partitions, &[]);
+            }
+        }
         // Dead-letter topics take the largest records a source may hold.
         for topic in self.agents.iter().filter_map(|a| a.dead_letter.as_ref()) {
             let config = [("max.message.bytes", DEAD_LETTER_MAX_BYTES)];
