@@ -1,61 +1,4 @@
 //! [`JoinWindow`]: a stream-stream join within a time window.
-//!
-//! Two agents, one per stream, share a `JoinWindow<K, L, R>`: the left
-//! stream's agent calls [`left`](JoinWindow::left) with each event, the
-//! right one's [`right`](JoinWindow::right); each call keeps the event for
-//! `within` and returns the other stream's events of the same key whose
-//! times are at most `within` away. Both streams must be keyed by `K` and
-//! co-partitioned (the same partition count), like a table and its topic.
-//!
-//! ```
-//! use faust::prelude::*;
-//! use faust::window::JoinWindow;
-//!
-//! #[record]
-//! #[derive(Clone)]
-//! struct Order { id: String, amount: u64 }
-//! #[record]
-//! #[derive(Clone)]
-//! struct Payment { order: String, amount: u64 }
-//! #[record]
-//! struct Paid { order: String, amount: u64, paid: u64 }
-//!
-//! /// Orders that went unpaid for 10 minutes.
-//! async fn unpaid(order_id: String, order: Order) -> Result<()> {
-//!     # let _ = (order_id, order);
-//!     Ok(())
-//! }
-//!
-//! #[table(name = "order-payments", join(within = "10m", on_unmatched = unpaid))]
-//! static PAIRS: JoinWindow<String, Order, Payment>;
-//!
-//! #[agent(topic = "orders", sink = "paid")]
-//! async fn orders(order: Event<Order>) -> Result<Many<Paid>> {
-//!     let payments = PAIRS.left(&order.value.id, order.value.clone())?;
-//!     Ok(payments.into_iter().map(|p| Paid { order: order.value.id.clone(),
-//!         amount: order.value.amount, paid: p.amount }).collect())
-//! }
-//!
-//! #[agent(topic = "payments", sink = "paid")]
-//! async fn payments(payment: Event<Payment>) -> Result<Many<Paid>> {
-//!     let orders = PAIRS.right(&payment.value.order, payment.value.clone())?;
-//!     Ok(orders.into_iter().map(|o| Paid { order: o.id, amount: o.amount,
-//!         paid: payment.value.amount }).collect())
-//! }
-//! # fn main() {}
-//! ```
-//!
-//! Each matching pair is returned once: to whichever of the two events
-//! came second. The **inner** join is what the two agents make of the
-//! returned events. The **left** join adds `on_unmatched`: each left event
-//! that no right event matched is handed to it, once, when its time is
-//! `within + grace` behind the partition's stream time (`grace`, default
-//! zero, is how late a right event may still come). Events later than that
-//! are late, as in a windowed table (`late = "drop" | "dead_letter"`).
-//!
-//! The events are kept in a windowed table of buckets `within` long
-//! (changelog `<app id>-<table>-changelog`), so a restarted or moved
-//! partition gets them back from the changelog.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -70,7 +13,64 @@ use crate::codec::{Codecs, Json, Payload};
 use crate::error::{Error, Result};
 use crate::table::{TableState, with_table};
 
-/// A stream-stream join buffer; see the [module docs](self).
+/// A stream-stream join within a time window.
+///
+/// Two agents, one per stream, share a `JoinWindow<K, L, R>`: the left
+/// stream's agent calls [`left`](JoinWindow::left) with each event, the
+/// right one's [`right`](JoinWindow::right); each call keeps the event for
+/// `within` and returns the other stream's events of the same key whose
+/// times are at most `within` away. Both streams must be keyed by `K` and
+/// co-partitioned (the same partition count), like a table and its topic.
+///
+/// ```
+/// use faust::prelude::*;
+/// use faust::window::JoinWindow;
+///
+/// #[record]
+/// #[derive(Clone)]
+/// struct Order { id: String, amount: u64 }
+/// #[record]
+/// #[derive(Clone)]
+/// struct Payment { order: String, amount: u64 }
+/// #[record]
+/// struct Paid { order: String, amount: u64, paid: u64 }
+///
+/// /// Orders that went unpaid for 10 minutes.
+/// async fn unpaid(order_id: String, order: Order) -> Result<()> {
+///     # let _ = (order_id, order);
+///     Ok(())
+/// }
+///
+/// #[table(name = "order-payments", join(within = "10m", on_unmatched = unpaid))]
+/// static PAIRS: JoinWindow<String, Order, Payment>;
+///
+/// #[agent(topic = "orders", sink = "paid")]
+/// async fn orders(order: Event<Order>) -> Result<Many<Paid>> {
+///     let payments = PAIRS.left(&order.value.id, order.value.clone())?;
+///     Ok(payments.into_iter().map(|p| Paid { order: order.value.id.clone(),
+///         amount: order.value.amount, paid: p.amount }).collect())
+/// }
+///
+/// #[agent(topic = "payments", sink = "paid")]
+/// async fn payments(payment: Event<Payment>) -> Result<Many<Paid>> {
+///     let orders = PAIRS.right(&payment.value.order, payment.value.clone())?;
+///     Ok(orders.into_iter().map(|o| Paid { order: o.id, amount: o.amount,
+///         paid: payment.value.amount }).collect())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// Each matching pair is returned once: to whichever of the two events
+/// came second. The **inner** join is what the two agents make of the
+/// returned events. The **left** join adds `on_unmatched`: each left event
+/// that no right event matched is handed to it, once, when its time is
+/// `within + grace` behind the partition's stream time (`grace`, default
+/// zero, is how late a right event may still come). Events later than that
+/// are late, as in a windowed table (`late = "drop" | "dead_letter"`).
+///
+/// The events are kept in a windowed table of buckets `within` long
+/// (changelog `<app id>-<table>-changelog`), so a restarted or moved
+/// partition gets them back from the changelog.
 pub struct JoinWindow<K, L, R> {
     def: &'static TableDef,
     _types: Types<K, L, R>,
