@@ -67,8 +67,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod common;
+
+use common::{
+    BoxError, Broker, client, cpu_seconds, median, overrides, self_peak_kb, settings_line,
+};
 use faust::prelude::*;
-use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -84,18 +88,6 @@ const CONSUMER_SETTINGS: &[(&str, &str)] = faust::config::CONSUMER_DEFAULTS;
 
 /// The plain loop's producer properties: faust's own defaults.
 const PRODUCER_SETTINGS: &[(&str, &str)] = faust::config::PRODUCER_DEFAULTS;
-
-/// Extra client properties for both sides, from `BENCH_CONSUMER` /
-/// `BENCH_PRODUCER` (`key=value,key=value`): faust gets them through
-/// `App::consumer_config` / `producer_config`, the plain loop directly.
-fn overrides(var: &str) -> Vec<(String, String)> {
-    std::env::var(var)
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
-}
 
 /// The faust worker's default `commit_interval`; the plain loop uses it too.
 fn commit_interval() -> Duration {
@@ -226,8 +218,6 @@ struct SettledOut {
     currency: String,
     large: bool,
 }
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn plain_child(broker: &str, run: &str) -> ExitCode {
     let rt = runtime();
@@ -375,16 +365,6 @@ fn commit(consumer: &StreamConsumer, finished: &mut HashMap<i32, i64>, mode: Com
 // ---------------------------------------------------------------------------
 // Shared helpers.
 
-fn client(broker: &str, settings: &[(&str, &str)]) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", broker);
-    config.set_log_level(RDKafkaLogLevel::Warning);
-    for (k, v) in settings {
-        config.set(*k, *v);
-    }
-    config
-}
-
 /// The children's tokio runtime: multi-thread (one worker per core), or
 /// current-thread with `BENCH_RUNTIME=current_thread` (a diagnostic: it
 /// shows what the hand-off between tasks on different threads costs).
@@ -398,25 +378,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Prints this process's peak RSS for the parent.
 fn report_self() {
-    let hwm = vm_hwm_kb(&std::fs::read_to_string("/proc/self/status").unwrap_or_default());
-    println!("BENCH_CHILD vmhwm_kb={}", hwm.unwrap_or(0));
-}
-
-fn vm_hwm_kb(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// User + system CPU seconds of `/proc/<pid>` (USER_HZ = 100 on Linux).
-fn cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
+    println!("BENCH_CHILD vmhwm_kb={}", self_peak_kb());
 }
 
 /// CPU seconds of every thread of `pid`, by thread id, with its name.
@@ -482,110 +444,6 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-    }
-}
-
-/// Tansu with the memory engine, started through the project's script;
-/// stopped (and its directory removed) on drop.
-struct Broker {
-    script: String,
-    dir: std::path::PathBuf,
-    port: u16,
-}
-
-impl Broker {
-    fn script() -> String {
-        format!("{}/../scripts/tansu", env!("CARGO_MANIFEST_DIR"))
-    }
-
-    /// Fails unless Tansu is installed: the bench never builds it.
-    fn check_installed() -> std::result::Result<(), BoxError> {
-        let root = std::env::var("TANSU_ROOT").unwrap_or_else(|_| {
-            format!(
-                "{}/.cache/faust-rs/tansu",
-                std::env::var("HOME").unwrap_or_default()
-            )
-        });
-        if std::path::Path::new(&format!("{root}/bin/tansu")).exists() {
-            Ok(())
-        } else {
-            Err(format!(
-                "Tansu is not installed in {root}: run `scripts/tansu install` first (~10 min)"
-            )
-            .into())
-        }
-    }
-
-    fn start(tag: &str) -> std::result::Result<Broker, BoxError> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let dir = std::env::temp_dir().join(format!("faust-bench-{}-{tag}", std::process::id()));
-        let broker = Broker {
-            script: Self::script(),
-            dir,
-            port,
-        };
-        let out = Command::new("bash")
-            .arg(&broker.script)
-            .arg("start")
-            .arg(&broker.dir)
-            .arg(port.to_string())
-            .arg("memory")
-            .output()?;
-        if !out.status.success() {
-            return Err(format!(
-                "`scripts/tansu start` failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into());
-        }
-        for topic in [INPUT, SINK, DLQ] {
-            broker.create_topic(topic)?;
-        }
-        Ok(broker)
-    }
-
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn pid(&self) -> String {
-        std::fs::read_to_string(self.dir.join("tansu.pid"))
-            .unwrap_or_default()
-            .trim()
-            .to_owned()
-    }
-
-    fn create_topic(&self, name: &str) -> std::result::Result<(), BoxError> {
-        let out = Command::new("bash")
-            .arg(&self.script)
-            .args([
-                "topic",
-                &self.port.to_string(),
-                name,
-                &PARTITIONS.to_string(),
-            ])
-            .output()?;
-        if !out.status.success() {
-            return Err(format!(
-                "creating topic {name} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into());
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(&self.script)
-            .arg("stop")
-            .arg(&self.dir)
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -828,6 +686,9 @@ fn run_side(
 ) -> std::result::Result<RunResult, BoxError> {
     let (w, n) = (warmup.len() as u64, data.len() as u64);
     let broker = Broker::start(&format!("{side}{run}"))?;
+    for topic in [INPUT, SINK, DLQ] {
+        broker.create_topic(topic, PARTITIONS)?;
+    }
     let reader = SinkReader::start(&broker.address(), w, n)?;
     let spawned_ms = now_ms();
     let worker = Worker::spawn(side, &broker.address(), run)?;
@@ -893,27 +754,6 @@ fn run_side(
         extra,
         threads,
     })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
-
-fn settings_line(settings: &[(&str, &str)]) -> String {
-    settings
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn parent() -> std::result::Result<(), BoxError> {

@@ -85,11 +85,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{
+    BoxError, Broker, client, cpu_seconds, env_u64, median, overrides, self_peak_kb, settings_line,
+    thousands, vm_field_kb,
+};
 use faust::config::RocksDbSettings;
 use faust::prelude::*;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer as _, ThreadedProducer};
@@ -127,8 +132,6 @@ const CHANGELOG_READER_SETTINGS: &[(&str, &str)] = &[
     ("queued.min.messages", "200000"),
     ("queued.max.messages.kbytes", "131072"),
 ];
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 // ---------------------------------------------------------------------------
 // Children.
@@ -259,202 +262,34 @@ fn raw_read(broker: &str, topic: &str) -> std::result::Result<(u64, u64, Duratio
 
 /// Prints this process's peak RSS and CPU time for the parent.
 fn report_self() {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     println!(
         "BENCH_CHILD vmhwm_kb={} cpu_s={:.3}",
-        vm_field_kb(&status, "VmHWM:").unwrap_or(0),
+        self_peak_kb(),
         cpu_seconds("self").unwrap_or(f64::NAN)
     );
 }
 
 // ---------------------------------------------------------------------------
-// Helpers.
-
-fn env_u64(var: &str) -> Option<u64> {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-}
-
-/// `key=value,key=value` from `var`.
-fn overrides(var: &str) -> Vec<(String, String)> {
-    std::env::var(var)
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
-}
-
-fn client(broker: &str, settings: &[(&str, &str)]) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", broker);
-    config.set_log_level(RDKafkaLogLevel::Warning);
-    for (k, v) in settings {
-        config.set(*k, *v);
-    }
-    config
-}
-
-fn vm_field_kb(status: &str, field: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// User + system CPU seconds of `/proc/<pid>` (USER_HZ = 100 on Linux).
-fn cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
-}
-
-fn settings_line(settings: &[(&str, &str)]) -> String {
-    settings
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
-
-/// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-// ---------------------------------------------------------------------------
 // The broker and the data.
 
-/// Tansu with the memory engine, started through the project's script;
-/// stopped (and its directory removed) on drop.
-struct Broker {
-    script: String,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Broker {
-    /// Fails unless Tansu is installed: the bench never builds it.
-    fn check_installed() -> std::result::Result<(), BoxError> {
-        let root = std::env::var("TANSU_ROOT").unwrap_or_else(|_| {
-            format!(
-                "{}/.cache/faust-rs/tansu",
-                std::env::var("HOME").unwrap_or_default()
-            )
-        });
-        if Path::new(&format!("{root}/bin/tansu")).exists() {
-            Ok(())
-        } else {
-            Err(format!(
-                "Tansu is not installed in {root}: run `scripts/tansu install` first (~10 min)"
-            )
-            .into())
+/// Creates the changelog topic of `app_id`'s table as a worker would
+/// (compacted), through the admin API.
+fn create_changelog(broker: &Broker, app_id: &str) -> std::result::Result<String, BoxError> {
+    let name = faust::table::changelog_topic(app_id, TABLE);
+    let admin: AdminClient<DefaultClientContext> = client(&broker.address(), &[]).create()?;
+    let topic = NewTopic::new(&name, PARTITIONS, TopicReplication::Fixed(1))
+        .set("cleanup.policy", "compact");
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let results = rt.block_on(admin.create_topics([&topic], &options))?;
+    for result in results {
+        if let Err((topic, code)) = result {
+            return Err(format!("creating {topic} failed: {code}").into());
         }
     }
-
-    fn start(tag: &str) -> std::result::Result<Broker, BoxError> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("faust-bench-tables-{}-{tag}", std::process::id()));
-        let broker = Broker {
-            script: format!("{}/../scripts/tansu", env!("CARGO_MANIFEST_DIR")),
-            dir,
-            port,
-        };
-        let out = Command::new("bash")
-            .arg(&broker.script)
-            .arg("start")
-            .arg(&broker.dir)
-            .arg(port.to_string())
-            .arg("memory")
-            .output()?;
-        if !out.status.success() {
-            return Err(format!(
-                "`scripts/tansu start` failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into());
-        }
-        Ok(broker)
-    }
-
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn pid(&self) -> String {
-        std::fs::read_to_string(self.dir.join("tansu.pid"))
-            .unwrap_or_default()
-            .trim()
-            .to_owned()
-    }
-
-    fn cpu(&self) -> f64 {
-        cpu_seconds(&self.pid()).unwrap_or(f64::NAN)
-    }
-
-    fn rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()));
-        vm_field_kb(&status.unwrap_or_default(), "VmRSS:").unwrap_or(0) as f64 / 1024.0
-    }
-
-    /// Creates the changelog topic of `app_id`'s table as a worker would
-    /// (compacted), through the admin API.
-    fn create_changelog(&self, app_id: &str) -> std::result::Result<String, BoxError> {
-        let name = faust::table::changelog_topic(app_id, TABLE);
-        let admin: AdminClient<DefaultClientContext> = client(&self.address(), &[]).create()?;
-        let topic = NewTopic::new(&name, PARTITIONS, TopicReplication::Fixed(1))
-            .set("cleanup.policy", "compact");
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let results = rt.block_on(admin.create_topics([&topic], &options))?;
-        for result in results {
-            if let Err((topic, code)) = result {
-                return Err(format!("creating {topic} failed: {code}").into());
-            }
-        }
-        Ok(name)
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(&self.script)
-            .arg("stop")
-            .arg(&self.dir)
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    Ok(name)
 }
 
 /// A changelog record: key (a JSON string), value (a JSON number), and the
@@ -879,7 +714,7 @@ fn phases(
     let history = ["raw", "memory", "rocksdb", "warm"].iter().any(|c| on(c));
     if history {
         let broker = Broker::start("history")?;
-        let topic = broker.create_changelog(HISTORY_APP)?;
+        let topic = create_changelog(&broker, HISTORY_APP)?;
         eprintln!("history: loading {} records...", thousands(records));
         let (loaded, rate) = load_history(&broker.address(), &topic, 0, records, history_keys)?;
         let note = format!(
@@ -1054,7 +889,7 @@ fn phases(
 
     if on("big") && big_keys >= PARTITIONS as u64 {
         let broker = Broker::start("big")?;
-        let topic = broker.create_changelog(BIG_APP)?;
+        let topic = create_changelog(&broker, BIG_APP)?;
         eprintln!("big: loading {} distinct keys...", thousands(big_keys));
         let (loaded, rate) = load_big(&broker.address(), &topic, big_keys)?;
         let note = format!(

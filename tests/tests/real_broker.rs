@@ -35,7 +35,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{
     Reader, Record, SESSION_TIMEOUT, TaggedProducer, WorkerProcess, broker, create_topic,
-    describe_group, group_offsets, log_dir, truncate,
+    describe_group, exited_workers, group_offsets, log_dir, log_tails, truncate,
 };
 use faust::dead_letter::headers;
 use serde::Deserialize;
@@ -786,31 +786,14 @@ impl Run {
     }
 
     fn check_workers(&mut self) {
-        let mut dead = Vec::new();
-        for worker in &mut self.workers {
-            if let Some(status) = worker.exited() {
-                dead.push(format!(
-                    "worker {} exited unexpectedly: {status}",
-                    worker.label
-                ));
-            }
-        }
-        if !dead.is_empty() {
-            self.fail(&dead.join("; "));
+        if let Some(dead) = exited_workers(&mut self.workers) {
+            self.fail(&dead);
         }
     }
 
     /// Panics with `message` and the tail of each worker's log.
     fn fail(&self, message: &str) -> ! {
-        let mut logs = String::new();
-        for worker in &self.workers {
-            logs.push_str(&format!(
-                "\n---- worker {} ({}), last lines:\n{}",
-                worker.label,
-                worker.log.display(),
-                worker.log_tail(25)
-            ));
-        }
+        let logs = log_tails(&self.workers, 25);
         panic!("{}: {message}\n{}{logs}", self.name, self.describe_group());
     }
 }

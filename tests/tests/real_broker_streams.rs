@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{
     Reader, SESSION_TIMEOUT, TaggedProducer, WorkerProcess, broker, create_topic, group_offsets,
-    log_dir, nudge_group,
+    log_dir, log_tails, nudge_group,
 };
 
 const PARTITIONS: i32 = 4;
@@ -79,16 +79,7 @@ impl Names {
 
 /// Fails the test with the workers' last log lines.
 fn fail(test: &str, workers: &[&WorkerProcess], what: &str) -> ! {
-    let mut message = format!("{test}: {what}");
-    for w in workers {
-        message.push_str(&format!(
-            "\n---- {} ({}), last lines:\n{}",
-            w.label,
-            w.log.display(),
-            w.log_tail(15)
-        ));
-    }
-    panic!("{message}");
+    panic!("{test}: {what}{}", log_tails(workers.iter().copied(), 15));
 }
 
 /// Polls `done` every 200 ms until it says so, or fails after `within`.

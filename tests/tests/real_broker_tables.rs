@@ -55,7 +55,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{
     Reader, SESSION_TIMEOUT, TaggedProducer, WorkerProcess, admin, block_on, broker, create_topic,
-    describe_group, end_offsets, group_offsets, log_dir, reader_config, wait_for_topic,
+    describe_group, end_offsets, exited_workers, group_offsets, log_dir, log_tails, reader_config,
+    wait_for_topic,
 };
 use rdkafka::admin::{AdminOptions, ResourceSpecifier};
 use rdkafka::consumer::BaseConsumer;
@@ -1185,31 +1186,14 @@ impl TableRun {
     }
 
     fn check_workers(&mut self) {
-        let mut dead = Vec::new();
-        for worker in &mut self.workers {
-            if let Some(status) = worker.exited() {
-                dead.push(format!(
-                    "worker {} exited unexpectedly: {status}",
-                    worker.label
-                ));
-            }
-        }
-        if !dead.is_empty() {
-            self.fail(&dead.join("; "));
+        if let Some(dead) = exited_workers(&mut self.workers) {
+            self.fail(&dead);
         }
     }
 
     /// Panics with `message`, the group and the tail of each worker's log.
     fn fail(&self, message: &str) -> ! {
-        let mut logs = String::new();
-        for worker in &self.workers {
-            logs.push_str(&format!(
-                "\n---- worker {} ({}), last lines:\n{}",
-                worker.label,
-                worker.log.display(),
-                worker.log_tail(25)
-            ));
-        }
+        let logs = log_tails(&self.workers, 25);
         panic!(
             "{}: {message}\n{}\n(stores and CLI output in {}){logs}",
             self.name,

@@ -172,9 +172,25 @@ struct Item<T> {
     envelope: Envelope,
 }
 
+impl<T> Item<T> {
+    /// The same event carrying `f(value)`.
+    fn map_value<U>(self, f: impl FnOnce(T) -> U) -> Item<U> {
+        Item {
+            value: f(self.value),
+            key: self.key,
+            message: self.message,
+            timestamp: self.timestamp,
+            envelope: self.envelope,
+        }
+    }
+}
+
+/// A stream's items, boxed.
+type BoxedItems<T> = Pin<Box<dyn futures_core::Stream<Item = Item<T>> + Send>>;
+
 /// The events of a stream agent's topics, decoded as `T`.
 pub struct Stream<T> {
-    inner: Pin<Box<dyn futures_core::Stream<Item = Item<T>> + Send>>,
+    inner: BoxedItems<T>,
     agent: Arc<AgentRuntime>,
     control: Arc<StreamControl>,
 }
@@ -348,98 +364,60 @@ impl<T: Send + 'static> Stream<T> {
         }
     }
 
+    /// The stream with its items passed through `f` (which keeps each
+    /// item's envelope), on the same agent and control.
+    fn adapt<U, S>(self, f: impl FnOnce(BoxedItems<T>) -> S) -> Stream<U>
+    where
+        S: futures_core::Stream<Item = Item<U>> + Send + 'static,
+    {
+        Stream {
+            inner: Box::pin(f(self.inner)),
+            agent: self.agent,
+            control: self.control,
+        }
+    }
+
     /// Only the values for which `keep` is true; the others are acked as
     /// they are skipped.
     pub fn filter(self, mut keep: impl FnMut(&T) -> bool + Send + 'static) -> Stream<T> {
-        let Stream {
-            inner,
-            agent,
-            control,
-        } = self;
-        Stream {
-            inner: Box::pin(inner.filter(move |item| std::future::ready(keep(&item.value)))),
-            agent,
-            control,
-        }
+        self.adapt(|inner| inner.filter(move |item| std::future::ready(keep(&item.value))))
     }
 
     /// Each value passed through `f`.
     pub fn map<U: Send + 'static>(self, mut f: impl FnMut(T) -> U + Send + 'static) -> Stream<U> {
-        let Stream {
-            inner,
-            agent,
-            control,
-        } = self;
-        Stream {
-            inner: Box::pin(inner.map(move |item| Item {
-                value: f(item.value),
-                key: item.key,
-                message: item.message,
-                timestamp: item.timestamp,
-                envelope: item.envelope,
-            })),
-            agent,
-            control,
-        }
+        self.adapt(|inner| inner.map(move |item| item.map_value(&mut f)))
     }
 
     /// Each value with its position in the stream, from 0.
     pub fn enumerate(self) -> Stream<(usize, T)> {
-        let Stream {
-            inner,
-            agent,
-            control,
-        } = self;
-        Stream {
-            inner: Box::pin(inner.enumerate().map(|(i, item)| Item {
-                value: (i, item.value),
-                key: item.key,
-                message: item.message,
-                timestamp: item.timestamp,
-                envelope: item.envelope,
-            })),
-            agent,
-            control,
-        }
+        self.adapt(|inner| {
+            inner
+                .enumerate()
+                .map(|(i, item)| item.map_value(|value| (i, value)))
+        })
     }
 
     /// Each value as an [`Event`] with its key (decoded as a string),
     /// headers, topic, partition, offset and timestamp.
     pub fn events(self) -> Stream<Event<T>> {
         self.control.want_keys.store(true, Ordering::Relaxed);
-        let Stream {
-            inner,
-            agent,
-            control,
-        } = self;
-        let events = inner.map(|item| Item {
-            value: Event::new(item.key.clone(), item.value, item.message.clone()),
-            key: item.key,
-            message: item.message,
-            timestamp: item.timestamp,
-            envelope: item.envelope,
-        });
-        Stream {
-            inner: Box::pin(events),
-            agent,
-            control,
-        }
+        self.adapt(|inner| {
+            inner.map(|item| {
+                let (key, message) = (item.key.clone(), item.message.clone());
+                item.map_value(|value| Event::new(key, value, message))
+            })
+        })
     }
 
     /// The same stream, each event also sent on, as it is (key, value,
     /// headers), to each of `topics` (Faust's `stream.echo`). An event is
     /// acked once its copies are on the broker.
     pub fn echo(self, topics: &[&str]) -> Stream<T> {
-        let Stream {
-            inner,
-            agent,
-            control,
-        } = self;
         let topics: Vec<Arc<str>> = topics.iter().map(|t| Arc::from(*t)).collect();
-        let producer = agent.core.producer.clone();
-        let pending = control.pending.clone();
-        Stream {
-            inner: Box::pin(inner.inspect(move |item| {
+        let producer = self.agent.core.producer.clone();
+        let pending = self.control.pending.clone();
+        self.adapt(|inner| {
+            inner.inspect(move |item| {
                 for topic in &topics {
                     pending.push(producer.send(OutgoingRecord {
                         topic: topic.clone(),
@@ -450,10 +428,8 @@ impl<T: Send + 'static> Stream<T> {
                         timestamp: Some(item.message.timestamp),
                     }));
                 }
-            })),
-            agent,
-            control,
-        }
+            })
+        })
     }
 
     /// The events with manual acks (Faust's `stream.noack()`): each is
@@ -464,25 +440,14 @@ impl<T: Send + 'static> Stream<T> {
     pub fn noack(self) -> Stream<Event<T>> {
         self.control.manual.store(true, Ordering::Relaxed);
         self.control.want_keys.store(true, Ordering::Relaxed);
-        let Stream {
-            inner,
-            agent,
-            control,
-        } = self;
-        let to_ack = control.to_ack.clone();
-        let events = inner.map(move |item| Item {
-            value: Event::new(item.key.clone(), item.value, item.message.clone())
-                .with_manual_ack(ManualAck::new(item.envelope.clone(), to_ack.clone())),
-            key: item.key,
-            message: item.message,
-            timestamp: item.timestamp,
-            envelope: item.envelope,
-        });
-        Stream {
-            inner: Box::pin(events),
-            agent,
-            control,
-        }
+        let to_ack = self.control.to_ack.clone();
+        self.adapt(|inner| {
+            inner.map(move |item| {
+                let (key, message) = (item.key.clone(), item.message.clone());
+                let ack = ManualAck::new(item.envelope.clone(), to_ack.clone());
+                item.map_value(|value| Event::new(key, value, message).with_manual_ack(ack))
+            })
+        })
     }
 
     /// Each event with its match in `table`, found under `key(value)`;
@@ -500,26 +465,12 @@ impl<T: Send + 'static> Stream<T> {
         V: Payload,
     {
         let name = table.name();
-        let Stream {
-            inner,
-            agent,
-            control,
-        } = self;
-        let joined = inner.filter_map(move |item| {
-            let found = lookup(table, &key(&item.value), name);
-            std::future::ready(found.map(|v| Item {
-                value: (item.value, v),
-                key: item.key,
-                message: item.message,
-                timestamp: item.timestamp,
-                envelope: item.envelope,
-            }))
-        });
-        Stream {
-            inner: Box::pin(joined),
-            agent,
-            control,
-        }
+        self.adapt(|inner| {
+            inner.filter_map(move |item| {
+                let found = lookup(table, &key(&item.value), name);
+                std::future::ready(found.map(|v| item.map_value(|value| (value, v))))
+            })
+        })
     }
 
     /// Each event with its match in `table` under `key(value)`, or `None`

@@ -656,6 +656,37 @@ impl WorkerProcess {
     }
 }
 
+/// The last `lines` lines of each worker's log, each under a heading, for
+/// a failure message.
+pub(crate) fn log_tails<'a>(
+    workers: impl IntoIterator<Item = &'a WorkerProcess>,
+    lines: usize,
+) -> String {
+    let mut logs = String::new();
+    for worker in workers {
+        logs.push_str(&format!(
+            "\n---- worker {} ({}), last lines:\n{}",
+            worker.label,
+            worker.log.display(),
+            worker.log_tail(lines)
+        ));
+    }
+    logs
+}
+
+/// `worker X exited unexpectedly: STATUS` for each worker that should run
+/// and has exited, joined; `None` when all still run.
+pub(crate) fn exited_workers(workers: &mut [WorkerProcess]) -> Option<String> {
+    let dead: Vec<String> = workers
+        .iter_mut()
+        .filter_map(|w| {
+            let status = w.exited()?;
+            Some(format!("worker {} exited unexpectedly: {status}", w.label))
+        })
+        .collect();
+    (!dead.is_empty()).then(|| dead.join("; "))
+}
+
 impl Drop for WorkerProcess {
     fn drop(&mut self) {
         if !self.stopped {
