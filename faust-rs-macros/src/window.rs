@@ -314,19 +314,7 @@ fn read_join(cx: &Ctxt, opt: &Opt) -> Option<(Duration, Option<Duration>, Option
 
 fn read_hopping(cx: &Ctxt, opt: &Opt) -> Option<WindowKind> {
     let example = "hopping(size = \"10m\", step = \"1m\")";
-    let args = opt.nested(cx, example)?;
-    args.reject_positional(cx, "table", "size");
-    let mut size = Once::new("size");
-    let mut step = Once::new("step");
-    for inner in &args.options {
-        match inner.name().as_str() {
-            "size" => size.set(cx, &inner.key, inner.duration(cx, false)),
-            "step" => step.set(cx, &inner.key, inner.duration(cx, false)),
-            _ => {
-                crate::attr::unknown_option(cx, "hopping option", &inner.key, &["size", "step"]);
-            }
-        }
-    }
+    let [size, step] = duration_pair(cx, opt, "hopping", example, ["size", "step"], false)?;
     let (size_key, step_key) = (size.key().cloned(), step.key().cloned());
     match (size.get(), step.get()) {
         (Some(size), Some(step)) if step > size => {
@@ -356,19 +344,7 @@ fn read_hopping(cx: &Ctxt, opt: &Opt) -> Option<WindowKind> {
 
 fn read_sliding(cx: &Ctxt, opt: &Opt) -> Option<WindowKind> {
     let example = "sliding(before = \"30s\", after = \"30s\")";
-    let args = opt.nested(cx, example)?;
-    args.reject_positional(cx, "table", "before");
-    let mut before = Once::new("before");
-    let mut after = Once::new("after");
-    for inner in &args.options {
-        match inner.name().as_str() {
-            "before" => before.set(cx, &inner.key, inner.duration(cx, true)),
-            "after" => after.set(cx, &inner.key, inner.duration(cx, true)),
-            _ => {
-                crate::attr::unknown_option(cx, "sliding option", &inner.key, &["before", "after"]);
-            }
-        }
-    }
+    let [before, after] = duration_pair(cx, opt, "sliding", example, ["before", "after"], true)?;
     let before = before.get().unwrap_or_default();
     let after = after.get().unwrap_or_default();
     if before.is_zero() && after.is_zero() {
@@ -379,6 +355,31 @@ fn read_sliding(cx: &Ctxt, opt: &Opt) -> Option<WindowKind> {
         return None;
     }
     Some(WindowKind::Sliding { before, after })
+}
+
+/// The two durations of `what(a = "..", b = "..")`, named `names`, each
+/// set at most once (`zero_ok`: whether zero is allowed).
+fn duration_pair(
+    cx: &Ctxt,
+    opt: &Opt,
+    what: &str,
+    example: &str,
+    names: [&'static str; 2],
+    zero_ok: bool,
+) -> Option<[Once<Duration>; 2]> {
+    let args = opt.nested(cx, example)?;
+    args.reject_positional(cx, "table", names[0]);
+    let mut pair = names.map(Once::new);
+    for inner in &args.options {
+        match names.iter().position(|n| inner.name() == *n) {
+            Some(i) => pair[i].set(cx, &inner.key, inner.duration(cx, zero_ok)),
+            None => {
+                let kind = format!("{what} option");
+                crate::attr::unknown_option(cx, &kind, &inner.key, &names);
+            }
+        }
+    }
+    Some(pair)
 }
 
 /// The `WindowDef` static (named `WINDOW`) and the hook functions, for the

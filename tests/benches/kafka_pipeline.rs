@@ -70,7 +70,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 mod common;
 
 use common::{
-    BoxError, Broker, client, cpu_seconds, median, overrides, self_peak_kb, settings_line,
+    BoxError, Broker, client, cpu_seconds, median, overrides, report_fields, self_peak_kb,
+    settings_line,
 };
 use faust::prelude::*;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
@@ -631,13 +632,7 @@ impl Worker {
         if !status.success() {
             return Err(format!("child {pid} exited with {status}").into());
         }
-        let fields: HashMap<String, String> = out
-            .lines()
-            .filter(|l| l.starts_with("BENCH_"))
-            .flat_map(|l| l.split_whitespace().skip(1))
-            .filter_map(|f| f.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        let fields = report_fields(&out);
         if !fields.contains_key("vmhwm_kb") {
             return Err(format!("child {pid} printed no report").into());
         }

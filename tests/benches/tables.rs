@@ -88,8 +88,8 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{
-    BoxError, Broker, client, cpu_seconds, env_u64, median, overrides, self_peak_kb, settings_line,
-    thousands, vm_field_kb,
+    BoxError, Broker, client, cpu_seconds, env_u64, median, overrides, report_fields, self_peak_kb,
+    settings_line, thousands, vm_field_kb,
 };
 use faust::config::RocksDbSettings;
 use faust::prelude::*;
@@ -500,13 +500,7 @@ fn run_child(
     if !status.success() {
         return Err(format!("{case}: the child exited with {status}").into());
     }
-    let fields: HashMap<String, String> = out
-        .lines()
-        .filter(|l| l.starts_with("BENCH_"))
-        .flat_map(|l| l.split_whitespace().skip(1))
-        .filter_map(|f| f.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let fields = report_fields(&out);
     let field = |k: &str| -> std::result::Result<f64, BoxError> {
         fields
             .get(k)

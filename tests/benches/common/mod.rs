@@ -5,6 +5,7 @@
 //! every helper.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -48,6 +49,16 @@ pub(crate) fn settings_line(settings: &[(&str, &str)]) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The `key=value` fields of a child's `BENCH_...` report lines.
+pub(crate) fn report_fields(out: &str) -> HashMap<String, String> {
+    out.lines()
+        .filter(|l| l.starts_with("BENCH_"))
+        .flat_map(|l| l.split_whitespace().skip(1))
+        .filter_map(|f| f.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }
 
 /// A field of `/proc/<pid>/status` in kB (`VmHWM:`, `VmRSS:`).
