@@ -9,13 +9,14 @@
 //! event produced is on the broker).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::app::AppCore;
 use crate::error::Result;
+use crate::origin::Origin;
 use crate::time::Clock;
-use crate::transport::Delivery;
+use crate::transport::{Delivery, Message};
 
 tokio::task_local! {
     static SCOPE: Scope;
@@ -30,64 +31,55 @@ pub(crate) struct Scope {
 }
 
 /// The event the current code handles, if any: table writes go to its
-/// partition (co-partitioning), and windowed tables use its time.
+/// partition (co-partitioning), windowed tables use its time, and what it
+/// writes carries its [`Origin`].
 #[derive(Clone, Debug, Default)]
 pub(crate) enum Source {
     /// A task or timer: no event.
     #[default]
     None,
-    /// A per-event handler: this partition, and the event's time (ms; the
-    /// record's timestamp field once decoded, else its Kafka timestamp).
-    Partition {
-        partition: i32,
-        timestamp: std::cell::Cell<i64>,
-    },
-    /// A stream agent: the event it iterated last.
-    Stream(Arc<StreamCursor>),
+    /// A per-event handler's event, or the event a stream agent iterated
+    /// last.
+    Event(Arc<Cursor>),
 }
 
-/// Where a stream agent is: the partition and time of the event it
-/// iterated last.
-#[derive(Debug)]
-pub(crate) struct StreamCursor {
-    partition: AtomicI32,
+/// The event code runs for: the message, its time, and how many records
+/// it has written so far.
+#[derive(Debug, Default)]
+pub(crate) struct Cursor {
+    message: Mutex<Option<Arc<Message>>>,
     timestamp: AtomicI64,
+    written: AtomicU32,
 }
 
-impl Default for StreamCursor {
-    fn default() -> Self {
-        StreamCursor {
-            partition: AtomicI32::new(-1),
-            timestamp: AtomicI64::new(0),
-        }
-    }
-}
-
-impl StreamCursor {
-    /// Now at an event of `partition` with time `timestamp`.
-    pub(crate) fn set(&self, partition: i32, timestamp: i64) {
-        self.partition.store(partition, Ordering::Relaxed);
+impl Cursor {
+    /// Now at `message`, with time `timestamp` (ms).
+    pub(crate) fn set(&self, message: &Arc<Message>, timestamp: i64) {
+        *self.message.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.clone());
         self.timestamp.store(timestamp, Ordering::Relaxed);
+        self.written.store(0, Ordering::Relaxed);
+    }
+
+    fn message(&self) -> Option<Arc<Message>> {
+        self.message
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
 impl Source {
     /// The source of one event handled by a per-event agent.
-    pub(crate) fn event(message: &crate::transport::Message) -> Self {
-        Source::Partition {
-            partition: message.partition,
-            timestamp: std::cell::Cell::new(message.timestamp),
-        }
+    pub(crate) fn event(message: &Arc<Message>) -> Self {
+        let cursor = Cursor::default();
+        cursor.set(message, message.timestamp);
+        Source::Event(Arc::new(cursor))
     }
 
     pub(crate) fn partition(&self) -> Option<i32> {
         match self {
             Source::None => None,
-            Source::Partition { partition, .. } => Some(*partition),
-            Source::Stream(cursor) => {
-                let p = cursor.partition.load(Ordering::Relaxed);
-                (p >= 0).then_some(p)
-            }
+            Source::Event(cursor) => cursor.message().map(|m| m.partition),
         }
     }
 
@@ -96,18 +88,40 @@ impl Source {
     pub(crate) fn timestamp(&self) -> Option<i64> {
         match self {
             Source::None => None,
-            Source::Partition { timestamp, .. } => Some(timestamp.get()),
-            Source::Stream(cursor) => (cursor.partition.load(Ordering::Relaxed) >= 0)
-                .then(|| cursor.timestamp.load(Ordering::Relaxed)),
+            Source::Event(cursor) => cursor
+                .message()
+                .map(|_| cursor.timestamp.load(Ordering::Relaxed)),
         }
     }
 
     /// The event's time, as its record's timestamp field says.
     pub(crate) fn set_timestamp(&self, ms: i64) {
+        if let Source::Event(cursor) = self {
+            cursor.timestamp.store(ms, Ordering::Relaxed);
+        }
+    }
+
+    /// Where the current event is, if code runs for one (`seq` 0).
+    pub(crate) fn origin(&self) -> Option<Origin> {
         match self {
-            Source::None => {}
-            Source::Partition { timestamp, .. } => timestamp.set(ms),
-            Source::Stream(cursor) => cursor.timestamp.store(ms, Ordering::Relaxed),
+            Source::None => None,
+            Source::Event(cursor) => cursor.message().map(|m| Origin {
+                topic: m.topic.clone(),
+                partition: m.partition,
+                offset: m.offset,
+                seq: 0,
+            }),
+        }
+    }
+
+    /// The origin header of the next record the current event writes:
+    /// its origin and the record's number among the event's records.
+    pub(crate) fn stamp(&self, headers: &mut crate::transport::Headers) {
+        if let Source::Event(cursor) = self
+            && let Some(origin) = self.origin()
+        {
+            let seq = cursor.written.fetch_add(1, Ordering::Relaxed);
+            Origin { seq, ..origin }.stamp(headers);
         }
     }
 }
@@ -142,6 +156,18 @@ pub(crate) struct Pending(Arc<Mutex<Unfinished>>);
 struct Unfinished {
     deliveries: Vec<Delivery>,
     late: Vec<crate::window::LateEvent>,
+    /// While set, table writes note what they replace.
+    undoable: bool,
+    undo: Vec<Undo>,
+}
+
+/// What a table write replaced: put back if the event's handler fails.
+#[derive(Debug)]
+pub(crate) struct Undo {
+    pub(crate) table: &'static str,
+    pub(crate) partition: i32,
+    pub(crate) key: bytes::Bytes,
+    pub(crate) previous: Option<bytes::Bytes>,
 }
 
 impl Pending {
@@ -180,6 +206,51 @@ impl Pending {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// Starts an attempt at an event: with `undoable`, table writes note
+    /// what they replace, so a failed attempt can be taken back.
+    pub(crate) fn begin_attempt(&self, undoable: bool) {
+        let mut unfinished = self.lock();
+        unfinished.undoable = undoable;
+        unfinished.undo.clear();
+    }
+
+    /// Whether table writes should note what they replace now; when they
+    /// should, `previous` gives it for a key not noted yet.
+    pub(crate) fn note_write(
+        &self,
+        table: &'static str,
+        partition: i32,
+        key: &bytes::Bytes,
+        previous: impl FnOnce() -> crate::error::Result<Option<bytes::Bytes>>,
+    ) -> crate::error::Result<()> {
+        let mut unfinished = self.lock();
+        if !unfinished.undoable
+            || unfinished
+                .undo
+                .iter()
+                .any(|u| u.table == table && u.partition == partition && u.key == *key)
+        {
+            return Ok(());
+        }
+        let previous = previous()?;
+        unfinished.undo.push(Undo {
+            table,
+            partition,
+            key: key.clone(),
+            previous,
+        });
+        Ok(())
+    }
+
+    /// The writes of the attempt to take back, newest first; noting stops.
+    pub(crate) fn take_undo(&self) -> Vec<Undo> {
+        let mut unfinished = self.lock();
+        unfinished.undoable = false;
+        let mut undo = std::mem::take(&mut unfinished.undo);
+        undo.reverse();
+        undo
+    }
+
     /// Records an event a windowed table found late.
     pub(crate) fn push_late(&self, late: crate::window::LateEvent) {
         self.lock().late.push(late);
@@ -193,6 +264,11 @@ impl Pending {
         }
         std::mem::take(&mut unfinished.late)
     }
+}
+
+/// Stamps `headers` with the current event's origin, if code runs for one.
+pub(crate) fn stamp_origin(headers: &mut crate::transport::Headers) {
+    with_scope(|scope| scope.source.stamp(headers));
 }
 
 /// Calls `f` with the current scope, if code runs inside one.

@@ -26,6 +26,7 @@ pub mod cli;
 pub mod codec;
 pub(crate) mod context;
 pub mod error;
+pub mod origin;
 pub mod record;
 pub mod stream;
 pub mod table;

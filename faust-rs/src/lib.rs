@@ -106,6 +106,9 @@ pub use faust_rs_runtime::transport::{
 #[doc(inline)]
 pub use faust_rs_runtime::agent::dead_letter;
 
+#[doc(inline)]
+pub use faust_rs_runtime::origin;
+
 #[doc(no_inline)]
 pub use faust_rs_runtime::__bytes::Bytes;
 

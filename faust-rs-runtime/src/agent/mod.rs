@@ -298,13 +298,14 @@ impl EmitCx<'_> {
                 Some(codec) => codec.encode(value)?,
                 None => continue,
             };
-            let delivery = self.producer.send(OutgoingRecord {
+            let mut record = OutgoingRecord {
                 topic: sink.topic.clone(),
                 key: self.key.cloned(),
                 value: Some(bytes),
                 ..OutgoingRecord::default()
-            });
-            self.pending.push(delivery);
+            };
+            crate::context::stamp_origin(&mut record.headers);
+            self.pending.push(self.producer.send(record));
         }
         Ok(())
     }

@@ -370,7 +370,7 @@ impl AgentRuntime {
         let scope = Scope {
             core: self.core.clone(),
             pending: control.pending().clone(),
-            source: Source::Stream(control.cursor()),
+            source: Source::Event(control.cursor()),
         };
         let result = scope.run(handler.run(source)).await;
         if let Some(stop) = control.take_stop() {
@@ -428,15 +428,28 @@ impl AgentRuntime {
                 reply: reply.as_ref(),
                 codecs: &self.core.codecs,
             };
+            let source = Source::event(message);
             let scope = Scope {
                 core: self.core.clone(),
                 pending: pending.clone(),
-                source: Source::event(message),
+                source: source.clone(),
             };
-            let failure = match scope.run(handler.handle(message, input, emit)).await {
-                Ok(()) => return self.finish_event(message, pending).await,
+            // A failed attempt's table writes are taken back before the
+            // retry or the dead letter: each event counts once.
+            let undoable = self.retries > 0 || self.on_error == OnError::DeadLetter;
+            pending.begin_attempt(undoable && !self.core.tables.is_empty());
+            let failure = match scope
+                .clone()
+                .run(handler.handle(message, input, emit))
+                .await
+            {
+                Ok(()) => {
+                    pending.take_undo();
+                    return self.finish_event(message, pending, source).await;
+                }
                 Err(failure) => failure,
             };
+            self.take_back(&scope, pending)?;
             if failure.retryable() && attempt <= self.retries {
                 let delay = self
                     .retry_backoff
@@ -453,17 +466,41 @@ impl AgentRuntime {
         }
     }
 
+    /// Puts back what a failed attempt's table writes replaced (each a
+    /// write of its own, to the store and the changelog).
+    fn take_back(&self, scope: &Scope, pending: &Pending) -> Result<()> {
+        let undo = pending.take_undo();
+        if undo.is_empty() {
+            return Ok(());
+        }
+        scope.clone().enter(|| {
+            for write in undo {
+                if let Some(table) = self.core.tables.get(write.table) {
+                    table.write_at(write.partition, write.key, write.previous)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// What an event leaves once its handler is done: windows its updates
     /// closed (their final results go out as part of the event), and late
     /// events whose table dead-letters them.
-    pub(crate) async fn finish_event(&self, message: &Message, pending: &Pending) -> Result<()> {
+    /// `source` is the handler's (what closing writes continues its
+    /// records' numbering).
+    pub(crate) async fn finish_event(
+        &self,
+        message: &Message,
+        pending: &Pending,
+        source: Source,
+    ) -> Result<()> {
         if !self.core.tables.has_windows() {
             return Ok(());
         }
         let scope = Scope {
             core: self.core.clone(),
             pending: pending.clone(),
-            source: Source::event(message),
+            source,
         };
         let late = scope.run(crate::window::finish(pending)).await;
         for event in late {

@@ -36,6 +36,7 @@
 //! | offset commit interval | `2.8s` | [`commit_interval(d)`](crate::App::commit_interval) | `commit_interval` (duration string) | `FAUST_COMMIT_INTERVAL` | — |
 //! | records buffered per agent before reading pauses, and events it may run ahead of the broker | `4096` | [`queue_capacity(n)`](crate::App::queue_capacity) | `queue_capacity` (integer ≥ 1) | `FAUST_QUEUE_CAPACITY` | — |
 //! | where tables keep their data | `memory://` | [`store(url)`](crate::App::store) | `store` (`"memory://"`, `"rocksdb://DIR"`) | `FAUST_STORE` | — |
+//! | exact table state: replayed events leave tables alone, recovery stops at the committed input | `true` | [`exact_state(on)`](crate::App::exact_state) | `exact_state` (`true`, `false`) | `FAUST_EXACT_STATE` | — |
 //! | warm copies of other workers' table partitions | `0` | [`standby_replicas(n)`](crate::App::standby_replicas) | `standby_replicas` (integer ≥ 0) | `FAUST_STANDBY_REPLICAS` | — |
 //! | RocksDB block cache, shared by all partitions | `64MiB` | [`rocksdb(settings)`](crate::App::rocksdb) | `rocksdb_block_cache` (bytes or `"64MiB"`) | `FAUST_ROCKSDB_BLOCK_CACHE` | — |
 //! | RocksDB memtable budget, shared by all partitions | `64MiB` | [`rocksdb(settings)`](crate::App::rocksdb) | `rocksdb_write_buffer` (bytes or `"64MiB"`) | `FAUST_ROCKSDB_WRITE_BUFFER` | — |
@@ -185,6 +186,12 @@ pub struct Settings {
     /// Warm copies kept of table partitions this worker does not own
     /// (Faust's `table_standby_replicas`).
     pub standby_replicas: u32,
+    /// Exact table state on any broker (default `true`): each changelog
+    /// record carries the input event that wrote it, a table partition
+    /// keeps the highest one it applied, replayed events at or below it
+    /// leave the table alone, and recovery ignores records of events past
+    /// the committed input offset. `false`: at-least-once tables.
+    pub exact_state: bool,
     /// RocksDB tuning, for tables stored in RocksDB.
     pub rocksdb: RocksDbSettings,
     /// Raw librdkafka properties for the consumer, e.g. `fetch.min.bytes`.
@@ -520,6 +527,7 @@ impl Default for Settings {
             queue_capacity: 4096,
             store: "memory://".to_owned(),
             standby_replicas: 0,
+            exact_state: true,
             rocksdb: RocksDbSettings::default(),
             consumer: BTreeMap::new(),
             producer: BTreeMap::new(),
@@ -540,6 +548,7 @@ impl fmt::Debug for Settings {
             .field("queue_capacity", &self.queue_capacity)
             .field("store", &self.store)
             .field("standby_replicas", &self.standby_replicas)
+            .field("exact_state", &self.exact_state)
             .field("rocksdb", &self.rocksdb)
             .field("consumer", &Masked(&self.consumer))
             .field("producer", &Masked(&self.producer))
@@ -664,6 +673,7 @@ enum Scalar {
     QueueCapacity,
     Store,
     StandbyReplicas,
+    ExactState,
     RocksDbBlockCache,
     RocksDbWriteBuffer,
     RocksDbCompression,
@@ -671,7 +681,7 @@ enum Scalar {
 }
 
 impl Scalar {
-    const ALL: [Scalar; 11] = [
+    const ALL: [Scalar; 12] = [
         Scalar::Broker,
         Scalar::TopicPartitions,
         Scalar::TopicReplicationFactor,
@@ -679,6 +689,7 @@ impl Scalar {
         Scalar::QueueCapacity,
         Scalar::Store,
         Scalar::StandbyReplicas,
+        Scalar::ExactState,
         Scalar::RocksDbBlockCache,
         Scalar::RocksDbWriteBuffer,
         Scalar::RocksDbCompression,
@@ -698,6 +709,7 @@ impl Scalar {
             Scalar::QueueCapacity => "queue_capacity",
             Scalar::Store => "store",
             Scalar::StandbyReplicas => "standby_replicas",
+            Scalar::ExactState => "exact_state",
             Scalar::RocksDbBlockCache => "rocksdb_block_cache",
             Scalar::RocksDbWriteBuffer => "rocksdb_write_buffer",
             Scalar::RocksDbCompression => "rocksdb_compression",
@@ -714,6 +726,7 @@ impl Scalar {
             Scalar::QueueCapacity => "FAUST_QUEUE_CAPACITY",
             Scalar::Store => "FAUST_STORE",
             Scalar::StandbyReplicas => "FAUST_STANDBY_REPLICAS",
+            Scalar::ExactState => "FAUST_EXACT_STATE",
             Scalar::RocksDbBlockCache => "FAUST_ROCKSDB_BLOCK_CACHE",
             Scalar::RocksDbWriteBuffer => "FAUST_ROCKSDB_WRITE_BUFFER",
             Scalar::RocksDbCompression => "FAUST_ROCKSDB_COMPRESSION",
@@ -731,6 +744,7 @@ impl Scalar {
             Scalar::CommitInterval => "a duration above zero such as 2.8s, 500ms or 1m",
             Scalar::Store => "a store URL: memory:// or rocksdb://DIR",
             Scalar::StandbyReplicas => "a whole number from 0 up",
+            Scalar::ExactState => "true or false",
             Scalar::RocksDbBlockCache | Scalar::RocksDbWriteBuffer => {
                 "a size in bytes such as 67108864, 64MiB or 1GiB"
             }
@@ -748,6 +762,7 @@ impl Scalar {
             Scalar::QueueCapacity => "4096",
             Scalar::Store => "rocksdb://data",
             Scalar::StandbyReplicas => "1",
+            Scalar::ExactState => "true",
             Scalar::RocksDbBlockCache | Scalar::RocksDbWriteBuffer => "64MiB",
             Scalar::RocksDbCompression => "lz4",
             Scalar::RocksDbMaxOpenFiles => "256",
@@ -780,6 +795,7 @@ impl Scalar {
     fn toml_text(self, value: &toml::Value) -> Result<String, String> {
         match value {
             toml::Value::String(s) => Ok(s.clone()),
+            toml::Value::Boolean(b) if matches!(self, Scalar::ExactState) => Ok(b.to_string()),
             toml::Value::Integer(i)
                 if !self.is_text()
                     || matches!(self, Scalar::RocksDbBlockCache | Scalar::RocksDbWriteBuffer) =>
@@ -816,6 +832,7 @@ impl Scalar {
                 settings.store = raw.to_owned();
             }
             Scalar::StandbyReplicas => settings.standby_replicas = raw.parse().map_err(|_| ())?,
+            Scalar::ExactState => settings.exact_state = raw.parse().map_err(|_| ())?,
             Scalar::RocksDbBlockCache => {
                 settings.rocksdb.block_cache = parse_bytes(raw).filter(|n| *n > 0).ok_or(())?;
             }
@@ -853,6 +870,7 @@ impl Scalar {
             Scalar::QueueCapacity => settings.queue_capacity.to_string(),
             Scalar::Store => format!("{:?}", settings.store),
             Scalar::StandbyReplicas => settings.standby_replicas.to_string(),
+            Scalar::ExactState => settings.exact_state.to_string(),
             // Exact bytes: they read back as they were.
             Scalar::RocksDbBlockCache => settings.rocksdb.block_cache.to_string(),
             Scalar::RocksDbWriteBuffer => settings.rocksdb.write_buffer.to_string(),
@@ -1281,7 +1299,7 @@ mod tests {
             msg,
             "configuration error: faust.toml: unknown key `brokers`; the known keys are broker, \
              topic_partitions, topic_replication_factor, commit_interval, queue_capacity, store, \
-             standby_replicas, rocksdb_block_cache, rocksdb_write_buffer, rocksdb_compression, \
+             standby_replicas, exact_state, rocksdb_block_cache, rocksdb_write_buffer, rocksdb_compression, \
              rocksdb_max_open_files, consumer, producer, admin"
         );
     }

@@ -256,6 +256,17 @@ impl App {
         self
     }
 
+    /// Exact table state (default on): a table counts each input event
+    /// once however often a crash makes the worker process it, on any
+    /// Kafka-protocol broker. Off: tables are at-least-once like their
+    /// sinks (a replayed event updates them again). See the README's
+    /// exactly-once chapter for what each costs.
+    pub fn exact_state(mut self, on: bool) -> Self {
+        self.settings.exact_state = on;
+        self.settings.mark("exact_state", Source::App);
+        self
+    }
+
     /// RocksDB tuning: the block cache and memtable budget every partition
     /// shares, compression, open files.
     ///

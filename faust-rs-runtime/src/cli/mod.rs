@@ -364,11 +364,13 @@ fn with_tables(
                 .collect();
         let reader = transport.changelog_reader(&app.id)?;
         // Blocking reads: nothing else runs on this runtime meanwhile.
-        tables.assign(&partitions, &*reader).or_else(|e| match e {
-            // A changelog that does not exist yet: the table is empty.
-            Error::Transport { .. } if e.to_string().contains("Unknown") => Ok(0),
-            e => Err(e),
-        })?;
+        tables
+            .assign(&partitions, &*reader, None)
+            .or_else(|e| match e {
+                // A changelog that does not exist yet: the table is empty.
+                Error::Transport { .. } if e.to_string().contains("Unknown") => Ok(0),
+                e => Err(e),
+            })?;
         f(&tables, &settings)
     });
     match result {

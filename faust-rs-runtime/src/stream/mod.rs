@@ -46,7 +46,7 @@ use crate::agent::ack::{Completions, Envelope, Inbox, ManualAck};
 use crate::agent::runner::AgentRuntime;
 use crate::agent::{Event, Failure};
 use crate::codec::Payload;
-use crate::context::{Pending, StreamCursor};
+use crate::context::{Cursor, Pending};
 use crate::error::{Error, Result};
 use crate::transport::{Message, OutgoingRecord};
 
@@ -95,7 +95,7 @@ pub(crate) struct StreamControl {
     manual: AtomicBool,
     finished: AtomicBool,
     /// Partition and time of the event handed out last.
-    cursor: Arc<StreamCursor>,
+    cursor: Arc<Cursor>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -105,7 +105,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl StreamControl {
     /// Where the stream is (the event handed out last), shared with the
     /// scope.
-    pub(crate) fn cursor(&self) -> Arc<StreamCursor> {
+    pub(crate) fn cursor(&self) -> Arc<Cursor> {
         self.cursor.clone()
     }
 
@@ -250,7 +250,7 @@ impl<T: Payload> Stream<T> {
                         let timestamp = value.event_time().unwrap_or(message.timestamp);
                         // Now, not when the item leaves the stream: the
                         // combinators (a join's table lookup) see its partition.
-                        control.cursor.set(message.partition, timestamp);
+                        control.cursor.set(&message, timestamp);
                         let item = Item {
                             value,
                             key,
@@ -498,13 +498,14 @@ impl<T: Send + 'static> Stream<T> {
         let core = &self.agent.core;
         for (topic, serializer) in &self.agent.sink_topics {
             let bytes = core.codecs.for_type::<U>(*serializer)?.encode(&value)?;
-            let delivery = core.producer.send(OutgoingRecord {
+            let mut record = OutgoingRecord {
                 topic: topic.clone(),
                 key: key.clone(),
                 value: Some(bytes),
                 ..OutgoingRecord::default()
-            });
-            self.control.pending.push(delivery);
+            };
+            crate::context::stamp_origin(&mut record.headers);
+            self.control.pending.push(core.producer.send(record));
         }
         Ok(())
     }

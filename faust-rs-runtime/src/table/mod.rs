@@ -120,7 +120,7 @@ pub fn rebuild(app: &crate::App) -> Result<RebuildReport> {
     let count: usize = list.iter().map(|t| t.partitions as usize).sum();
     let tables = Tables::new(list, false);
     let reader = transport.changelog_reader(app.id())?;
-    let records = tables.assign(&partitions, &*reader)?;
+    let records = tables.assign(&partitions, &*reader, None)?;
     tables.close();
     Ok(RebuildReport {
         records,

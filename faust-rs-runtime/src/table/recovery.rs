@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::state::TableState;
-use super::store::{ChangelogRecord, PartitionStore};
+use super::store::{ChangelogRecord, PartitionStore, SourceKey, SourceOffsets};
 use crate::error::Result;
+use crate::origin::Origin;
 use crate::transport::Message;
 
 /// Records applied per write (one RocksDB `WriteBatch`).
@@ -59,10 +60,17 @@ struct Plan {
     store: Arc<PartitionStore>,
     chunk: Vec<ChangelogRecord>,
     records: u64,
+    /// The offset of the last record read.
+    read: Option<i64>,
+    /// Records left out: their events come after the committed input.
+    ignored: u64,
 }
 
 /// Brings every target up to its changelog's end; returns how many
-/// changelog records it read. `purpose` names the work
+/// changelog records it read. With `resume` (the offsets the worker
+/// resumes each input partition from), an exact-state table leaves out
+/// the records of events at or past them: those events are processed
+/// again, and their records may be part of an event only. `purpose` names the work
 /// in logs (`recovering`, `following`). With `skip_owned`, records of a
 /// partition in that set by the time they are applied are dropped (a
 /// standby must not overwrite what the partition's new owner writes; a
@@ -72,6 +80,7 @@ pub(crate) fn recover_partitions(
     reader: &dyn ChangelogRead,
     purpose: &str,
     skip_owned: Option<&Mutex<BTreeSet<i32>>>,
+    resume: Option<&SourceOffsets>,
 ) -> Result<u64> {
     // By partition, then by changelog: finding a record's plan hashes an
     // integer, not the topic name (this runs for every record).
@@ -105,6 +114,8 @@ pub(crate) fn recover_partitions(
             store,
             chunk: Vec::with_capacity(CHUNK),
             records: 0,
+            read: None,
+            ignored: 0,
         };
         let same = plans.entry(partition).or_default();
         match same
@@ -123,7 +134,7 @@ pub(crate) fn recover_partitions(
     let mut done: u64 = 0;
     let mut last_report = started;
     let apply_chunk = |plan: &mut Plan| -> Result<()> {
-        if plan.chunk.is_empty() {
+        if plan.chunk.is_empty() && plan.ignored == 0 {
             return Ok(());
         }
         // A global table's partitions are applied whoever owns them.
@@ -134,7 +145,7 @@ pub(crate) fn recover_partitions(
             .as_ref()
             .is_none_or(|o| !o.contains(&plan.target.partition))
         {
-            plan.store.apply_changelog(&plan.chunk)?;
+            plan.store.apply_changelog(&plan.chunk, plan.read)?;
         }
         plan.chunk.clear();
         Ok(())
@@ -150,9 +161,25 @@ pub(crate) fn recover_partitions(
         };
         plan.records += 1;
         done += 1;
+        plan.read = Some(message.offset);
         if let Some(key) = &message.key {
-            plan.chunk
-                .push((message.offset, key.clone(), message.value.clone()));
+            let origin =
+                Origin::from_headers(&message.headers).map(|o| ((o.topic, o.partition), o.offset));
+            let after_resume = |(source, offset): &(SourceKey, i64)| {
+                resume
+                    .and_then(|r| r.get(source))
+                    .is_some_and(|next| offset >= next)
+            };
+            if plan.target.table.is_exact() && origin.as_ref().is_some_and(after_resume) {
+                plan.ignored += 1;
+            } else {
+                plan.chunk.push(ChangelogRecord {
+                    offset: message.offset,
+                    key: key.clone(),
+                    value: message.value.clone(),
+                    origin,
+                });
+            }
         }
         if plan.chunk.len() >= CHUNK {
             apply_chunk(plan)?;
@@ -175,6 +202,13 @@ pub(crate) fn recover_partitions(
         let entry = by_table.entry(plan.target.table.def.name).or_default();
         entry.0 += plan.records;
         entry.1.push(plan.target.partition);
+    }
+    let ignored: u64 = plans.values().flatten().map(|p| p.ignored).sum();
+    if ignored > 0 {
+        tracing::info!(
+            "{purpose}: left out {ignored} changelog records of events past the committed \
+             input offsets (they are processed again)"
+        );
     }
     for (table, (records, mut partitions)) in by_table {
         partitions.sort_unstable();

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 
 use super::recovery::{ChangelogRead, ChangelogTarget, recover_partitions};
-use super::store::{PartitionStore, RocksEnv, StoreKind};
+use super::store::{PartitionStore, RocksEnv, SourceOffsets, StoreKind};
 use crate::app::config::Settings;
 use crate::app::registry::TableDef;
 use crate::codec::{Codecs, Payload};
@@ -29,6 +29,9 @@ pub(crate) struct TableState {
     stores: Mutex<HashMap<i32, Arc<PartitionStore>>>,
     /// A windowed table's windows.
     pub(crate) window: Option<WindowState>,
+    /// Exact state (the `exact_state` setting; never for global tables,
+    /// whose partitions many workers write).
+    exact: bool,
 }
 
 impl fmt::Debug for TableState {
@@ -87,6 +90,7 @@ impl TableState {
             app_id: app_id.to_owned(),
             stores: Mutex::new(HashMap::new()),
             window: def.window.map(WindowState::new),
+            exact: settings.exact_state && !def.kind.is_global(),
         })
     }
 
@@ -102,6 +106,7 @@ impl TableState {
             app_id: app_id.to_owned(),
             stores: Mutex::new(HashMap::new()),
             window: def.window.map(WindowState::new),
+            exact: settings.exact_state && !def.kind.is_global(),
         }
     }
 
@@ -194,11 +199,48 @@ impl TableState {
         Ok(store)
     }
 
-    /// Flushes and closes `partition`'s store (the next owner has it).
-    pub(crate) fn close(&self, partition: i32) -> Result<()> {
+    /// Clears `partition`'s store if it was kept as a standby and holds
+    /// writes of events at or past `resume`: records a standby applied may
+    /// be part of an event only, which exact state cannot undo.
+    fn drop_followed_state(&self, partition: i32, resume: &SourceOffsets) -> Result<()> {
+        let Some(store) = self.lock().get(&partition).cloned() else {
+            return Ok(());
+        };
+        if !store.was_followed() {
+            return Ok(());
+        }
+        let ahead = store
+            .sources()
+            .iter()
+            .any(|(source, offset)| resume.get(source).is_some_and(|next| offset >= next));
+        if ahead {
+            tracing::info!(
+                table = self.def.name,
+                partition,
+                "the standby copy holds writes of events not committed yet; rebuilding the \
+                 partition from its changelog (exact state)"
+            );
+            store.clear()?;
+        }
+        Ok(())
+    }
+
+    /// Whether this table keeps exact state.
+    pub(crate) fn is_exact(&self) -> bool {
+        self.exact
+    }
+
+    /// Flushes and closes `partition`'s store (the next owner has it):
+    /// under exact state, writes of events not committable are dropped
+    /// (the next owner replays those events).
+    pub(crate) fn close(&self, partition: i32, committed: &SourceOffsets) -> Result<()> {
         let store = self.lock().remove(&partition);
         match store {
-            Some(store) => store.flush(),
+            Some(store) => {
+                let result = store.flush(self.exact.then_some(committed));
+                store.discard_buffered();
+                result
+            }
             None => Ok(()),
         }
     }
@@ -208,12 +250,13 @@ impl TableState {
         self.lock().keys().copied().collect()
     }
 
-    /// Writes every partition's buffered entries to disk.
-    pub(crate) fn flush(&self) -> Result<()> {
+    /// Writes every partition's buffered entries to disk (under exact
+    /// state, those of committable events).
+    pub(crate) fn flush(&self, committed: &SourceOffsets) -> Result<()> {
         let stores: Vec<_> = self.lock().values().cloned().collect();
         let mut first = None;
         for store in stores {
-            if let Err(e) = store.flush() {
+            if let Err(e) = store.flush(self.exact.then_some(committed)) {
                 first.get_or_insert(e);
             }
         }
@@ -269,10 +312,36 @@ impl TableState {
     }
 
     /// Writes `key` to `partition`'s store and changelog partition.
+    ///
+    /// Under exact state, the write of an event the partition applied
+    /// before its last recovery (a replay after a crash) is dropped, and
+    /// the changelog record carries the event's origin.
     pub(crate) fn write_at(&self, partition: i32, key: Bytes, value: Option<Bytes>) -> Result<()> {
         let store = self.open(partition)?;
-        store.write(key.clone(), value.clone())?;
-        let record = OutgoingRecord {
+        let origin = if self.exact {
+            with_scope(|scope| scope.source.origin())
+                .flatten()
+                .map(|o| ((o.topic, o.partition), o.offset))
+        } else {
+            None
+        };
+        if let Some((source, offset)) = &origin
+            && store.is_replay(source, *offset)
+        {
+            metrics::counter!("faust_table_replayed_writes_total", "table" => self.def.name)
+                .increment(1);
+            return Ok(());
+        }
+        // A handler that may fail and be retried (or dead-lettered) has
+        // its writes taken back first: note what this one replaces.
+        with_scope(|scope| {
+            scope
+                .pending
+                .note_write(self.def.name, partition, &key, || store.get(&key))
+        })
+        .transpose()?;
+        let seq = store.write(key.clone(), value.clone(), origin)?;
+        let mut record = OutgoingRecord {
             topic: self.changelog.clone(),
             partition: Some(partition),
             key: Some(key),
@@ -286,6 +355,7 @@ impl TableState {
         // brings the other workers' writes (and this one's, again).
         let global = self.def.kind.is_global();
         with_scope(|scope| {
+            scope.source.stamp(&mut record.headers);
             let delivery = scope.core.producer.send(record);
             let delivery = if global {
                 delivery
@@ -293,7 +363,7 @@ impl TableState {
                 Delivery::pending(async move {
                     let result = delivery.await;
                     if let Ok(meta) = &result {
-                        store.delivered(meta.offset);
+                        store.delivered(seq, meta.offset);
                     }
                     result
                 })
@@ -360,6 +430,9 @@ pub(crate) struct Tables {
     failure: Mutex<Option<Error>>,
     /// Some table is windowed.
     windowed: bool,
+    /// The committable offset of every input partition so far: under
+    /// exact state, stores write only the events below them to disk.
+    committed: Mutex<SourceOffsets>,
 }
 
 impl Tables {
@@ -373,6 +446,23 @@ impl Tables {
             standby,
             assigned: std::sync::atomic::AtomicBool::new(false),
             failure: Mutex::new(None),
+            committed: Mutex::default(),
+        }
+    }
+
+    fn committed(&self) -> SourceOffsets {
+        self.committed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Notes input offsets that are committable (every event below them
+    /// finished): the next flush may write those events' table writes.
+    pub(crate) fn note_committed(&self, offsets: &[(Arc<str>, i32, i64)]) {
+        let mut committed = self.committed.lock().unwrap_or_else(|e| e.into_inner());
+        for (topic, partition, offset) in offsets {
+            committed.insert((topic.clone(), *partition), *offset);
         }
     }
 
@@ -399,9 +489,24 @@ impl Tables {
     /// changelogs' end before any event is processed; then closes the
     /// partitions it no longer owns (kept open as standbys when standby
     /// replicas are on).
-    pub(crate) fn assign(&self, partitions: &[i32], reader: &dyn ChangelogRead) -> Result<u64> {
+    ///
+    /// `resume` holds the offset each assigned input partition is read
+    /// from: exact-state tables leave out the changelog records of events
+    /// at or past it (`None`: read everything, for tools).
+    pub(crate) fn assign(
+        &self,
+        partitions: &[i32],
+        reader: &dyn ChangelogRead,
+        resume: Option<&SourceOffsets>,
+    ) -> Result<u64> {
         let owned: BTreeSet<i32> = partitions.iter().copied().collect();
         *self.owned() = owned.clone();
+        if let Some(resume) = resume {
+            let mut committed = self.committed.lock().unwrap_or_else(|e| e.into_inner());
+            for (source, offset) in resume {
+                committed.insert(source.clone(), *offset);
+            }
+        }
         let mut targets = Vec::new();
         for table in &self.list {
             let wanted: Vec<i32> = if table.def.kind.is_global() {
@@ -414,21 +519,28 @@ impl Tables {
                     .collect()
             };
             for partition in wanted {
+                if let (true, Some(resume)) = (table.is_exact(), resume) {
+                    table.drop_followed_state(partition, resume)?;
+                }
                 targets.push(ChangelogTarget {
                     table: table.clone(),
                     partition,
                 });
             }
         }
-        let result = recover_partitions(&targets, reader, "recovering", None);
+        let result = recover_partitions(&targets, reader, "recovering", None, resume);
+        for target in &targets {
+            target.table.open(target.partition)?.mark_recovered();
+        }
         self.reset_windows();
         self.assigned
             .store(true, std::sync::atomic::Ordering::Release);
         if !self.standby {
+            let committed = self.committed();
             for table in self.list.iter().filter(|t| !t.def.kind.is_global()) {
                 for partition in table.held() {
                     if !owned.contains(&partition)
-                        && let Err(e) = table.close(partition)
+                        && let Err(e) = table.close(partition, &committed)
                     {
                         tracing::warn!("closing table partition: {e}");
                     }
@@ -445,8 +557,9 @@ impl Tables {
             owned.remove(partition);
         }
         self.reset_windows();
+        let committed = self.committed();
         for table in &self.list {
-            if let Err(e) = table.flush() {
+            if let Err(e) = table.flush(&committed) {
                 tracing::warn!(table = table.def.name, "flushing on revoke: {e}");
             }
         }
@@ -475,9 +588,10 @@ impl Tables {
 
     /// Writes every table's buffered entries to disk (at each commit).
     pub(crate) fn flush(&self) -> Result<()> {
+        let committed = self.committed();
         let mut first = None;
         for table in &self.list {
-            if let Err(e) = table.flush() {
+            if let Err(e) = table.flush(&committed) {
                 first.get_or_insert(e);
             }
         }
@@ -486,9 +600,10 @@ impl Tables {
 
     /// Flushes and closes every store (shutdown).
     pub(crate) fn close(&self) {
+        let committed = self.committed();
         for table in &self.list {
             for partition in table.held() {
-                if let Err(e) = table.close(partition) {
+                if let Err(e) = table.close(partition, &committed) {
                     tracing::warn!("closing table partition at shutdown: {e}");
                 }
             }
@@ -549,6 +664,10 @@ impl Tables {
         if targets.is_empty() {
             return Ok(());
         }
-        recover_partitions(&targets, reader, "following", Some(&self.owned)).map(drop)
+        recover_partitions(&targets, reader, "following", Some(&self.owned), None)?;
+        for target in targets.iter().filter(|t| !t.table.def.kind.is_global()) {
+            target.table.open(target.partition)?.mark_followed();
+        }
+        Ok(())
     }
 }

@@ -41,6 +41,9 @@ const FORMAT: &[u8] = b"faust-rs/1";
 const META_CF: &str = "faust-meta";
 const META_FORMAT: &[u8] = b"format";
 const META_OFFSET: &[u8] = b"changelog-offset";
+/// Prefix of the meta keys holding the origin offset applied per input
+/// partition (`source/<topic>\0<partition>`).
+const META_SOURCE: &[u8] = b"source/";
 
 /// Which kind of store a table uses, resolved from the app's `store`
 /// setting and the table's own `store` option.
@@ -159,14 +162,44 @@ fn compression(name: &str) -> Result<rocksdb::DBCompressionType> {
     }
 }
 
-/// A changelog record: offset, key, value (`None`: a tombstone).
-pub(crate) type ChangelogRecord = (i64, Bytes, Option<Bytes>);
+/// An input partition: topic and partition.
+pub(crate) type SourceKey = (Arc<str>, i32);
+
+/// An offset per input partition: the origins a store has applied, or the
+/// offsets a worker resumes from.
+pub(crate) type SourceOffsets = HashMap<SourceKey, i64>;
+
+/// A changelog record: its offset, key, value (`None`: a tombstone), and
+/// the input event that wrote it (from its `faust.source` header).
+#[derive(Clone, Debug)]
+pub(crate) struct ChangelogRecord {
+    pub(crate) offset: i64,
+    pub(crate) key: Bytes,
+    pub(crate) value: Option<Bytes>,
+    pub(crate) origin: Option<(SourceKey, i64)>,
+}
+
+/// Raises `sources`' offset of `key` to `offset`.
+fn raise(sources: &mut SourceOffsets, key: &SourceKey, offset: i64) {
+    match sources.get_mut(key) {
+        Some(o) => *o = (*o).max(offset),
+        None => {
+            sources.insert(key.clone(), offset);
+        }
+    }
+}
 
 /// One table partition's data.
 pub(crate) struct PartitionStore {
     /// `table[partition]`, for messages.
     label: String,
     backend: Backend,
+    /// The origins held when the partition was last recovered: events at
+    /// or below them are replays and leave the data alone.
+    replayed: Mutex<SourceOffsets>,
+    /// Records read from a changelog it does not own were applied (a
+    /// standby): it may hold part of an event that was never committed.
+    followed: std::sync::atomic::AtomicBool,
 }
 
 enum Backend {
@@ -191,6 +224,7 @@ impl fmt::Debug for PartitionStore {
 struct MemoryData {
     data: BTreeMap<Bytes, Bytes>,
     applied: Option<i64>,
+    sources: SourceOffsets,
 }
 
 impl PartitionStore {
@@ -199,6 +233,8 @@ impl PartitionStore {
         PartitionStore {
             label,
             backend: Backend::Memory(Mutex::default()),
+            replayed: Mutex::default(),
+            followed: Default::default(),
         }
     }
 
@@ -206,10 +242,14 @@ impl PartitionStore {
     /// moved aside and started empty, to be rebuilt from the changelog.
     pub(crate) fn rocksdb(label: String, env: &RocksEnv, path: &Path) -> Result<Self> {
         let partition = RocksPartition::open(env, path, &label)?;
-        Ok(PartitionStore {
+        let store = PartitionStore {
             label,
             backend: Backend::Rocks(partition),
-        })
+            replayed: Mutex::default(),
+            followed: Default::default(),
+        };
+        store.mark_recovered();
+        Ok(store)
     }
 
     /// The value of `key`.
@@ -220,8 +260,15 @@ impl PartitionStore {
         }
     }
 
-    /// Sets (`Some`) or deletes (`None`) `key`.
-    pub(crate) fn write(&self, key: Bytes, value: Option<Bytes>) -> Result<()> {
+    /// Sets (`Some`) or deletes (`None`) `key`, for the event at `origin`
+    /// (`None` outside an event); returns the write's number, for
+    /// [`delivered`](Self::delivered).
+    pub(crate) fn write(
+        &self,
+        key: Bytes,
+        value: Option<Bytes>,
+        origin: Option<(SourceKey, i64)>,
+    ) -> Result<u64> {
         match &self.backend {
             Backend::Memory(m) => {
                 let mut m = lock(m);
@@ -229,10 +276,50 @@ impl PartitionStore {
                     Some(v) => m.data.insert(key, v),
                     None => m.data.remove(&key),
                 };
-                Ok(())
+                if let Some((source, offset)) = &origin {
+                    raise(&mut m.sources, source, *offset);
+                }
+                Ok(0)
             }
-            Backend::Rocks(r) => r.write(key, value).map_err(|e| self.error("writing", e)),
+            Backend::Rocks(r) => r
+                .write(key, value, origin)
+                .map_err(|e| self.error("writing", e)),
         }
+    }
+
+    /// Whether an event at `offset` of `source` was applied before the
+    /// last recovery: a replay, whose writes are dropped.
+    pub(crate) fn is_replay(&self, source: &SourceKey, offset: i64) -> bool {
+        lock(&self.replayed)
+            .get(source)
+            .is_some_and(|applied| offset <= *applied)
+    }
+
+    /// Takes the origins held now as the replay bound (after recovery).
+    pub(crate) fn mark_recovered(&self) {
+        *lock(&self.replayed) = self.sources();
+        self.followed
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The highest origin offset applied, per input partition.
+    pub(crate) fn sources(&self) -> SourceOffsets {
+        match &self.backend {
+            Backend::Memory(m) => lock(m).sources.clone(),
+            Backend::Rocks(r) => lock(&r.pending).sources.clone(),
+        }
+    }
+
+    /// Notes that records read from a changelog this worker does not own
+    /// were applied (a standby).
+    pub(crate) fn mark_followed(&self) {
+        self.followed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether standby records were applied since the last recovery.
+    pub(crate) fn was_followed(&self) -> bool {
+        self.followed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Number of keys (RocksDB: counted by a scan).
@@ -303,12 +390,7 @@ impl PartitionStore {
     pub(crate) fn last_key(&self) -> Result<Option<Bytes>> {
         match &self.backend {
             Backend::Memory(m) => Ok(lock(m).data.keys().next_back().cloned()),
-            Backend::Rocks(r) => {
-                r.flush().map_err(|e| self.error("reading", e))?;
-                r.last_key()
-                    .map(|k| k.map(|k| Bytes::copy_from_slice(&k)))
-                    .map_err(|e| self.error("reading", e))
-            }
+            Backend::Rocks(r) => r.last_live_key().map_err(|e| self.error("reading", e)),
         }
     }
 
@@ -320,26 +402,39 @@ impl PartitionStore {
         }
     }
 
-    /// Applies changelog records `(offset, key, value)` in offset order
-    /// (recovery, standbys), skipping those at or below the offset already
-    /// held: in RocksDB, one `WriteBatch` with the new offset.
-    pub(crate) fn apply_changelog(&self, records: &[ChangelogRecord]) -> Result<()> {
+    /// Applies changelog records in offset order (recovery, standbys),
+    /// skipping those at or below the offset already held; `through` is
+    /// the last offset read, past records left out on purpose. In
+    /// RocksDB, one `WriteBatch` with the new offset and origins.
+    pub(crate) fn apply_changelog(
+        &self,
+        records: &[ChangelogRecord],
+        through: Option<i64>,
+    ) -> Result<()> {
         match &self.backend {
             Backend::Memory(m) => {
                 let mut m = lock(m);
-                for (offset, key, value) in records {
-                    if m.applied.is_some_and(|a| *offset <= a) {
+                for record in records {
+                    if m.applied.is_some_and(|a| record.offset <= a) {
                         continue;
                     }
-                    match value {
-                        Some(v) => m.data.insert(key.clone(), v.clone()),
-                        None => m.data.remove(key),
+                    match &record.value {
+                        Some(v) => m.data.insert(record.key.clone(), v.clone()),
+                        None => m.data.remove(&record.key),
                     };
-                    m.applied = Some(*offset);
+                    if let Some((source, offset)) = &record.origin {
+                        raise(&mut m.sources, source, *offset);
+                    }
+                    m.applied = Some(record.offset);
+                }
+                if let Some(through) = through {
+                    m.applied = Some(m.applied.map_or(through, |a| a.max(through)));
                 }
                 Ok(())
             }
-            Backend::Rocks(r) => r.apply(records).map_err(|e| self.error("recovering", e)),
+            Backend::Rocks(r) => r
+                .apply(records, through)
+                .map_err(|e| self.error("recovering", e)),
         }
     }
 
@@ -353,27 +448,44 @@ impl PartitionStore {
         }
     }
 
-    /// Notes that the broker holds this store's changelog write at `offset`.
-    pub(crate) fn delivered(&self, offset: i64) {
+    /// Notes that the broker holds write `seq`'s changelog record at
+    /// `offset`.
+    pub(crate) fn delivered(&self, seq: u64, offset: i64) {
         match &self.backend {
             Backend::Memory(m) => {
                 let mut m = lock(m);
                 m.applied = Some(m.applied.map_or(offset, |a| a.max(offset)));
             }
-            Backend::Rocks(r) => r.delivered(offset),
+            Backend::Rocks(r) => r.delivered(seq, offset),
         }
     }
 
-    /// Writes buffered entries and the acknowledged offset to disk.
-    pub(crate) fn flush(&self) -> Result<()> {
+    /// Writes buffered entries to disk, with their changelog offset and
+    /// origins. With `committed` (exact state), only the leading entries
+    /// whose changelog record is on the broker and whose event is below
+    /// its input partition's committable offset: the disk never holds part
+    /// of an event, nor an event a crash would replay.
+    pub(crate) fn flush(&self, committed: Option<&SourceOffsets>) -> Result<()> {
         match &self.backend {
             Backend::Memory(_) => Ok(()),
-            Backend::Rocks(r) => r.flush().map_err(|e| self.error("flushing", e)),
+            Backend::Rocks(r) => r.flush(committed).map_err(|e| self.error("flushing", e)),
         }
     }
 
-    /// Drops every key and the offset: the next recovery starts at 0.
+    /// Forgets buffered entries not on disk (the partition goes to another
+    /// worker, which replays their events).
+    pub(crate) fn discard_buffered(&self) {
+        if let Backend::Rocks(r) = &self.backend {
+            let mut pending = lock(&r.pending);
+            pending.log.clear();
+            pending.overlay.clear();
+        }
+    }
+
+    /// Drops every key, the offset and the origins: the next recovery
+    /// starts at 0.
     pub(crate) fn clear(&self) -> Result<()> {
+        *lock(&self.replayed) = SourceOffsets::new();
         match &self.backend {
             Backend::Memory(m) => {
                 *lock(m) = MemoryData::default();
@@ -402,14 +514,66 @@ struct RocksPartition {
     pending: Mutex<PendingWrites>,
 }
 
-/// Writes not yet in RocksDB, and offsets.
+/// Writes not yet in RocksDB, in the order they were made, and offsets.
 #[derive(Default)]
 struct PendingWrites {
-    writes: HashMap<Bytes, Option<Bytes>>,
+    /// The latest buffered value of each key (`None`: deleted), with the
+    /// number of the write that set it: what reads see over the disk.
+    overlay: BTreeMap<Bytes, (u64, Option<Bytes>)>,
+    /// Buffered writes, oldest first; the first has number `first_seq`.
+    log: std::collections::VecDeque<Entry>,
+    first_seq: u64,
     /// The highest changelog offset the broker acknowledged.
     delivered: Option<i64>,
     /// The offset on disk.
     persisted: Option<i64>,
+    /// The highest origin offset on disk, per input partition.
+    sources: SourceOffsets,
+    /// The committable offsets of the last exact flush, for flushes the
+    /// buffer's size forces between commits.
+    committed: Option<SourceOffsets>,
+}
+
+/// One buffered write.
+struct Entry {
+    key: Bytes,
+    value: Option<Bytes>,
+    origin: Option<(SourceKey, i64)>,
+    /// Its changelog record's offset, once the broker has it.
+    offset: Option<i64>,
+}
+
+impl Entry {
+    /// Whether it may go to disk: everything may at least once; under
+    /// exact state, once its record is on the broker and its event is
+    /// committable.
+    fn flushable(&self, committed: Option<&SourceOffsets>) -> bool {
+        let Some(committed) = committed else {
+            return true;
+        };
+        self.offset.is_some()
+            && self.origin.as_ref().is_none_or(|(source, offset)| {
+                committed.get(source).is_some_and(|next| offset < next)
+            })
+    }
+}
+
+/// The meta key of `source`'s origin offset.
+fn source_key(source: &SourceKey) -> Vec<u8> {
+    let mut key = META_SOURCE.to_vec();
+    key.extend_from_slice(source.0.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&source.1.to_be_bytes());
+    key
+}
+
+/// The source a meta key names, if it is a source key.
+fn parse_source_key(key: &[u8]) -> Option<SourceKey> {
+    let rest = key.strip_prefix(META_SOURCE)?;
+    let nul = rest.iter().position(|b| *b == 0)?;
+    let topic = std::str::from_utf8(&rest[..nul]).ok()?;
+    let partition = i32::from_be_bytes(rest[nul + 1..].try_into().ok()?);
+    Some((Arc::from(topic), partition))
 }
 
 /// Databases open in this process, by folder: a partition revoked and
@@ -519,12 +683,25 @@ impl RocksPartition {
                 None
             }
         };
+        let mut sources = SourceOffsets::new();
+        let mode = rocksdb::IteratorMode::From(META_SOURCE, rocksdb::Direction::Forward);
+        for item in db.iterator_cf(meta, mode) {
+            let (key, value) = item.map_err(damaged)?;
+            let Some(source) = parse_source_key(&key) else {
+                break;
+            };
+            let offset = decode_offset(&value).ok_or_else(|| {
+                Damage::Damaged(format!("an origin offset of {} bytes", value.len()))
+            })?;
+            sources.insert(source, offset);
+        }
         Ok(RocksPartition {
             db,
             path: path.to_owned(),
             pending: Mutex::new(PendingWrites {
                 persisted,
                 delivered: persisted,
+                sources,
                 ..PendingWrites::default()
             }),
         })
@@ -540,78 +717,163 @@ impl RocksPartition {
     fn get(&self, key: &[u8]) -> std::result::Result<Option<Bytes>, rocksdb::Error> {
         {
             let pending = lock(&self.pending);
-            if let Some(value) = pending.writes.get(key) {
+            if let Some((_, value)) = pending.overlay.get(key) {
                 return Ok(value.clone());
             }
         }
         Ok(self.db.get_pinned(key)?.map(|v| Bytes::copy_from_slice(&v)))
     }
 
-    fn write(&self, key: Bytes, value: Option<Bytes>) -> std::result::Result<(), rocksdb::Error> {
+    fn write(
+        &self,
+        key: Bytes,
+        value: Option<Bytes>,
+        origin: Option<(SourceKey, i64)>,
+    ) -> std::result::Result<u64, rocksdb::Error> {
         let mut pending = lock(&self.pending);
-        pending.writes.insert(key, value);
-        if pending.writes.len() >= FLUSH_AT {
-            self.flush_locked(&mut pending)?;
+        let seq = pending.first_seq + pending.log.len() as u64;
+        pending.overlay.insert(key.clone(), (seq, value.clone()));
+        pending.log.push_back(Entry {
+            key,
+            value,
+            origin,
+            offset: None,
+        });
+        if pending.log.len() >= FLUSH_AT {
+            let committed = pending.committed.take();
+            let result = self.flush_locked(&mut pending, committed.as_ref());
+            pending.committed = committed;
+            result?;
         }
-        Ok(())
+        Ok(seq)
     }
 
-    fn delivered(&self, offset: i64) {
+    fn delivered(&self, seq: u64, offset: i64) {
         let mut pending = lock(&self.pending);
         pending.delivered = Some(pending.delivered.map_or(offset, |d| d.max(offset)));
+        if let Some(index) = seq.checked_sub(pending.first_seq)
+            && let Some(entry) = pending.log.get_mut(index as usize)
+        {
+            entry.offset = Some(offset);
+        }
     }
 
     fn applied(&self) -> Option<i64> {
         lock(&self.pending).delivered
     }
 
-    fn flush(&self) -> std::result::Result<(), rocksdb::Error> {
+    fn flush(&self, committed: Option<&SourceOffsets>) -> std::result::Result<(), rocksdb::Error> {
         let mut pending = lock(&self.pending);
-        self.flush_locked(&mut pending)
+        if committed.is_some() {
+            pending.committed = committed.cloned();
+        }
+        self.flush_locked(&mut pending, committed)
     }
 
-    fn flush_locked(&self, pending: &mut PendingWrites) -> std::result::Result<(), rocksdb::Error> {
-        if pending.writes.is_empty() && pending.delivered == pending.persisted {
+    /// Writes the leading flushable entries (all of them at least once)
+    /// with their offset and origins in one batch.
+    fn flush_locked(
+        &self,
+        pending: &mut PendingWrites,
+        committed: Option<&SourceOffsets>,
+    ) -> std::result::Result<(), rocksdb::Error> {
+        let count = pending
+            .log
+            .iter()
+            .take_while(|e| e.flushable(committed))
+            .count();
+        // At least once, the offset is the highest acknowledged one, as the
+        // store holds every write; under exact state, that of the last
+        // entry written.
+        let mut offset = match committed {
+            None => pending.delivered,
+            Some(_) => pending.persisted,
+        };
+        if count == 0 && offset == pending.persisted {
             return Ok(());
         }
         let mut batch = rocksdb::WriteBatch::default();
-        for (key, value) in &pending.writes {
-            match value {
-                Some(v) => batch.put(key, v),
-                None => batch.delete(key),
+        let mut sources = Vec::new();
+        for entry in pending.log.iter().take(count) {
+            match &entry.value {
+                Some(v) => batch.put(&entry.key, v),
+                None => batch.delete(&entry.key),
+            }
+            if committed.is_some()
+                && let Some(o) = entry.offset
+            {
+                offset = Some(offset.map_or(o, |p| p.max(o)));
+            }
+            if let Some(origin) = &entry.origin {
+                sources.push(origin.clone());
             }
         }
-        if let Some(offset) = pending.delivered {
+        for (source, o) in &sources {
+            raise(&mut pending.sources, source, *o);
+        }
+        for (source, _) in &sources {
+            let applied = pending.sources[source];
+            batch.put_cf(self.meta(), source_key(source), applied.to_be_bytes());
+        }
+        if let Some(offset) = offset {
             batch.put_cf(self.meta(), META_OFFSET, offset.to_be_bytes());
         }
         self.db.write(batch)?;
-        pending.writes.clear();
-        pending.persisted = pending.delivered;
+        pending.persisted = offset;
+        let next_seq = pending.first_seq + count as u64;
+        for entry in pending.log.drain(..count) {
+            if pending
+                .overlay
+                .get(&entry.key)
+                .is_some_and(|(seq, _)| *seq < next_seq)
+            {
+                pending.overlay.remove(&entry.key);
+            }
+        }
+        pending.first_seq = next_seq;
         Ok(())
     }
 
-    fn apply(&self, records: &[ChangelogRecord]) -> std::result::Result<(), rocksdb::Error> {
+    fn apply(
+        &self,
+        records: &[ChangelogRecord],
+        through: Option<i64>,
+    ) -> std::result::Result<(), rocksdb::Error> {
         let mut pending = lock(&self.pending);
         let mut batch = rocksdb::WriteBatch::default();
         let mut last = pending.delivered;
-        for (offset, key, value) in records {
-            if last.is_some_and(|a| *offset <= a) {
+        let mut sources = Vec::new();
+        for record in records {
+            if last.is_some_and(|a| record.offset <= a) {
                 continue;
             }
-            last = Some(*offset);
+            last = Some(record.offset);
             // A record replayed over a buffered write of the same key: the
             // changelog is the newer truth. (Usually there is none: skip
-            // hashing the key then.)
-            if !pending.writes.is_empty() {
-                pending.writes.remove(key);
+            // the lookup then.)
+            if !pending.overlay.is_empty() {
+                pending.overlay.remove(&record.key);
             }
-            match value {
-                Some(v) => batch.put(key, v),
-                None => batch.delete(key),
+            match &record.value {
+                Some(v) => batch.put(&record.key, v),
+                None => batch.delete(&record.key),
             }
+            if let Some(origin) = &record.origin {
+                sources.push(origin.clone());
+            }
+        }
+        if let Some(through) = through {
+            last = Some(last.map_or(through, |l| l.max(through)));
         }
         if last == pending.delivered {
             return Ok(());
+        }
+        for (source, o) in &sources {
+            raise(&mut pending.sources, source, *o);
+        }
+        for (source, _) in &sources {
+            let applied = pending.sources[source];
+            batch.put_cf(self.meta(), source_key(source), applied.to_be_bytes());
         }
         if let Some(offset) = last {
             batch.put_cf(self.meta(), META_OFFSET, offset.to_be_bytes());
@@ -641,21 +903,75 @@ impl RocksPartition {
     }
 
     /// Calls `f` with each key from `from` on, in order (buffered writes
-    /// first written to disk), until it returns false.
+    /// over what is on disk), until it returns false.
     fn scan_from(
         &self,
         from: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> std::result::Result<(), rocksdb::Error> {
-        self.flush()?;
+        let overlay: Vec<(Bytes, Option<Bytes>)> = lock(&self.pending)
+            .overlay
+            .range::<[u8], _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded))
+            .map(|(k, (_, v))| (k.clone(), v.clone()))
+            .collect();
+        let mut buffered = overlay.into_iter().peekable();
         let mode = rocksdb::IteratorMode::From(from, rocksdb::Direction::Forward);
-        for item in self.db.iterator(mode) {
-            let (k, v) = item?;
-            if !f(&k, &v) {
-                break;
+        let mut disk = self.db.iterator(mode).peekable();
+        loop {
+            let next_disk = match disk.peek() {
+                Some(Ok((k, _))) => Some(k.clone()),
+                Some(Err(_)) => return Err(disk.next().and_then(Result::err).expect("an error")),
+                None => None,
+            };
+            let take_buffered = match (buffered.peek(), &next_disk) {
+                (Some((bk, _)), Some(dk)) => bk.as_ref() <= dk.as_ref(),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => return Ok(()),
+            };
+            if take_buffered {
+                let (key, value) = buffered.next().expect("peeked");
+                if next_disk.as_deref() == Some(key.as_ref()) {
+                    disk.next();
+                }
+                if let Some(value) = value
+                    && !f(&key, &value)
+                {
+                    return Ok(());
+                }
+            } else {
+                let (key, value) = disk.next().expect("peeked")?;
+                if !f(&key, &value) {
+                    return Ok(());
+                }
             }
         }
-        Ok(())
+    }
+
+    /// The last key, buffered writes over what is on disk.
+    fn last_live_key(&self) -> std::result::Result<Option<Bytes>, rocksdb::Error> {
+        let pending = lock(&self.pending);
+        let buffered = pending
+            .overlay
+            .iter()
+            .rev()
+            .find(|(_, (_, v))| v.is_some())
+            .map(|(k, _)| k.clone());
+        for item in self.db.iterator(rocksdb::IteratorMode::End) {
+            let (key, _) = item?;
+            match pending.overlay.get(key.as_ref()) {
+                // Deleted in the buffer: look further back.
+                Some((_, None)) => continue,
+                _ => {
+                    let key = Bytes::copy_from_slice(&key);
+                    return Ok(Some(match buffered {
+                        Some(b) if b > key => b,
+                        _ => key,
+                    }));
+                }
+            }
+        }
+        Ok(buffered)
     }
 
     fn clear(&self) -> std::result::Result<(), rocksdb::Error> {
@@ -667,6 +983,9 @@ impl RocksPartition {
             batch.delete(&last[..]);
         }
         batch.delete_cf(self.meta(), META_OFFSET);
+        let mut end = META_SOURCE.to_vec();
+        end.push(0xff);
+        batch.delete_range_cf(self.meta(), META_SOURCE, &end[..]);
         self.db.write(batch)
     }
 
@@ -728,6 +1047,110 @@ mod tests {
         Bytes::copy_from_slice(s.as_bytes())
     }
 
+    fn rec(offset: i64, key: &str, value: Option<&str>) -> ChangelogRecord {
+        ChangelogRecord {
+            offset,
+            key: b(key),
+            value: value.map(b),
+            origin: None,
+        }
+    }
+
+    fn input(offset: i64) -> Option<(SourceKey, i64)> {
+        Some(((Arc::from("in"), 0), offset))
+    }
+
+    fn committed_below(offset: i64) -> SourceOffsets {
+        SourceOffsets::from([((Arc::from("in"), 0), offset)])
+    }
+
+    #[test]
+    fn exact_flushes_write_only_delivered_writes_of_committable_events() {
+        let path = dir("exact");
+        let env = env();
+        {
+            let store = PartitionStore::rocksdb("t[3]".into(), &env, &path).unwrap();
+            let w0 = store.write(b("a"), Some(b("1")), input(10)).unwrap();
+            let w1 = store.write(b("a"), Some(b("2")), input(11)).unwrap();
+            let w2 = store.write(b("b"), Some(b("1")), input(11)).unwrap();
+            let w3 = store.write(b("a"), Some(b("3")), input(12)).unwrap();
+            store.delivered(w0, 100);
+            store.delivered(w1, 101);
+            store.delivered(w3, 103);
+            // Event 11's second write is not on the broker yet: only event
+            // 10 may go to disk, though 12 is committable too.
+            store.flush(Some(&committed_below(13))).unwrap();
+            assert_eq!(
+                store.get(b"a").unwrap(),
+                Some(b("3")),
+                "reads see the buffer"
+            );
+            store.delivered(w2, 102);
+            // Event 12 is not committable: 10 and 11 go.
+            store.flush(Some(&committed_below(12))).unwrap();
+            assert_eq!(store.get(b"a").unwrap(), Some(b("3")));
+            assert_eq!(
+                store.range(b"", None).unwrap(),
+                vec![(b("a"), b("3")), (b("b"), b("1"))],
+                "scans see the buffer over the disk"
+            );
+        }
+        // Reopened as after a crash: events 10 and 11, changelog offset 102.
+        let store = PartitionStore::rocksdb("t[3]".into(), &env, &path).unwrap();
+        assert_eq!(store.applied_offset(), Some(102));
+        assert_eq!(store.get(b"a").unwrap(), Some(b("2")));
+        assert_eq!(store.get(b"b").unwrap(), Some(b("1")));
+        assert_eq!(store.sources(), committed_below(11));
+        assert!(store.is_replay(&(Arc::from("in"), 0), 11));
+        assert!(!store.is_replay(&(Arc::from("in"), 0), 12));
+        assert!(!store.is_replay(&(Arc::from("other"), 0), 1));
+    }
+
+    #[test]
+    fn buffered_deletes_hide_keys_on_disk_from_scans_and_last_key() {
+        let store = PartitionStore::rocksdb("t[4]".into(), &env(), &dir("scan")).unwrap();
+        store
+            .apply_changelog(
+                &[
+                    rec(0, "a", Some("1")),
+                    rec(1, "c", Some("3")),
+                    rec(2, "e", Some("5")),
+                ],
+                None,
+            )
+            .unwrap();
+        store.write(b("e"), None, input(1)).unwrap();
+        store.write(b("b"), Some(b("2")), input(1)).unwrap();
+        store.write(b("c"), Some(b("33")), input(1)).unwrap();
+        assert_eq!(
+            store.items().unwrap(),
+            vec![(b("a"), b("1")), (b("b"), b("2")), (b("c"), b("33"))]
+        );
+        assert_eq!(store.len().unwrap(), 3);
+        assert_eq!(store.last_key().unwrap(), Some(b("c")));
+        assert_eq!(store.first_key_from(b"bb").unwrap(), Some(b("c")));
+    }
+
+    #[test]
+    fn recovery_records_carry_their_origins_to_disk_and_clear_forgets_them() {
+        let path = dir("origins");
+        let env = env();
+        {
+            let store = PartitionStore::rocksdb("t[5]".into(), &env, &path).unwrap();
+            let mut record = rec(7, "k", Some("v"));
+            record.origin = input(41);
+            store.apply_changelog(&[record], Some(9)).unwrap();
+            assert_eq!(store.applied_offset(), Some(9), "past records left out");
+        }
+        let store = PartitionStore::rocksdb("t[5]".into(), &env, &path).unwrap();
+        assert_eq!(store.sources(), committed_below(41));
+        store.clear().unwrap();
+        assert!(store.sources().is_empty());
+        drop(store);
+        let store = PartitionStore::rocksdb("t[5]".into(), &env, &path).unwrap();
+        assert!(store.sources().is_empty(), "cleared on disk too");
+    }
+
     #[test]
     fn buffered_writes_reach_disk_at_flush_together_with_the_acknowledged_offset() {
         let path = dir("flush");
@@ -735,21 +1158,22 @@ mod tests {
         {
             let store = PartitionStore::rocksdb("t[0]".into(), &env, &path).unwrap();
             assert_eq!(store.applied_offset(), None);
-            store.write(b("a"), Some(b("1"))).unwrap();
-            store.write(b("b"), Some(b("2"))).unwrap();
-            store.write(b("b"), None).unwrap();
+            let a = store.write(b("a"), Some(b("1")), None).unwrap();
+            let b1 = store.write(b("b"), Some(b("2")), None).unwrap();
+            let b2 = store.write(b("b"), None, None).unwrap();
             assert_eq!(
                 store.get(b"a").unwrap(),
                 Some(b("1")),
                 "reads see the buffer"
             );
             assert_eq!(store.get(b"b").unwrap(), None);
-            store.delivered(41);
-            store.delivered(40);
-            store.flush().unwrap();
+            store.delivered(b2, 41);
+            store.delivered(a, 39);
+            store.delivered(b1, 40);
+            store.flush(None).unwrap();
             // Not flushed: lost with the process, like a crash.
-            store.write(b("c"), Some(b("3"))).unwrap();
-            store.delivered(42);
+            let c = store.write(b("c"), Some(b("3")), None).unwrap();
+            store.delivered(c, 42);
         }
         let store = PartitionStore::rocksdb("t[0]".into(), &env, &path).unwrap();
         assert_eq!(store.applied_offset(), Some(41));
@@ -764,11 +1188,11 @@ mod tests {
             PartitionStore::rocksdb("r[0]".into(), &env(), &dir("skip")).unwrap(),
         ] {
             store
-                .apply_changelog(&[(0, b("k"), Some(b("old"))), (1, b("k"), Some(b("new")))])
+                .apply_changelog(&[rec(0, "k", Some("old")), rec(1, "k", Some("new"))], None)
                 .unwrap();
             // A stale read of the same log (a standby racing recovery).
             store
-                .apply_changelog(&[(0, b("k"), Some(b("old"))), (2, b("j"), None)])
+                .apply_changelog(&[rec(0, "k", Some("old")), rec(2, "j", None)], None)
                 .unwrap();
             assert_eq!(store.get(b"k").unwrap(), Some(b("new")), "{store:?}");
             assert_eq!(store.applied_offset(), Some(2), "{store:?}");
@@ -784,7 +1208,9 @@ mod tests {
         let env = env();
         {
             let store = PartitionStore::rocksdb("t[1]".into(), &env, &path).unwrap();
-            store.apply_changelog(&[(5, b("k"), Some(b("v")))]).unwrap();
+            store
+                .apply_changelog(&[rec(5, "k", Some("v"))], None)
+                .unwrap();
             let Backend::Rocks(r) = &store.backend else {
                 unreachable!()
             };
@@ -801,7 +1227,7 @@ mod tests {
         let path = dir("shared");
         let env = env();
         let first = PartitionStore::rocksdb("t[2]".into(), &env, &path).unwrap();
-        first.write(b("a"), Some(b("1"))).unwrap();
+        first.write(b("a"), Some(b("1")), None).unwrap();
         let second = PartitionStore::rocksdb("t[2]".into(), &env, &path).unwrap();
         assert_eq!(second.get(b"a").unwrap(), Some(b("1")));
     }

@@ -196,14 +196,19 @@ impl TestDriver {
             .collect();
         tables.revoke(&every);
         let partitions: std::collections::BTreeSet<i32> = partitions.into_iter().collect();
-        if let Some(consumer) = self.transport.last_consumer() {
-            consumer.reassign(Some(partitions.clone()));
-        }
+        let partitions: Vec<i32> = partitions.into_iter().collect();
+        let resume = match self.transport.last_consumer() {
+            Some(consumer) => {
+                consumer.reassign(Some(partitions.iter().copied().collect()));
+                Some(consumer.resume_offsets(&partitions))
+            }
+            None => None,
+        };
         // The leader is whoever has partition 0 (of the election topic).
         if let Some(leader) = self.engine.leadership() {
             leader.set(partitions.contains(&0));
         }
-        tables.assign(&partitions.into_iter().collect::<Vec<_>>(), &self.broker)?;
+        tables.assign(&partitions, &self.broker, resume.as_ref())?;
         self.run_until_idle().await
     }
 
@@ -212,6 +217,7 @@ impl TestDriver {
     /// resumes from the committed offsets and rebuilds its tables from
     /// their changelogs before processing. Virtual time goes on.
     pub async fn restart(&mut self) -> Result<()> {
+        self.broker.lift_crash();
         self.slots.clear();
         self.started = false;
         self.stopped = None;
@@ -284,7 +290,7 @@ impl TestDriver {
             headers,
             ..OutgoingRecord::default()
         };
-        match self.broker.append(record) {
+        match self.broker.append_input(record) {
             Ok(meta) => meta,
             Err(e) => panic!("TestDriver::send to `{topic}`: {e}"),
         }

@@ -213,6 +213,7 @@ impl<K: Payload, V: Payload> RecordBuilder<'_, K, V> {
     fn build(self) -> Result<OutgoingRecord> {
         let mut record = self.topic.encode(self.key.as_ref(), &self.value)?;
         record.headers = self.headers;
+        crate::context::stamp_origin(&mut record.headers);
         record.partition = self.partition;
         Ok(record)
     }

@@ -39,6 +39,7 @@ use rdkafka::{Message as _, Offset, TopicPartitionList};
 use crate::agent::ack::OffsetTracker;
 use crate::app::Settings;
 use crate::error::{Error, Result};
+use crate::table::store::SourceOffsets;
 use crate::table::{ChangelogRead, ReadSpec, Tables};
 use crate::transport::memory::partition_mismatch;
 use crate::transport::{
@@ -281,6 +282,15 @@ impl Transport for KafkaTransport {
             stored: stored.clone(),
             tables,
             reader: reader("recovery"),
+            // The group's own id, to read its committed offsets; never
+            // joins (asking through the member from its rebalance callback
+            // stalls the group on some brokers).
+            offsets: ChangelogReader {
+                bootstrap: self.bootstrap.clone(),
+                group: group.to_owned(),
+                settings: self.settings.consumer.clone(),
+                consumer: Mutex::new(None),
+            },
             leader,
         };
         let mut config = config(&self.bootstrap, CONSUMER_DEFAULTS, &self.settings.consumer);
@@ -846,6 +856,8 @@ struct FaustContext {
     stored: Arc<Mutex<Stored>>,
     tables: Arc<Tables>,
     reader: ChangelogReader,
+    /// Reads the group's committed offsets (exact state's recovery cut).
+    offsets: ChangelogReader,
     leader: Option<Leadership>,
 }
 
@@ -934,7 +946,6 @@ impl ConsumerContext for FaustContext {
                     tpl.elements().iter().map(|e| e.partition()).collect();
                 partitions.sort_unstable();
                 partitions.dedup();
-                self.tables.revoke(&partitions);
                 let mut commit = TopicPartitionList::new();
                 let mut stored = lock(&self.stored);
                 for elem in tpl.elements() {
@@ -951,6 +962,17 @@ impl ConsumerContext for FaustContext {
                     }
                 }
                 drop(stored);
+                // The stores write the events being committed, no later.
+                let finished: Vec<(Arc<str>, i32, i64)> = commit
+                    .elements()
+                    .iter()
+                    .filter_map(|e| match e.offset() {
+                        Offset::Offset(o) => Some((Arc::from(e.topic()), e.partition(), o)),
+                        _ => None,
+                    })
+                    .collect();
+                self.tables.note_committed(&finished);
+                self.tables.revoke(&partitions);
                 if let Some(leader) = &self.leader
                     && tpl.find_partition(&leader.topic, 0).is_some()
                 {
@@ -984,7 +1006,13 @@ impl ConsumerContext for FaustContext {
                 partitions.sort_unstable();
                 partitions.dedup();
                 if !self.tables.is_empty()
-                    && let Err(e) = self.tables.assign(&partitions, &self.reader)
+                    && let Err(e) = self
+                        .offsets
+                        .consumer()
+                        .and_then(|offsets| resume_offsets(&offsets, tpl))
+                        .and_then(|resume| {
+                            self.tables.assign(&partitions, &self.reader, Some(&resume))
+                        })
                 {
                     tracing::error!(
                         "table recovery failed: {e}; stopping rather than processing events \
@@ -996,6 +1024,42 @@ impl ConsumerContext for FaustContext {
             Rebalance::Error(e) => tracing::warn!("rebalance error: {e}"),
         }
     }
+}
+
+/// Where the group resumes each partition of `tpl`: its committed offset,
+/// or (nothing committed: `auto.offset.reset` is `earliest`) the
+/// partition's first offset.
+fn resume_offsets(
+    consumer: &BaseConsumer<LogContext>,
+    tpl: &TopicPartitionList,
+) -> Result<SourceOffsets> {
+    let committed = consumer
+        .committed_offsets(tpl.clone(), Duration::from_secs(30))
+        .map_err(|e| Error::Transport {
+            what: "reading the committed offsets of the assigned partitions".into(),
+            source: Box::new(e),
+        })?;
+    let mut resume = SourceOffsets::new();
+    for elem in committed.elements() {
+        let offset = match elem.offset() {
+            Offset::Offset(o) => o,
+            _ => {
+                consumer
+                    .fetch_watermarks(elem.topic(), elem.partition(), Duration::from_secs(30))
+                    .map_err(|e| Error::Transport {
+                        what: format!(
+                            "reading the first offset of {}[{}]",
+                            elem.topic(),
+                            elem.partition()
+                        ),
+                        source: Box::new(e),
+                    })?
+                    .0
+            }
+        };
+        resume.insert((Arc::from(elem.topic()), elem.partition()), offset);
+    }
+    Ok(resume)
 }
 
 fn describe_tpl(tpl: &TopicPartitionList) -> String {

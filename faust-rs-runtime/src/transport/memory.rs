@@ -8,6 +8,7 @@
 //! count, like a broker with `auto.create.topics.enable`.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -42,7 +43,23 @@ struct State {
     committed: HashMap<(String, Arc<str>, i32), i64>,
     /// Records handed to table recovery, by topic.
     changelog_reads: HashMap<Arc<str>, u64>,
+    /// Writes taken: records appended and offsets committed.
+    writes: u64,
+    /// A crash point: no write is taken once `writes` reaches it.
+    crash_at: Option<u64>,
 }
+
+/// What a write meets after the crash point.
+#[derive(Debug)]
+struct Crashed;
+
+impl fmt::Display for Crashed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the worker crashed here (MemoryBroker::crash_after)")
+    }
+}
+
+impl std::error::Error for Crashed {}
 
 impl MemoryBroker {
     /// A broker whose topics get `default_partitions` partitions when
@@ -104,6 +121,16 @@ impl MemoryBroker {
     /// Appends `record`, choosing the partition from the key (murmur2) when
     /// the record names none, round-robin when it has no key.
     pub fn append(&self, record: OutgoingRecord) -> Result<RecordMetadata> {
+        self.append_record(record, true)
+    }
+
+    /// Appends a test's input: not a write of the worker's, so a crash
+    /// point neither counts nor stops it.
+    pub(crate) fn append_input(&self, record: OutgoingRecord) -> Result<RecordMetadata> {
+        self.append_record(record, false)
+    }
+
+    fn append_record(&self, record: OutgoingRecord, worker: bool) -> Result<RecordMetadata> {
         let max = self.inner.max_record_bytes.load(Ordering::Relaxed);
         let size = record.key.as_ref().map_or(0, |k| k.len())
             + record.value.as_ref().map_or(0, |v| v.len());
@@ -115,6 +142,15 @@ impl MemoryBroker {
         }
         let meta = {
             let mut state = self.lock();
+            if worker {
+                if state.crash_at.is_some_and(|at| state.writes >= at) {
+                    return Err(Error::Transport {
+                        what: format!("sending to `{}`", record.topic),
+                        source: Box::new(Crashed),
+                    });
+                }
+                state.writes += 1;
+            }
             let default = state.default_partitions;
             let count = Self::ensure(&mut state, &record.topic, default);
             let partition = match (record.partition, &record.key) {
@@ -196,9 +232,35 @@ impl MemoryBroker {
 
     /// Stores `offset` (the next offset to read) as `group`'s position.
     pub fn commit(&self, group: &str, topic: &Arc<str>, partition: i32, offset: i64) {
-        self.lock()
+        let mut state = self.lock();
+        if state.crash_at.is_some_and(|at| state.writes >= at) {
+            return;
+        }
+        state.writes += 1;
+        state
             .committed
             .insert((group.to_owned(), topic.clone(), partition), offset);
+    }
+
+    /// Writes the worker made so far: records appended and offsets
+    /// committed (one per partition); a test's inputs do not count.
+    pub fn writes(&self) -> u64 {
+        self.lock().writes
+    }
+
+    /// A crash point for fault tests: after `writes` more writes, the
+    /// broker takes nothing (appends fail, commits are lost), as if the
+    /// worker had died between those two steps. Run the app until it
+    /// stops, then [`TestDriver::restart`](crate::testing::TestDriver::restart)
+    /// it, which lifts the crash point.
+    pub fn crash_after(&self, writes: u64) {
+        let mut state = self.lock();
+        state.crash_at = Some(state.writes + writes);
+    }
+
+    /// Takes writes again.
+    pub fn lift_crash(&self) {
+        self.lock().crash_at = None;
     }
 
     /// `group`'s committed position in `topic`/`partition`.
@@ -207,6 +269,24 @@ impl MemoryBroker {
             .committed
             .get(&(group.to_owned(), Arc::from(topic), partition))
             .copied()
+    }
+
+    /// Where `group` resumes each of `topics` in `partitions`: its
+    /// committed offset, or 0 (this broker keeps every record).
+    pub(crate) fn resume_offsets(
+        &self,
+        group: &str,
+        topics: &[Arc<str>],
+        partitions: &[i32],
+    ) -> crate::table::store::SourceOffsets {
+        let mut resume = crate::table::store::SourceOffsets::new();
+        for topic in topics {
+            for &partition in partitions {
+                let offset = self.committed(group, topic, partition).unwrap_or(0);
+                resume.insert((topic.clone(), partition), offset);
+            }
+        }
+        resume
     }
 
     /// How many records of `topic` table recovery has read so far (a warm
@@ -285,6 +365,12 @@ pub struct MemoryConsumer {
 }
 
 impl MemoryConsumer {
+    /// Where its group resumes its topics in `partitions`.
+    pub(crate) fn resume_offsets(&self, partitions: &[i32]) -> crate::table::store::SourceOffsets {
+        self.broker
+            .resume_offsets(&self.group, &self.topics, partitions)
+    }
+
     /// Reads only `partitions` from now on (`None`: all), each from its
     /// committed offset, as after a rebalance.
     pub(crate) fn reassign(&self, partitions: Option<std::collections::BTreeSet<i32>>) {
@@ -403,7 +489,10 @@ impl Transport for MemoryTransport {
             (0..tables.all().iter().map(|t| t.partitions).max().unwrap_or(0))
                 .map(|p| p as i32)
                 .collect();
-        tables.assign(&partitions, &self.broker)?;
+        let resume = self
+            .broker
+            .resume_offsets(&member.group, &member.topics, &partitions);
+        tables.assign(&partitions, &self.broker, Some(&resume))?;
         if let Some(leader) = &member.leader {
             leader.set(true);
         }

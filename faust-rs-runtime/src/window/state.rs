@@ -409,12 +409,14 @@ fn closed_record(
         "value": value,
     });
     let bytes = serde_json::to_vec(&body).map_err(|e| crate::Error::config(e.to_string()))?;
-    Ok(crate::transport::OutgoingRecord {
+    let mut record = crate::transport::OutgoingRecord {
         topic: std::sync::Arc::from(topic),
         key: Some(window.key.clone()),
         value: Some(Bytes::from(bytes)),
         ..crate::transport::OutgoingRecord::default()
-    })
+    };
+    crate::context::stamp_origin(&mut record.headers);
+    Ok(record)
 }
 
 /// Every window of `key` held in `partition`, oldest first (a scan of the

@@ -545,13 +545,15 @@ impl Engine {
         let Some(consumer) = consumer else {
             return;
         };
-        // Table writes first: a store's data and changelog offset go to disk
-        // in one batch; the offsets committed below never depend on them
-        // (recovery replays the changelog past the store's offset).
+        // Table writes first: a store's data, changelog offset and origins
+        // go to disk in one batch, up to the events committed now (exact
+        // state). Should the commit below not reach the broker, the events
+        // it names come again and leave the tables alone.
+        let offsets = self.tracker.take_committable();
+        self.core.tables.note_committed(&offsets);
         if let Err(e) = self.core.tables.flush() {
             tracing::error!("writing table stores: {e}; retrying at the next commit");
         }
-        let offsets = self.tracker.take_committable();
         if !offsets.is_empty() {
             tracing::debug!(?offsets, "storing finished offsets");
             consumer.store(&offsets);

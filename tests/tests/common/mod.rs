@@ -164,12 +164,20 @@ pub(crate) fn group_offsets(
 
 /// The end offset (one past the last record) of each partition of `topic`.
 pub(crate) fn end_offsets(client: &BaseConsumer, topic: &str, partitions: i32) -> Vec<i64> {
+    // A loaded broker answers late now and then: three tries.
     (0..partitions)
         .map(|p| {
-            client
-                .fetch_watermarks(topic, p, Duration::from_secs(5))
-                .map(|(_, high)| high)
-                .unwrap_or_else(|e| panic!("end offset of {topic}[{p}]: {e}"))
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                match client.fetch_watermarks(topic, p, Duration::from_secs(10)) {
+                    Ok((_, high)) => break high,
+                    Err(e) if tries >= 3 => {
+                        panic!("end offset of {topic}[{p}], {tries} tries: {e}")
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(500)),
+                }
+            }
         })
         .collect()
 }
