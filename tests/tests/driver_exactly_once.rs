@@ -271,3 +271,117 @@ async fn a_failed_attempt_takes_its_table_writes_back_before_the_retry_or_the_de
     assert_eq!(t.table(&TRIES).get("all"), Some(9));
     assert_eq!(t.table(&TRIES).get("v7"), None);
 }
+
+// ------------------------------------------------------------- windows
+
+/// A view with its own time (ms since the epoch).
+#[record(timestamp = "at")]
+#[derive(Debug, Clone, PartialEq)]
+struct View {
+    page: String,
+    at: i64,
+}
+
+#[table(
+    name = "views-10s",
+    default,
+    partitions = 2,
+    tumbling = "10s",
+    grace = "0s",
+    expires = "10m",
+    emit_closed = "views-closed"
+)]
+static VIEWS: faust::window::WindowedTable<String, u64>;
+
+#[agent(topic = "views")]
+async fn count_view(view: View) -> Result<()> {
+    VIEWS.update(&view.page, |n| *n += 1)?;
+    Ok(())
+}
+
+const T0: i64 = 1_735_689_600_000;
+const VIEWS_SENT: i64 = 60;
+
+/// View `i`: one of two pages, every 1.5 s.
+fn view(i: i64) -> View {
+    View {
+        page: ["home", "docs"][(i % 2) as usize].into(),
+        at: T0 + i * 1500,
+    }
+}
+
+/// Each closed window's count, (page, start) → count, from the emitted
+/// records with duplicates dropped; fails on a window emitted twice with
+/// different counts.
+fn closed_windows(t: &TestDriver) -> BTreeMap<(String, i64), u64> {
+    let mut dedup = Dedup::new();
+    let mut windows = BTreeMap::new();
+    for record in t.records("views-closed") {
+        let origin = Origin::from_headers(&record.headers).expect("an origin header");
+        if !dedup.first_time(&origin) {
+            continue;
+        }
+        let page = String::from_utf8(record.key.as_deref().expect("a key").to_vec()).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(record.value.as_deref().expect("a value")).unwrap();
+        let start = body["start"].as_i64().unwrap();
+        let count = body["value"].as_u64().unwrap();
+        if let Some(before) = windows.insert((page.clone(), start), count) {
+            panic!("window ({page}, {start}) closed twice: {before} then {count}");
+        }
+    }
+    windows
+}
+
+async fn run_views(crash_after: Option<u64>) -> TestDriver {
+    let mut t = TestDriver::with_app(
+        App::bare("exact-windows")
+            .topic_partitions(2)
+            .table(&VIEWS)
+            .agent(&count_view::AGENT),
+    );
+    t.run_until_idle().await.expect("start");
+    if let Some(n) = crash_after {
+        t.broker().crash_after(n);
+    }
+    for i in 0..VIEWS_SENT {
+        let v = view(i);
+        t.send("views", v.page.clone(), v).await;
+        if i % 15 == 14 {
+            let result = t.run_until_idle().await;
+            if crash_after.is_none() {
+                result.expect("run");
+            }
+            t.commit();
+        }
+    }
+    if crash_after.is_some() {
+        t.restart().await.expect("restart");
+    }
+    t.run_until_idle().await.expect("run after restart");
+    t.commit();
+    t
+}
+
+#[tokio::test]
+async fn closed_windows_come_out_with_exact_counts_whatever_the_crash_point() {
+    let clean = run_views(None).await;
+    let want = closed_windows(&clean);
+    // 90 s of views, a view every 1.5 s: the 8 windows of each page up to
+    // [70, 80) closed (stream time reached 88.5 s), with the 54 views
+    // before 80 s.
+    assert_eq!(want.len(), 16, "{want:?}");
+    assert_eq!(want.values().sum::<u64>(), 54, "{want:?}");
+    let writes = clean.broker().writes();
+    for n in 0..=writes {
+        let t = run_views(Some(n)).await;
+        assert_eq!(closed_windows(&t), want, "crash after {n} of {writes} writes");
+        for page in ["home", "docs"] {
+            assert_eq!(
+                t.table(&VIEWS).get(page),
+                clean.table(&VIEWS).get(page),
+                "crash after {n}: the windows of {page}"
+            );
+        }
+    }
+}
