@@ -47,12 +47,22 @@ pub(crate) enum Source {
 /// it has written so far.
 #[derive(Debug, Default)]
 pub(crate) struct Cursor {
+    /// The agent handling it.
+    agent: Arc<str>,
     message: Mutex<Option<Arc<Message>>>,
     timestamp: AtomicI64,
     written: AtomicU32,
 }
 
 impl Cursor {
+    /// Nowhere yet, for `agent`.
+    pub(crate) fn new(agent: Arc<str>) -> Self {
+        Cursor {
+            agent,
+            ..Cursor::default()
+        }
+    }
+
     /// Now at `message`, with time `timestamp` (ms).
     pub(crate) fn set(&self, message: &Arc<Message>, timestamp: i64) {
         *self.message.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.clone());
@@ -69,9 +79,9 @@ impl Cursor {
 }
 
 impl Source {
-    /// The source of one event handled by a per-event agent.
-    pub(crate) fn event(message: &Arc<Message>) -> Self {
-        let cursor = Cursor::default();
+    /// The source of one event handled by per-event agent `agent`.
+    pub(crate) fn event(agent: &Arc<str>, message: &Arc<Message>) -> Self {
+        let cursor = Cursor::new(agent.clone());
         cursor.set(message, message.timestamp);
         Source::Event(Arc::new(cursor))
     }
@@ -106,6 +116,7 @@ impl Source {
         match self {
             Source::None => None,
             Source::Event(cursor) => cursor.message().map(|m| Origin {
+                agent: cursor.agent.clone(),
                 topic: m.topic.clone(),
                 partition: m.partition,
                 offset: m.offset,

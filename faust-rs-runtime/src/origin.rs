@@ -1,11 +1,11 @@
-//! Where a record came from: the input event (topic, partition, offset)
-//! whose handling produced it, and the record's number among that event's
-//! records.
+//! Where a record came from: the agent and the input event (topic,
+//! partition, offset) whose handling produced it, and the record's number
+//! among the records that agent wrote for that event.
 //!
 //! Every record a worker writes while it handles an event (sink records,
 //! `Topic::send`, table changelog records) carries its origin in the header
-//! [`HEADER`] (`faust.source`), as `topic/partition/offset/seq` (topic
-//! names cannot hold `/`). Table changelogs use it for exact state (see
+//! [`HEADER`] (`faust.source`), as `agent@topic/partition/offset/seq`
+//! (agent names cannot hold `@`, topic names neither `@` nor `/`). Table changelogs use it for exact state (see
 //! the exactly-once chapter of the README); a reader of a sink topic uses
 //! it to drop the duplicates a crash leaves under at-least-once, with
 //! [`Dedup`].
@@ -15,13 +15,13 @@
 //! use faust::Headers;
 //!
 //! let mut seen = Dedup::new();
-//! let first = Headers::new().with("faust.source", "orders/3/41/0");
+//! let first = Headers::new().with("faust.source", "bill@orders/3/41/0");
 //! let replayed = first.clone();
 //! assert!(!seen.is_duplicate(&first));
 //! assert!(seen.is_duplicate(&replayed));
 //! assert_eq!(
 //!     Origin::from_headers(&first),
-//!     Some(Origin::new("orders", 3, 41, 0))
+//!     Some(Origin::new("bill", "orders", 3, 41, 0))
 //! );
 //! ```
 
@@ -34,10 +34,13 @@ use crate::transport::Headers;
 /// The header that carries a record's origin.
 pub const HEADER: &str = "faust.source";
 
-/// A record's origin: the input event's topic, partition and offset, and
-/// the record's number among the records that event wrote (from 0).
+/// A record's origin: the agent, the input event's topic, partition and
+/// offset, and the record's number among the records the agent wrote for
+/// that event (from 0).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
+    /// The agent that wrote it.
+    pub agent: Arc<str>,
     /// The input topic.
     pub topic: Arc<str>,
     /// Its partition.
@@ -49,9 +52,11 @@ pub struct Origin {
 }
 
 impl Origin {
-    /// Record `seq` of the event at `offset` of `topic`/`partition`.
-    pub fn new(topic: &str, partition: i32, offset: i64, seq: u32) -> Origin {
+    /// Record `seq` of `agent` for the event at `offset` of
+    /// `topic`/`partition`.
+    pub fn new(agent: &str, topic: &str, partition: i32, offset: i64, seq: u32) -> Origin {
         Origin {
+            agent: Arc::from(agent),
             topic: Arc::from(topic),
             partition,
             offset,
@@ -64,14 +69,21 @@ impl Origin {
         Origin::parse(headers.get_str(HEADER)?)
     }
 
-    /// Reads `topic/partition/offset/seq`.
+    /// Reads `agent@topic/partition/offset/seq`.
     pub fn parse(text: &str) -> Option<Origin> {
+        let (agent, text) = text.split_once('@')?;
+        if agent.is_empty() {
+            return None;
+        }
         let mut parts = text.rsplitn(4, '/');
         let seq = parts.next()?.parse().ok()?;
         let offset = parts.next()?.parse().ok()?;
         let partition = parts.next()?.parse().ok()?;
-        let topic = parts.next().filter(|t| !t.is_empty() && !t.contains('/'))?;
+        let topic = parts
+            .next()
+            .filter(|t| !t.is_empty() && !t.contains(['/', '@']))?;
         Some(Origin {
+            agent: Arc::from(agent),
             topic: Arc::from(topic),
             partition,
             offset,
@@ -89,8 +101,8 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}/{}/{}/{}",
-            self.topic, self.partition, self.offset, self.seq
+            "{}@{}/{}/{}/{}",
+            self.agent, self.topic, self.partition, self.offset, self.seq
         )
     }
 }
@@ -109,7 +121,8 @@ type Seen = BTreeSet<(i64, u32)>;
 /// before is a duplicate. Records without an origin (written outside an
 /// event, or by another producer) always pass.
 ///
-/// It remembers the last `window` origins of each input partition
+/// Records of different agents never repeat each other. It remembers the
+/// last `window` origins of each agent and input partition
 /// (100,000 by default; [`with_window`](Self::with_window)): a replay
 /// after a crash repeats at most the events since the last commit, so the
 /// window only has to cover that many records per partition. Records may
@@ -118,7 +131,7 @@ type Seen = BTreeSet<(i64, u32)>;
 #[derive(Debug, Clone)]
 pub struct Dedup {
     window: usize,
-    seen: HashMap<(Arc<str>, i32), Seen>,
+    seen: HashMap<(Arc<str>, Arc<str>, i32), Seen>,
 }
 
 impl Default for Dedup {
@@ -152,13 +165,8 @@ impl Dedup {
 
     /// `true` the first time `origin` is seen, `false` after.
     pub fn first_time(&mut self, origin: &Origin) -> bool {
-        let seen = match self.seen.get_mut(&(origin.topic.clone(), origin.partition)) {
-            Some(seen) => seen,
-            None => self
-                .seen
-                .entry((origin.topic.clone(), origin.partition))
-                .or_default(),
-        };
+        let key = (origin.agent.clone(), origin.topic.clone(), origin.partition);
+        let seen = self.seen.entry(key).or_default();
         // Older than everything remembered, with the window full: it was
         // seen and forgotten (a replay is never that far behind).
         if seen.len() >= self.window
@@ -177,10 +185,10 @@ impl Dedup {
         true
     }
 
-    /// The highest origin offset seen of `topic`/`partition`.
-    pub fn last_seen(&self, topic: &str, partition: i32) -> Option<i64> {
+    /// The highest origin offset seen of `agent` in `topic`/`partition`.
+    pub fn last_seen(&self, agent: &str, topic: &str, partition: i32) -> Option<i64> {
         self.seen
-            .get(&(Arc::from(topic), partition))
+            .get(&(Arc::from(agent), Arc::from(topic), partition))
             .and_then(|s| s.last())
             .map(|(offset, _)| *offset)
     }
@@ -192,12 +200,12 @@ mod tests {
 
     #[test]
     fn origins_round_trip_through_the_header() {
-        let origin = Origin::new("page.views-v2", 7, 123_456, 2);
+        let origin = Origin::new("count_views", "page.views-v2", 7, 123_456, 2);
         let mut headers = Headers::new();
         origin.stamp(&mut headers);
         assert_eq!(
             headers.get_str(HEADER),
-            Some("page.views-v2/7/123456/2"),
+            Some("count_views@page.views-v2/7/123456/2"),
             "{headers:?}"
         );
         assert_eq!(Origin::from_headers(&headers), Some(origin));
@@ -207,13 +215,15 @@ mod tests {
     fn malformed_origins_are_none() {
         for bad in [
             "",
-            "orders",
-            "orders/1/2",
-            "/1/2/0",
-            "a/b/1/2/0",
-            "orders/x/2/0",
-            "orders/1/y/0",
-            "orders/1/2/-1",
+            "a@orders",
+            "a@orders/1/2",
+            "orders/1/2/0",
+            "@orders/1/2/0",
+            "a@/1/2/0",
+            "a@a/b/1/2/0",
+            "a@orders/x/2/0",
+            "a@orders/1/y/0",
+            "a@orders/1/2/-1",
         ] {
             assert_eq!(Origin::parse(bad), None, "{bad:?}");
         }
@@ -222,7 +232,7 @@ mod tests {
     #[test]
     fn dedup_passes_each_record_once_in_any_order() {
         let mut seen = Dedup::new();
-        let o = |p, off, seq| Origin::new("orders", p, off, seq);
+        let o = |p, off, seq| Origin::new("bill", "orders", p, off, seq);
         // Event 5 wrote two records, then 6; records of partitions 0 and 1
         // interleave, and a restart replays 5 and 6.
         let log = [
@@ -237,14 +247,16 @@ mod tests {
         ];
         let passed: Vec<bool> = log.iter().map(|x| seen.first_time(x)).collect();
         assert_eq!(passed, [true, true, true, true, false, false, false, true]);
-        assert_eq!(seen.last_seen("orders", 0), Some(7));
-        assert_eq!(seen.last_seen("orders", 1), Some(2));
+        assert_eq!(seen.last_seen("bill", "orders", 0), Some(7));
+        assert_eq!(seen.last_seen("bill", "orders", 1), Some(2));
+        // Another agent's records of the same event are not repeats.
+        assert!(seen.first_time(&Origin::new("audit", "orders", 0, 5, 0)));
     }
 
     #[test]
     fn dedup_forgets_beyond_its_window_but_still_drops_older_records() {
         let mut seen = Dedup::with_window(3);
-        let o = |off| Origin::new("t", 0, off, 0);
+        let o = |off| Origin::new("a", "t", 0, off, 0);
         for off in 0..10 {
             assert!(seen.first_time(&o(off)));
         }

@@ -428,7 +428,7 @@ impl AgentRuntime {
                 reply: reply.as_ref(),
                 codecs: &self.core.codecs,
             };
-            let source = Source::event(message);
+            let source = Source::event(&self.name, message);
             let scope = Scope {
                 core: self.core.clone(),
                 pending: pending.clone(),

@@ -68,10 +68,14 @@ impl fmt::Debug for StreamSource {
 
 impl StreamSource {
     pub(crate) fn new(agent: Arc<AgentRuntime>, inbox: Inbox) -> Self {
+        let control = Arc::new(StreamControl {
+            cursor: Arc::new(Cursor::new(agent.name.clone())),
+            ..StreamControl::default()
+        });
         StreamSource {
             agent,
             inbox,
-            control: Arc::new(StreamControl::default()),
+            control,
         }
     }
 

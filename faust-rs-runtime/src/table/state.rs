@@ -194,6 +194,7 @@ impl TableState {
             (Some(path), Some(env)) => PartitionStore::rocksdb(label, env, &path)?,
             _ => PartitionStore::memory(label),
         };
+        store.set_exact(self.exact);
         let store = Arc::new(store);
         stores.insert(partition, store.clone());
         Ok(store)
@@ -221,6 +222,25 @@ impl TableState {
                  partition from its changelog (exact state)"
             );
             store.clear()?;
+        }
+        Ok(())
+    }
+
+    /// Drops what the stores of `partitions` hold of events not
+    /// committable (exact state): those events go to the next owner.
+    fn revoked(&self, partitions: &[i32], committed: &SourceOffsets) -> Result<()> {
+        if !self.exact {
+            return Ok(());
+        }
+        let stores: Vec<_> = {
+            let held = self.lock();
+            partitions
+                .iter()
+                .filter_map(|p| held.get(p).cloned())
+                .collect()
+        };
+        for store in stores {
+            store.revoked(Some(committed))?;
         }
         Ok(())
     }
@@ -317,6 +337,11 @@ impl TableState {
     /// before its last recovery (a replay after a crash) is dropped, and
     /// the changelog record carries the event's origin.
     pub(crate) fn write_at(&self, partition: i32, key: Bytes, value: Option<Bytes>) -> Result<()> {
+        if with_scope(|_| ()).is_none() {
+            return Err(Error::NoContext {
+                what: self.def.kind.type_name(),
+            });
+        }
         let store = self.open(partition)?;
         let origin = if self.exact {
             with_scope(|scope| scope.source.origin())
@@ -330,6 +355,9 @@ impl TableState {
         {
             metrics::counter!("faust_table_replayed_writes_total", "table" => self.def.name)
                 .increment(1);
+            // Numbered all the same: the event's later records (its sink
+            // records) keep the numbers of its first run.
+            with_scope(|scope| scope.source.stamp(&mut crate::transport::Headers::new()));
             return Ok(());
         }
         // A handler that may fail and be retried (or dead-lettered) has
@@ -530,7 +558,7 @@ impl Tables {
         }
         let result = recover_partitions(&targets, reader, "recovering", None, resume);
         for target in &targets {
-            target.table.open(target.partition)?.mark_recovered();
+            target.table.open(target.partition)?.mark_recovered()?;
         }
         self.reset_windows();
         self.assigned
@@ -561,6 +589,12 @@ impl Tables {
         for table in &self.list {
             if let Err(e) = table.flush(&committed) {
                 tracing::warn!(table = table.def.name, "flushing on revoke: {e}");
+            }
+            if let Err(e) = table.revoked(partitions, &committed) {
+                tracing::warn!(
+                    table = table.def.name,
+                    "dropping uncommitted writes on revoke: {e}"
+                );
             }
         }
     }
@@ -666,7 +700,7 @@ impl Tables {
         }
         recover_partitions(&targets, reader, "following", Some(&self.owned), None)?;
         for target in targets.iter().filter(|t| !t.table.def.kind.is_global()) {
-            target.table.open(target.partition)?.mark_followed();
+            target.table.open(target.partition)?.mark_followed()?;
         }
         Ok(())
     }

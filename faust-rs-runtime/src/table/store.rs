@@ -41,6 +41,9 @@ const FORMAT: &[u8] = b"faust-rs/1";
 const META_CF: &str = "faust-meta";
 const META_FORMAT: &[u8] = b"format";
 const META_OFFSET: &[u8] = b"changelog-offset";
+/// Present while the partition holds standby records (see
+/// `PartitionStore::was_followed`).
+const META_FOLLOWED: &[u8] = b"followed";
 /// Prefix of the meta keys holding the origin offset applied per input
 /// partition (`source/<topic>\0<partition>`).
 const META_SOURCE: &[u8] = b"source/";
@@ -242,13 +245,17 @@ impl PartitionStore {
     /// moved aside and started empty, to be rebuilt from the changelog.
     pub(crate) fn rocksdb(label: String, env: &RocksEnv, path: &Path) -> Result<Self> {
         let partition = RocksPartition::open(env, path, &label)?;
+        let followed = partition.followed_on_disk();
         let store = PartitionStore {
             label,
             backend: Backend::Rocks(partition),
             replayed: Mutex::default(),
             followed: Default::default(),
         };
-        store.mark_recovered();
+        *lock(&store.replayed) = store.sources();
+        store
+            .followed
+            .store(followed, std::sync::atomic::Ordering::Relaxed);
         Ok(store)
     }
 
@@ -295,11 +302,27 @@ impl PartitionStore {
             .is_some_and(|applied| offset <= *applied)
     }
 
-    /// Takes the origins held now as the replay bound (after recovery).
-    pub(crate) fn mark_recovered(&self) {
+    /// Takes the origins held now as the replay bound (after recovery),
+    /// and forgets that it was a standby.
+    pub(crate) fn mark_recovered(&self) -> Result<()> {
         *lock(&self.replayed) = self.sources();
-        self.followed
-            .store(false, std::sync::atomic::Ordering::Relaxed);
+        if self
+            .followed
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+            && let Backend::Rocks(r) = &self.backend
+        {
+            r.set_followed(false)
+                .map_err(|e| self.error("writing the standby mark of", e))?;
+        }
+        Ok(())
+    }
+
+    /// Writes under exact state: buffered writes go to disk only as
+    /// commits cover them, also when the buffer is full.
+    pub(crate) fn set_exact(&self, exact: bool) {
+        if let Backend::Rocks(r) = &self.backend {
+            lock(&r.pending).exact = exact;
+        }
     }
 
     /// The highest origin offset applied, per input partition.
@@ -311,10 +334,17 @@ impl PartitionStore {
     }
 
     /// Notes that records read from a changelog this worker does not own
-    /// were applied (a standby).
-    pub(crate) fn mark_followed(&self) {
-        self.followed
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+    /// were applied (a standby); on disk too, for a restart.
+    pub(crate) fn mark_followed(&self) -> Result<()> {
+        if !self
+            .followed
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+            && let Backend::Rocks(r) = &self.backend
+        {
+            r.set_followed(true)
+                .map_err(|e| self.error("writing the standby mark of", e))?;
+        }
+        Ok(())
     }
 
     /// Whether standby records were applied since the last recovery.
@@ -477,8 +507,38 @@ impl PartitionStore {
     pub(crate) fn discard_buffered(&self) {
         if let Backend::Rocks(r) = &self.backend {
             let mut pending = lock(&r.pending);
+            pending.first_seq += pending.log.len() as u64;
+            pending.valid_from = pending.first_seq;
             pending.log.clear();
             pending.overlay.clear();
+            // What the disk holds: recovery reads the changelog past it.
+            pending.delivered = pending.persisted;
+        }
+    }
+
+    /// The partition goes to another worker, or through a rebalance:
+    /// under exact state (`committed`), whatever holds writes of events
+    /// not committable is dropped — buffered writes of RocksDB, the whole
+    /// data of a memory store that has some (rebuilt from the changelog if
+    /// the partition comes back).
+    pub(crate) fn revoked(&self, committed: Option<&SourceOffsets>) -> Result<()> {
+        let Some(committed) = committed else {
+            return Ok(());
+        };
+        match &self.backend {
+            Backend::Rocks(_) => {
+                self.discard_buffered();
+                Ok(())
+            }
+            Backend::Memory(_) => {
+                let ahead = self.sources().iter().any(|(source, offset)| {
+                    committed.get(source).is_none_or(|next| offset >= next)
+                });
+                if ahead {
+                    self.clear()?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -532,6 +592,11 @@ struct PendingWrites {
     /// The committable offsets of the last exact flush, for flushes the
     /// buffer's size forces between commits.
     committed: Option<SourceOffsets>,
+    /// Exact state: even forced flushes write only committable events.
+    exact: bool,
+    /// Writes numbered below it were dropped (revoke, clear): their late
+    /// acknowledgements count for nothing.
+    valid_from: u64,
 }
 
 /// One buffered write.
@@ -707,6 +772,20 @@ impl RocksPartition {
         })
     }
 
+    /// Whether the partition was last a standby (records of a changelog
+    /// it did not own applied), as the disk says.
+    fn followed_on_disk(&self) -> bool {
+        matches!(self.db.get_cf(self.meta(), META_FOLLOWED), Ok(Some(_)))
+    }
+
+    fn set_followed(&self, followed: bool) -> std::result::Result<(), rocksdb::Error> {
+        if followed {
+            self.db.put_cf(self.meta(), META_FOLLOWED, b"1")
+        } else {
+            self.db.delete_cf(self.meta(), META_FOLLOWED)
+        }
+    }
+
     fn meta(&self) -> &rocksdb::ColumnFamily {
         // try_open checked it exists, and column families are never dropped.
         self.db
@@ -740,9 +819,12 @@ impl RocksPartition {
             offset: None,
         });
         if pending.log.len() >= FLUSH_AT {
-            let committed = pending.committed.take();
+            let committed = match (pending.exact, pending.committed.take()) {
+                (true, known) => Some(known.unwrap_or_default()),
+                (false, _) => None,
+            };
             let result = self.flush_locked(&mut pending, committed.as_ref());
-            pending.committed = committed;
+            pending.committed = committed.filter(|_| pending.exact);
             result?;
         }
         Ok(seq)
@@ -750,6 +832,9 @@ impl RocksPartition {
 
     fn delivered(&self, seq: u64, offset: i64) {
         let mut pending = lock(&self.pending);
+        if seq < pending.valid_from {
+            return;
+        }
         pending.delivered = Some(pending.delivered.map_or(offset, |d| d.max(offset)));
         if let Some(index) = seq.checked_sub(pending.first_seq)
             && let Some(entry) = pending.log.get_mut(index as usize)
@@ -777,11 +862,30 @@ impl RocksPartition {
         pending: &mut PendingWrites,
         committed: Option<&SourceOffsets>,
     ) -> std::result::Result<(), rocksdb::Error> {
-        let count = pending
+        let mut count = pending
             .log
             .iter()
             .take_while(|e| e.flushable(committed))
             .count();
+        // Under exact state the cut falls between events: an event with a
+        // write left behind (another agent's, or a concurrent handler's,
+        // interleaved) stays whole in the buffer.
+        if committed.is_some() && count < pending.log.len() {
+            let mut left: HashMap<&SourceKey, i64> = HashMap::new();
+            for entry in pending.log.iter().skip(count) {
+                if let Some((source, offset)) = &entry.origin {
+                    let min = left.entry(source).or_insert(*offset);
+                    *min = (*min).min(*offset);
+                }
+            }
+            if let Some(cut) = pending.log.iter().take(count).position(|e| {
+                e.origin
+                    .as_ref()
+                    .is_some_and(|(source, offset)| left.get(source).is_some_and(|m| offset >= m))
+            }) {
+                count = cut;
+            }
+        }
         // At least once, the offset is the highest acknowledged one, as the
         // store holds every write; under exact state, that of the last
         // entry written.
@@ -909,14 +1013,20 @@ impl RocksPartition {
         from: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> std::result::Result<(), rocksdb::Error> {
-        let overlay: Vec<(Bytes, Option<Bytes>)> = lock(&self.pending)
-            .overlay
-            .range::<[u8], _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded))
-            .map(|(k, (_, v))| (k.clone(), v.clone()))
-            .collect();
+        // The buffer and the disk as of one moment: the iterator is
+        // opened (a snapshot) before a flush can move entries between them.
+        let (overlay, disk) = {
+            let pending = lock(&self.pending);
+            let overlay: Vec<(Bytes, Option<Bytes>)> = pending
+                .overlay
+                .range::<[u8], _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded))
+                .map(|(k, (_, v))| (k.clone(), v.clone()))
+                .collect();
+            let mode = rocksdb::IteratorMode::From(from, rocksdb::Direction::Forward);
+            (overlay, self.db.iterator(mode))
+        };
         let mut buffered = overlay.into_iter().peekable();
-        let mode = rocksdb::IteratorMode::From(from, rocksdb::Direction::Forward);
-        let mut disk = self.db.iterator(mode).peekable();
+        let mut disk = disk.peekable();
         loop {
             let next_disk = match disk.peek() {
                 Some(Ok((k, _))) => Some(k.clone()),
@@ -976,7 +1086,15 @@ impl RocksPartition {
 
     fn clear(&self) -> std::result::Result<(), rocksdb::Error> {
         let mut pending = lock(&self.pending);
-        *pending = PendingWrites::default();
+        // Write numbers keep rising: a late acknowledgement of a write
+        // made before must not land on a new one.
+        let next = pending.first_seq + pending.log.len() as u64;
+        *pending = PendingWrites {
+            first_seq: next,
+            valid_from: next,
+            exact: pending.exact,
+            ..PendingWrites::default()
+        };
         let mut batch = rocksdb::WriteBatch::default();
         if let (Some(first), Some(last)) = (self.first_key()?, self.last_key()?) {
             batch.delete_range(&first[..], &last[..]);
@@ -1104,6 +1222,90 @@ mod tests {
         assert!(store.is_replay(&(Arc::from("in"), 0), 11));
         assert!(!store.is_replay(&(Arc::from("in"), 0), 12));
         assert!(!store.is_replay(&(Arc::from("other"), 0), 1));
+    }
+
+    #[test]
+    fn exact_flushes_cut_between_events_when_writes_interleave() {
+        let path = dir("interleave");
+        let env = env();
+        {
+            let store = PartitionStore::rocksdb("t[6]".into(), &env, &path).unwrap();
+            // Events 5 and 6 of one input partition, interleaved (two
+            // agents, or a concurrent handler).
+            let a = store.write(b("a"), Some(b("5")), input(5)).unwrap();
+            let b6 = store.write(b("b"), Some(b("6")), input(6)).unwrap();
+            let c = store.write(b("c"), Some(b("5")), input(5)).unwrap();
+            for (seq, offset) in [(a, 0), (b6, 1), (c, 2)] {
+                store.delivered(seq, offset);
+            }
+            // 5 is committable, 6 is not: event 5 must not go half.
+            store.flush(Some(&committed_below(6))).unwrap();
+        }
+        {
+            let store = PartitionStore::rocksdb("t[6]".into(), &env, &path).unwrap();
+            assert_eq!(store.items().unwrap(), vec![], "nothing of event 5 alone");
+            assert_eq!(store.applied_offset(), None);
+            let a = store.write(b("a"), Some(b("5")), input(5)).unwrap();
+            let c = store.write(b("c"), Some(b("5")), input(5)).unwrap();
+            store.delivered(a, 3);
+            store.delivered(c, 4);
+            store.flush(Some(&committed_below(6))).unwrap();
+        }
+        let store = PartitionStore::rocksdb("t[6]".into(), &env, &path).unwrap();
+        assert_eq!(
+            store.items().unwrap(),
+            vec![(b("a"), b("5")), (b("c"), b("5"))]
+        );
+        assert_eq!(store.applied_offset(), Some(4));
+    }
+
+    #[test]
+    fn a_full_buffer_under_exact_state_writes_only_committable_events() {
+        let path = dir("full");
+        let env = env();
+        {
+            let store = PartitionStore::rocksdb("t[7]".into(), &env, &path).unwrap();
+            store.set_exact(true);
+            for i in 0..FLUSH_AT as i64 + 10 {
+                let seq = store
+                    .write(b(&format!("k{i}")), Some(b("v")), input(i))
+                    .unwrap();
+                store.delivered(seq, i);
+            }
+            // No commit yet: the forced flushes wrote nothing.
+        }
+        let store = PartitionStore::rocksdb("t[7]".into(), &env, &path).unwrap();
+        assert_eq!(store.len().unwrap(), 0);
+        assert!(store.sources().is_empty());
+    }
+
+    #[test]
+    fn revoking_drops_uncommitted_buffered_writes_and_rewinds_the_offset() {
+        let store = PartitionStore::rocksdb("t[8]".into(), &env(), &dir("revoke")).unwrap();
+        store.set_exact(true);
+        let a = store.write(b("a"), Some(b("1")), input(1)).unwrap();
+        let z = store.write(b("z"), Some(b("2")), input(2)).unwrap();
+        store.delivered(a, 10);
+        store.delivered(z, 11);
+        store.flush(Some(&committed_below(2))).unwrap();
+        store.revoked(Some(&committed_below(2))).unwrap();
+        assert_eq!(
+            store.get(b"z").unwrap(),
+            None,
+            "event 2 goes to the next owner"
+        );
+        assert_eq!(store.get(b"a").unwrap(), Some(b("1")));
+        assert_eq!(
+            store.applied_offset(),
+            Some(10),
+            "recovery reads past event 1"
+        );
+        // A late acknowledgement of the dropped write lands nowhere.
+        let next = store.write(b("n"), Some(b("3")), input(3)).unwrap();
+        assert!(next > z, "write numbers keep rising");
+        store.delivered(z, 99);
+        store.flush(Some(&committed_below(4))).unwrap();
+        assert_eq!(store.applied_offset(), Some(10), "{store:?}");
     }
 
     #[test]

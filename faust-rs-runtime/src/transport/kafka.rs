@@ -656,6 +656,24 @@ impl ChangelogReader {
     }
 }
 
+impl ChangelogReader {
+    /// Whether `auto.offset.reset` sends a group without committed offsets
+    /// to the end of a partition.
+    fn resets_to_end(&self) -> bool {
+        let setting = self
+            .settings
+            .get("auto.offset.reset")
+            .map(String::as_str)
+            .or_else(|| {
+                CONSUMER_DEFAULTS
+                    .iter()
+                    .find(|(k, _)| *k == "auto.offset.reset")
+                    .map(|(_, v)| *v)
+            });
+        matches!(setting, Some("latest" | "largest" | "end"))
+    }
+}
+
 impl fmt::Debug for ChangelogReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChangelogReader")
@@ -1009,7 +1027,9 @@ impl ConsumerContext for FaustContext {
                     && let Err(e) = self
                         .offsets
                         .consumer()
-                        .and_then(|offsets| resume_offsets(&offsets, tpl))
+                        .and_then(|offsets| {
+                            resume_offsets(&offsets, tpl, self.offsets.resets_to_end())
+                        })
                         .and_then(|resume| {
                             self.tables.assign(&partitions, &self.reader, Some(&resume))
                         })
@@ -1027,11 +1047,13 @@ impl ConsumerContext for FaustContext {
 }
 
 /// Where the group resumes each partition of `tpl`: its committed offset,
-/// or (nothing committed: `auto.offset.reset` is `earliest`) the
-/// partition's first offset.
+/// or with nothing committed, where `auto.offset.reset` sends it: the
+/// partition's first offset (`earliest`, the default), or its end
+/// (`to_end`: `latest`).
 fn resume_offsets(
     consumer: &BaseConsumer<LogContext>,
     tpl: &TopicPartitionList,
+    to_end: bool,
 ) -> Result<SourceOffsets> {
     let committed = consumer
         .committed_offsets(tpl.clone(), Duration::from_secs(30))
@@ -1043,19 +1065,17 @@ fn resume_offsets(
     for elem in committed.elements() {
         let offset = match elem.offset() {
             Offset::Offset(o) => o,
-            _ => {
-                consumer
-                    .fetch_watermarks(elem.topic(), elem.partition(), Duration::from_secs(30))
-                    .map_err(|e| Error::Transport {
-                        what: format!(
-                            "reading the first offset of {}[{}]",
-                            elem.topic(),
-                            elem.partition()
-                        ),
-                        source: Box::new(e),
-                    })?
-                    .0
-            }
+            _ => consumer
+                .fetch_watermarks(elem.topic(), elem.partition(), Duration::from_secs(30))
+                .map_err(|e| Error::Transport {
+                    what: format!(
+                        "reading the first offset of {}[{}]",
+                        elem.topic(),
+                        elem.partition()
+                    ),
+                    source: Box::new(e),
+                })
+                .map(|(low, high)| if to_end { high } else { low })?,
         };
         resume.insert((Arc::from(elem.topic()), elem.partition()), offset);
     }
