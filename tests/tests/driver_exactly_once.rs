@@ -64,20 +64,34 @@ fn expected() -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
     (clicks, seen)
 }
 
-/// Sends the input in batches, each processed and committed; with
-/// `crash_after`, the broker takes that many writes and then none, the
-/// worker runs on until it stops, and it is restarted. Returns the tables
-/// and the driver.
+/// The click counter over the clicks (see [`crash_run`]).
 async fn run(store: &str, exact: bool, crash_after: Option<u64>) -> TestDriver {
-    let mut t = TestDriver::with_app(app(store, exact));
+    let inputs = (0..BATCHES * PER_BATCH).map(|i| {
+        let c = click(i);
+        (c.user.clone(), c)
+    });
+    crash_run(app(store, exact), "clicks", inputs, PER_BATCH, crash_after).await
+}
+
+/// Sends `inputs` to `topic` of `app` in batches of `batch`, each
+/// processed and committed; with `crash_after`, the broker takes that many
+/// of the worker's writes and then none, the worker runs on until it
+/// stops, and it is restarted. Returns the driver, finished.
+async fn crash_run<V: faust::IntoPayload>(
+    app: App,
+    topic: &str,
+    inputs: impl IntoIterator<Item = (String, V)>,
+    batch: usize,
+    crash_after: Option<u64>,
+) -> TestDriver {
+    let mut t = TestDriver::with_app(app);
     t.run_until_idle().await.expect("start");
     if let Some(n) = crash_after {
         t.broker().crash_after(n);
     }
-    for i in 0..BATCHES * PER_BATCH {
-        let c = click(i);
-        t.send("clicks", c.user.clone(), c).await;
-        if i % PER_BATCH == PER_BATCH - 1 {
+    for (i, (key, value)) in inputs.into_iter().enumerate() {
+        t.send(topic, key, value).await;
+        if i % batch == batch - 1 {
             // Past the crash point nothing reaches the broker: the worker
             // stops on a failed delivery, or runs on with commits lost.
             let result = t.run_until_idle().await;
@@ -344,33 +358,15 @@ fn closed_windows(t: &TestDriver) -> BTreeMap<(String, i64), u64> {
 }
 
 async fn run_views(crash_after: Option<u64>) -> TestDriver {
-    let mut t = TestDriver::with_app(
-        App::bare("exact-windows")
-            .topic_partitions(2)
-            .table(&VIEWS)
-            .agent(&count_view::AGENT),
-    );
-    t.run_until_idle().await.expect("start");
-    if let Some(n) = crash_after {
-        t.broker().crash_after(n);
-    }
-    for i in 0..VIEWS_SENT {
+    let app = App::bare("exact-windows")
+        .topic_partitions(2)
+        .table(&VIEWS)
+        .agent(&count_view::AGENT);
+    let inputs = (0..VIEWS_SENT).map(|i| {
         let v = view(i);
-        t.send("views", v.page.clone(), v).await;
-        if i % 15 == 14 {
-            let result = t.run_until_idle().await;
-            if crash_after.is_none() {
-                result.expect("run");
-            }
-            t.commit();
-        }
-    }
-    if crash_after.is_some() {
-        t.restart().await.expect("restart");
-    }
-    t.run_until_idle().await.expect("run after restart");
-    t.commit();
-    t
+        (v.page.clone(), v)
+    });
+    crash_run(app, "views", inputs, 15, crash_after).await
 }
 
 #[tokio::test]
