@@ -128,12 +128,20 @@ impl Source {
     /// The origin header of the next record the current event writes:
     /// its origin and the record's number among the event's records.
     pub(crate) fn stamp(&self, headers: &mut crate::transport::Headers) {
-        if let Source::Event(cursor) = self
-            && let Some(origin) = self.origin()
-        {
-            let seq = cursor.written.fetch_add(1, Ordering::Relaxed);
-            Origin { seq, ..origin }.stamp(headers);
+        if let Some(origin) = self.next_seq() {
+            origin.stamp(headers);
         }
+    }
+
+    /// The origin of the next record the current event writes, numbered
+    /// (the count moves on).
+    pub(crate) fn next_seq(&self) -> Option<Origin> {
+        let Source::Event(cursor) = self else {
+            return None;
+        };
+        let origin = self.origin()?;
+        let seq = cursor.written.fetch_add(1, Ordering::Relaxed);
+        Some(Origin { seq, ..origin })
     }
 }
 
@@ -277,9 +285,17 @@ impl Pending {
     }
 }
 
-/// Stamps `headers` with the current event's origin, if code runs for one.
+/// Stamps an output's `headers` with the current event's origin, if code
+/// runs for one (and the `origin_headers` setting is on; the record is
+/// numbered either way).
 pub(crate) fn stamp_origin(headers: &mut crate::transport::Headers) {
-    with_scope(|scope| scope.source.stamp(headers));
+    with_scope(|scope| {
+        if scope.core.origin_headers {
+            scope.source.stamp(headers);
+        } else {
+            scope.source.next_seq();
+        }
+    });
 }
 
 /// Calls `f` with the current scope, if code runs inside one.

@@ -94,7 +94,7 @@ pub mod table {
     #[doc(inline)]
     pub use faust_rs_runtime::table::{
         AnyTable, GlobalTable, RebuildReport, SetGlobalTable, SetTable, Table, changelog_topic,
-        rebuild,
+        changelog_origin, changelog_value, rebuild,
     };
 }
 

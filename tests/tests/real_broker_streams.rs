@@ -129,6 +129,7 @@ fn last_values(bootstrap: &str, topic: &str, test: &str) -> HashMap<String, Stri
     let mut last = HashMap::new();
     while reader.read(Duration::from_secs(2), |r| {
         if let Some(value) = r.value.as_ref() {
+            let value = faust::table::changelog_value(value);
             last.insert(r.key_str(), String::from_utf8_lossy(value).into_owned());
         }
     }) > 0

@@ -1019,7 +1019,9 @@ impl TableRun {
         let mut last_progress = Instant::now();
         while !done(&logs) {
             let n = reader.read(Duration::from_millis(200), |r| {
-                let value = r.value.as_ref().map(|_| r.value_str());
+                let value = r.value.as_ref().map(|v| {
+                    String::from_utf8_lossy(faust::table::changelog_value(v)).into_owned()
+                });
                 logs[r.partition as usize].push((r.offset, r.key_str(), value));
             });
             if n > 0 {

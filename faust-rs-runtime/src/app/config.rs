@@ -36,6 +36,7 @@
 //! | offset commit interval | `2.8s` | [`commit_interval(d)`](crate::App::commit_interval) | `commit_interval` (duration string) | `FAUST_COMMIT_INTERVAL` | — |
 //! | records buffered per agent before reading pauses, and events it may run ahead of the broker | `4096` | [`queue_capacity(n)`](crate::App::queue_capacity) | `queue_capacity` (integer ≥ 1) | `FAUST_QUEUE_CAPACITY` | — |
 //! | where tables keep their data | `memory://` | [`store(url)`](crate::App::store) | `store` (`"memory://"`, `"rocksdb://DIR"`) | `FAUST_STORE` | — |
+//! | outputs carry the `faust.source` header (their input event) | `true` | [`origin_headers(on)`](crate::App::origin_headers) | `origin_headers` (`true`, `false`) | `FAUST_ORIGIN_HEADERS` | — |
 //! | exact table state: replayed events leave tables alone, recovery stops at the committed input | `true` | [`exact_state(on)`](crate::App::exact_state) | `exact_state` (`true`, `false`) | `FAUST_EXACT_STATE` | — |
 //! | warm copies of other workers' table partitions | `0` | [`standby_replicas(n)`](crate::App::standby_replicas) | `standby_replicas` (integer ≥ 0) | `FAUST_STANDBY_REPLICAS` | — |
 //! | RocksDB block cache, shared by all partitions | `64MiB` | [`rocksdb(settings)`](crate::App::rocksdb) | `rocksdb_block_cache` (bytes or `"64MiB"`) | `FAUST_ROCKSDB_BLOCK_CACHE` | — |
@@ -192,6 +193,8 @@ pub struct Settings {
     /// leave the table alone, and recovery ignores records of events past
     /// the committed input offset. `false`: at-least-once tables.
     pub exact_state: bool,
+    /// Outputs carry the `faust.source` header (default `true`).
+    pub origin_headers: bool,
     /// RocksDB tuning, for tables stored in RocksDB.
     pub rocksdb: RocksDbSettings,
     /// Raw librdkafka properties for the consumer, e.g. `fetch.min.bytes`.
@@ -528,6 +531,7 @@ impl Default for Settings {
             store: "memory://".to_owned(),
             standby_replicas: 0,
             exact_state: true,
+            origin_headers: true,
             rocksdb: RocksDbSettings::default(),
             consumer: BTreeMap::new(),
             producer: BTreeMap::new(),
@@ -549,6 +553,7 @@ impl fmt::Debug for Settings {
             .field("store", &self.store)
             .field("standby_replicas", &self.standby_replicas)
             .field("exact_state", &self.exact_state)
+            .field("origin_headers", &self.origin_headers)
             .field("rocksdb", &self.rocksdb)
             .field("consumer", &Masked(&self.consumer))
             .field("producer", &Masked(&self.producer))
@@ -674,6 +679,7 @@ enum Scalar {
     Store,
     StandbyReplicas,
     ExactState,
+    OriginHeaders,
     RocksDbBlockCache,
     RocksDbWriteBuffer,
     RocksDbCompression,
@@ -681,7 +687,7 @@ enum Scalar {
 }
 
 impl Scalar {
-    const ALL: [Scalar; 12] = [
+    const ALL: [Scalar; 13] = [
         Scalar::Broker,
         Scalar::TopicPartitions,
         Scalar::TopicReplicationFactor,
@@ -690,6 +696,7 @@ impl Scalar {
         Scalar::Store,
         Scalar::StandbyReplicas,
         Scalar::ExactState,
+        Scalar::OriginHeaders,
         Scalar::RocksDbBlockCache,
         Scalar::RocksDbWriteBuffer,
         Scalar::RocksDbCompression,
@@ -710,6 +717,7 @@ impl Scalar {
             Scalar::Store => "store",
             Scalar::StandbyReplicas => "standby_replicas",
             Scalar::ExactState => "exact_state",
+            Scalar::OriginHeaders => "origin_headers",
             Scalar::RocksDbBlockCache => "rocksdb_block_cache",
             Scalar::RocksDbWriteBuffer => "rocksdb_write_buffer",
             Scalar::RocksDbCompression => "rocksdb_compression",
@@ -727,6 +735,7 @@ impl Scalar {
             Scalar::Store => "FAUST_STORE",
             Scalar::StandbyReplicas => "FAUST_STANDBY_REPLICAS",
             Scalar::ExactState => "FAUST_EXACT_STATE",
+            Scalar::OriginHeaders => "FAUST_ORIGIN_HEADERS",
             Scalar::RocksDbBlockCache => "FAUST_ROCKSDB_BLOCK_CACHE",
             Scalar::RocksDbWriteBuffer => "FAUST_ROCKSDB_WRITE_BUFFER",
             Scalar::RocksDbCompression => "FAUST_ROCKSDB_COMPRESSION",
@@ -744,7 +753,7 @@ impl Scalar {
             Scalar::CommitInterval => "a duration above zero such as 2.8s, 500ms or 1m",
             Scalar::Store => "a store URL: memory:// or rocksdb://DIR",
             Scalar::StandbyReplicas => "a whole number from 0 up",
-            Scalar::ExactState => "true or false",
+            Scalar::ExactState | Scalar::OriginHeaders => "true or false",
             Scalar::RocksDbBlockCache | Scalar::RocksDbWriteBuffer => {
                 "a size in bytes such as 67108864, 64MiB or 1GiB"
             }
@@ -762,7 +771,7 @@ impl Scalar {
             Scalar::QueueCapacity => "4096",
             Scalar::Store => "rocksdb://data",
             Scalar::StandbyReplicas => "1",
-            Scalar::ExactState => "true",
+            Scalar::ExactState | Scalar::OriginHeaders => "true",
             Scalar::RocksDbBlockCache | Scalar::RocksDbWriteBuffer => "64MiB",
             Scalar::RocksDbCompression => "lz4",
             Scalar::RocksDbMaxOpenFiles => "256",
@@ -795,7 +804,11 @@ impl Scalar {
     fn toml_text(self, value: &toml::Value) -> Result<String, String> {
         match value {
             toml::Value::String(s) => Ok(s.clone()),
-            toml::Value::Boolean(b) if matches!(self, Scalar::ExactState) => Ok(b.to_string()),
+            toml::Value::Boolean(b)
+                if matches!(self, Scalar::ExactState | Scalar::OriginHeaders) =>
+            {
+                Ok(b.to_string())
+            }
             toml::Value::Integer(i)
                 if !self.is_text()
                     || matches!(self, Scalar::RocksDbBlockCache | Scalar::RocksDbWriteBuffer) =>
@@ -833,6 +846,7 @@ impl Scalar {
             }
             Scalar::StandbyReplicas => settings.standby_replicas = raw.parse().map_err(|_| ())?,
             Scalar::ExactState => settings.exact_state = raw.parse().map_err(|_| ())?,
+            Scalar::OriginHeaders => settings.origin_headers = raw.parse().map_err(|_| ())?,
             Scalar::RocksDbBlockCache => {
                 settings.rocksdb.block_cache = parse_bytes(raw).filter(|n| *n > 0).ok_or(())?;
             }
@@ -871,6 +885,7 @@ impl Scalar {
             Scalar::Store => format!("{:?}", settings.store),
             Scalar::StandbyReplicas => settings.standby_replicas.to_string(),
             Scalar::ExactState => settings.exact_state.to_string(),
+            Scalar::OriginHeaders => settings.origin_headers.to_string(),
             // Exact bytes: they read back as they were.
             Scalar::RocksDbBlockCache => settings.rocksdb.block_cache.to_string(),
             Scalar::RocksDbWriteBuffer => settings.rocksdb.write_buffer.to_string(),
@@ -1299,7 +1314,7 @@ mod tests {
             msg,
             "configuration error: faust.toml: unknown key `brokers`; the known keys are broker, \
              topic_partitions, topic_replication_factor, commit_interval, queue_capacity, store, \
-             standby_replicas, exact_state, rocksdb_block_cache, rocksdb_write_buffer, rocksdb_compression, \
+             standby_replicas, exact_state, origin_headers, rocksdb_block_cache, rocksdb_write_buffer, rocksdb_compression, \
              rocksdb_max_open_files, consumer, producer, admin"
         );
     }

@@ -256,6 +256,18 @@ impl App {
         self
     }
 
+    /// Whether outputs (sink records, `Topic::send`, closed windows)
+    /// carry the `faust.source` header naming the event they came from
+    /// (default on), for readers that drop duplicates with
+    /// [`Dedup`](crate::origin::Dedup). Off for brokers that handle
+    /// headers badly (Tansu 0.6's SQLite engine slows down for every topic
+    /// once records with headers pile up).
+    pub fn origin_headers(mut self, on: bool) -> Self {
+        self.settings.origin_headers = on;
+        self.settings.mark("origin_headers", Source::App);
+        self
+    }
+
     /// Exact table state (default on): a table counts each input event
     /// once however often a crash makes the worker process it, on any
     /// Kafka-protocol broker. Off: tables are at-least-once like their
@@ -497,6 +509,8 @@ pub(crate) struct AppCore {
     pub(crate) replication: i16,
     /// The asks waiting for their replies.
     pub(crate) replies: Arc<crate::agent::rpc::Replies>,
+    /// The `origin_headers` setting: outputs carry `faust.source`.
+    pub(crate) origin_headers: bool,
 }
 
 impl AppCore {

@@ -163,8 +163,21 @@ pub(crate) fn recover_partitions(
         done += 1;
         plan.read = Some(message.offset);
         if let Some(key) = &message.key {
-            let origin =
-                Origin::from_headers(&message.headers).map(|o| ((o.topic, o.partition), o.offset));
+            // The origin: in the value's frame, or a tombstone's header.
+            let framed = message.value.as_ref().and_then(|v| {
+                super::unframe(v).map(|((topic, partition, offset), inner)| {
+                    let origin = ((Arc::<str>::from(topic), partition), offset);
+                    (origin, v.slice_ref(inner))
+                })
+            });
+            let (origin, value) = match framed {
+                Some((origin, value)) => (Some(origin), Some(value)),
+                None => (
+                    Origin::from_headers(&message.headers)
+                        .map(|o| ((o.topic, o.partition), o.offset)),
+                    message.value.clone(),
+                ),
+            };
             let after_resume = |(source, offset): &(SourceKey, i64)| {
                 resume
                     .and_then(|r| r.get(source))
@@ -176,7 +189,7 @@ pub(crate) fn recover_partitions(
                 plan.chunk.push(ChangelogRecord {
                     offset: message.offset,
                     key: key.clone(),
-                    value: message.value.clone(),
+                    value,
                     origin,
                 });
             }

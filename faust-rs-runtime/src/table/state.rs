@@ -357,7 +357,7 @@ impl TableState {
                 .increment(1);
             // Numbered all the same: the event's later records (its sink
             // records) keep the numbers of its first run.
-            with_scope(|scope| scope.source.stamp(&mut crate::transport::Headers::new()));
+            with_scope(|scope| scope.source.next_seq());
             return Ok(());
         }
         // A handler that may fail and be retried (or dead-lettered) has
@@ -368,12 +368,19 @@ impl TableState {
                 .note_write(self.def.name, partition, &key, || store.get(&key))
         })
         .transpose()?;
+        // The changelog record names its event: in a frame before the
+        // value, or for a tombstone (which must stay empty) in a header.
+        let framed = match (&origin, &value) {
+            (Some((source, offset)), Some(v)) => Some(super::frame(source, *offset, v)),
+            _ => None,
+        };
+        let tombstone_origin = origin.is_some() && value.is_none();
         let seq = store.write(key.clone(), value.clone(), origin)?;
         let mut record = OutgoingRecord {
             topic: self.changelog.clone(),
             partition: Some(partition),
             key: Some(key),
-            value,
+            value: framed.or(value),
             ..OutgoingRecord::default()
         };
         // A partitioned table's partition has one writer, its owner: the
@@ -383,7 +390,11 @@ impl TableState {
         // brings the other workers' writes (and this one's, again).
         let global = self.def.kind.is_global();
         with_scope(|scope| {
-            scope.source.stamp(&mut record.headers);
+            if tombstone_origin {
+                scope.source.stamp(&mut record.headers);
+            } else {
+                scope.source.next_seq();
+            }
             let delivery = scope.core.producer.send(record);
             let delivery = if global {
                 delivery

@@ -98,6 +98,7 @@ impl Engine {
             transport: transport.clone(),
             replication: app.settings.topic_replication_factor,
             replies: Arc::new(Replies::new(&app.id)),
+            origin_headers: app.settings.origin_headers,
         });
         let mut agents = Vec::new();
         for def in &app.agents {

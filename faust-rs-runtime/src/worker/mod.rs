@@ -122,8 +122,13 @@ pub async fn run_until(app: App, stop: impl std::future::Future<Output = ()>) ->
 
 fn banner(engine: &Engine) {
     let app = &engine.app;
+    let guarantee = if app.settings.exact_state {
+        "outputs at least once, tables exact"
+    } else {
+        "at least once"
+    };
     tracing::info!(
-        "faust-rs worker starting: app `{}`, broker {}, guarantee at-least-once",
+        "faust-rs worker starting: app `{}`, broker {}, guarantee: {guarantee}",
         app.id,
         engine.transport.describe()
     );
