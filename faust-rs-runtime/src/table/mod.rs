@@ -177,9 +177,12 @@ pub(crate) fn frame(source: &store::SourceKey, offset: i64, value: &[u8]) -> byt
     bytes::Bytes::from(framed)
 }
 
+/// A frame's origin: input topic, partition, offset.
+pub(crate) type FrameOrigin<'a> = (&'a str, i32, i64);
+
 /// The origin and the value of a framed changelog value; `None` when
 /// `raw` has no (whole) frame.
-pub(crate) fn unframe(raw: &[u8]) -> Option<((&str, i32, i64), &[u8])> {
+pub(crate) fn unframe(raw: &[u8]) -> Option<(FrameOrigin<'_>, &[u8])> {
     let rest = raw.strip_prefix(FRAME_MAGIC)?;
     let len = u16::from_be_bytes(rest.get(..2)?.try_into().ok()?) as usize;
     let topic = std::str::from_utf8(rest.get(2..2 + len)?).ok()?;
