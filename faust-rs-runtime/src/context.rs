@@ -38,13 +38,24 @@ pub(crate) enum Source {
     /// A task or timer: no event.
     #[default]
     None,
-    /// A per-event handler's event, or the event a stream agent iterated
-    /// last.
-    Event(Arc<Cursor>),
+    /// A per-event handler's event.
+    Event(Arc<EventCursor>),
+    /// A stream agent: the event it iterated last.
+    Stream(Arc<Cursor>),
 }
 
-/// The event code runs for: the message, its time, and how many records
-/// it has written so far.
+/// The event a per-event handler runs for: the message, its time, and how
+/// many records the handler has written for it.
+#[derive(Debug)]
+pub(crate) struct EventCursor {
+    agent: Arc<str>,
+    message: Arc<Message>,
+    timestamp: AtomicI64,
+    written: AtomicU32,
+}
+
+/// Where a stream agent is: the event it iterated last, its time, and how
+/// many records it has written since.
 #[derive(Debug, Default)]
 pub(crate) struct Cursor {
     /// The agent handling it.
@@ -81,15 +92,19 @@ impl Cursor {
 impl Source {
     /// The source of one event handled by per-event agent `agent`.
     pub(crate) fn event(agent: &Arc<str>, message: &Arc<Message>) -> Self {
-        let cursor = Cursor::new(agent.clone());
-        cursor.set(message, message.timestamp);
-        Source::Event(Arc::new(cursor))
+        Source::Event(Arc::new(EventCursor {
+            agent: agent.clone(),
+            message: message.clone(),
+            timestamp: AtomicI64::new(message.timestamp),
+            written: AtomicU32::new(0),
+        }))
     }
 
     pub(crate) fn partition(&self) -> Option<i32> {
         match self {
             Source::None => None,
-            Source::Event(cursor) => cursor.message().map(|m| m.partition),
+            Source::Event(event) => Some(event.message.partition),
+            Source::Stream(cursor) => cursor.message().map(|m| m.partition),
         }
     }
 
@@ -98,7 +113,8 @@ impl Source {
     pub(crate) fn timestamp(&self) -> Option<i64> {
         match self {
             Source::None => None,
-            Source::Event(cursor) => cursor
+            Source::Event(event) => Some(event.timestamp.load(Ordering::Relaxed)),
+            Source::Stream(cursor) => cursor
                 .message()
                 .map(|_| cursor.timestamp.load(Ordering::Relaxed)),
         }
@@ -106,23 +122,38 @@ impl Source {
 
     /// The event's time, as its record's timestamp field says.
     pub(crate) fn set_timestamp(&self, ms: i64) {
-        if let Source::Event(cursor) = self {
-            cursor.timestamp.store(ms, Ordering::Relaxed);
+        match self {
+            Source::None => {}
+            Source::Event(event) => event.timestamp.store(ms, Ordering::Relaxed),
+            Source::Stream(cursor) => cursor.timestamp.store(ms, Ordering::Relaxed),
+        }
+    }
+
+    /// The input partition and offset of the current event, if code runs
+    /// for one.
+    pub(crate) fn position(&self) -> Option<(Arc<str>, i32, i64)> {
+        let at = |m: &Message| (m.topic.clone(), m.partition, m.offset);
+        match self {
+            Source::None => None,
+            Source::Event(event) => Some(at(&event.message)),
+            Source::Stream(cursor) => cursor.message().map(|m| at(&m)),
         }
     }
 
     /// Where the current event is, if code runs for one (`seq` 0).
     pub(crate) fn origin(&self) -> Option<Origin> {
-        match self {
-            Source::None => None,
-            Source::Event(cursor) => cursor.message().map(|m| Origin {
-                agent: cursor.agent.clone(),
-                topic: m.topic.clone(),
-                partition: m.partition,
-                offset: m.offset,
-                seq: 0,
-            }),
-        }
+        let (agent, (topic, partition, offset)) = match self {
+            Source::None => return None,
+            Source::Event(event) => (&event.agent, self.position()?),
+            Source::Stream(cursor) => (&cursor.agent, self.position()?),
+        };
+        Some(Origin {
+            agent: agent.clone(),
+            topic,
+            partition,
+            offset,
+            seq: 0,
+        })
     }
 
     /// The origin header of the next record the current event writes:
@@ -136,12 +167,27 @@ impl Source {
     /// The origin of the next record the current event writes, numbered
     /// (the count moves on).
     pub(crate) fn next_seq(&self) -> Option<Origin> {
-        let Source::Event(cursor) = self else {
-            return None;
+        let written = match self {
+            Source::None => return None,
+            Source::Event(event) => &event.written,
+            Source::Stream(cursor) => &cursor.written,
         };
         let origin = self.origin()?;
-        let seq = cursor.written.fetch_add(1, Ordering::Relaxed);
+        let seq = written.fetch_add(1, Ordering::Relaxed);
         Some(Origin { seq, ..origin })
+    }
+
+    /// Counts a record the current event writes without a header.
+    pub(crate) fn skip_seq(&self) {
+        match self {
+            Source::None => {}
+            Source::Event(event) => {
+                event.written.fetch_add(1, Ordering::Relaxed);
+            }
+            Source::Stream(cursor) => {
+                cursor.written.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 }
 
@@ -169,14 +215,20 @@ impl Scope {
 /// the deliveries it started and has not awaited, and the late events its
 /// windowed-table updates met.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Pending(Arc<Mutex<Unfinished>>);
+pub(crate) struct Pending(Arc<PendingState>);
+
+#[derive(Debug, Default)]
+struct PendingState {
+    unfinished: Mutex<Unfinished>,
+    /// While set, table writes note what they replace (read without the
+    /// lock on every write).
+    undoable: std::sync::atomic::AtomicBool,
+}
 
 #[derive(Debug, Default)]
 struct Unfinished {
     deliveries: Vec<Delivery>,
     late: Vec<crate::window::LateEvent>,
-    /// While set, table writes note what they replace.
-    undoable: bool,
     undo: Vec<Undo>,
 }
 
@@ -191,7 +243,7 @@ pub(crate) struct Undo {
 
 impl Pending {
     fn lock(&self) -> std::sync::MutexGuard<'_, Unfinished> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.0.unfinished.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn push(&self, delivery: Delivery) {
@@ -228,9 +280,8 @@ impl Pending {
     /// Starts an attempt at an event: with `undoable`, table writes note
     /// what they replace, so a failed attempt can be taken back.
     pub(crate) fn begin_attempt(&self, undoable: bool) {
-        let mut unfinished = self.lock();
-        unfinished.undoable = undoable;
-        unfinished.undo.clear();
+        // The last attempt's notes were taken (`take_undo`) when it ended.
+        self.0.undoable.store(undoable, Ordering::Relaxed);
     }
 
     /// Whether table writes should note what they replace now; when they
@@ -242,12 +293,14 @@ impl Pending {
         key: &bytes::Bytes,
         previous: impl FnOnce() -> crate::error::Result<Option<bytes::Bytes>>,
     ) -> crate::error::Result<()> {
+        if !self.0.undoable.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let mut unfinished = self.lock();
-        if !unfinished.undoable
-            || unfinished
-                .undo
-                .iter()
-                .any(|u| u.table == table && u.partition == partition && u.key == *key)
+        if unfinished
+            .undo
+            .iter()
+            .any(|u| u.table == table && u.partition == partition && u.key == *key)
         {
             return Ok(());
         }
@@ -263,8 +316,10 @@ impl Pending {
 
     /// The writes of the attempt to take back, newest first; noting stops.
     pub(crate) fn take_undo(&self) -> Vec<Undo> {
+        if !self.0.undoable.swap(false, Ordering::Relaxed) {
+            return Vec::new();
+        }
         let mut unfinished = self.lock();
-        unfinished.undoable = false;
         let mut undo = std::mem::take(&mut unfinished.undo);
         undo.reverse();
         undo
@@ -293,7 +348,7 @@ pub(crate) fn stamp_origin(headers: &mut crate::transport::Headers) {
         if scope.core.origin_headers {
             scope.source.stamp(headers);
         } else {
-            scope.source.next_seq();
+            scope.source.skip_seq();
         }
     });
 }

@@ -93,8 +93,8 @@ pub mod window {
 pub mod table {
     #[doc(inline)]
     pub use faust_rs_runtime::table::{
-        AnyTable, GlobalTable, RebuildReport, SetGlobalTable, SetTable, Table, changelog_topic,
-        changelog_origin, changelog_value, rebuild,
+        AnyTable, GlobalTable, RebuildReport, SetGlobalTable, SetTable, Table, changelog_origin,
+        changelog_topic, changelog_value, rebuild,
     };
 }
 

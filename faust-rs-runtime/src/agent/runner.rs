@@ -370,7 +370,7 @@ impl AgentRuntime {
         let scope = Scope {
             core: self.core.clone(),
             pending: control.pending().clone(),
-            source: Source::Event(control.cursor()),
+            source: Source::Stream(control.cursor()),
         };
         let result = scope.run(handler.run(source)).await;
         if let Some(stop) = control.take_stop() {

@@ -337,16 +337,26 @@ impl TableState {
     /// before its last recovery (a replay after a crash) is dropped, and
     /// the changelog record carries the event's origin.
     pub(crate) fn write_at(&self, partition: i32, key: Bytes, value: Option<Bytes>) -> Result<()> {
-        if with_scope(|_| ()).is_none() {
-            return Err(Error::NoContext {
+        with_scope(|scope| self.write_in(scope, partition, key, value)).unwrap_or(Err(
+            Error::NoContext {
                 what: self.def.kind.type_name(),
-            });
-        }
+            },
+        ))
+    }
+
+    fn write_in(
+        &self,
+        scope: &crate::context::Scope,
+        partition: i32,
+        key: Bytes,
+        value: Option<Bytes>,
+    ) -> Result<()> {
         let store = self.open(partition)?;
         let origin = if self.exact {
-            with_scope(|scope| scope.source.origin())
-                .flatten()
-                .map(|o| ((o.topic, o.partition), o.offset))
+            scope
+                .source
+                .position()
+                .map(|(topic, p, offset)| ((topic, p), offset))
         } else {
             None
         };
@@ -357,17 +367,14 @@ impl TableState {
                 .increment(1);
             // Numbered all the same: the event's later records (its sink
             // records) keep the numbers of its first run.
-            with_scope(|scope| scope.source.next_seq());
+            scope.source.skip_seq();
             return Ok(());
         }
         // A handler that may fail and be retried (or dead-lettered) has
         // its writes taken back first: note what this one replaces.
-        with_scope(|scope| {
-            scope
-                .pending
-                .note_write(self.def.name, partition, &key, || store.get(&key))
-        })
-        .transpose()?;
+        scope
+            .pending
+            .note_write(self.def.name, partition, &key, || store.get(&key))?;
         // The changelog record names its event: in a frame before the
         // value, or for a tombstone (which must stay empty) in a header.
         let framed = match (&origin, &value) {
@@ -383,35 +390,30 @@ impl TableState {
             value: framed.or(value),
             ..OutgoingRecord::default()
         };
+        if tombstone_origin {
+            scope.source.stamp(&mut record.headers);
+        } else {
+            scope.source.skip_seq();
+        }
         // A partitioned table's partition has one writer, its owner: the
         // offset of its own write is the store's offset. A global table's
         // partition has many (every worker writes its keys' partitions), so
         // its offset moves only as the follower reads the changelog, which
         // brings the other workers' writes (and this one's, again).
-        let global = self.def.kind.is_global();
-        with_scope(|scope| {
-            if tombstone_origin {
-                scope.source.stamp(&mut record.headers);
-            } else {
-                scope.source.next_seq();
-            }
-            let delivery = scope.core.producer.send(record);
-            let delivery = if global {
-                delivery
-            } else {
-                Delivery::pending(async move {
-                    let result = delivery.await;
-                    if let Ok(meta) = &result {
-                        store.delivered(seq, meta.offset);
-                    }
-                    result
-                })
-            };
-            scope.pending.push(delivery);
-        })
-        .ok_or(Error::NoContext {
-            what: self.def.kind.type_name(),
-        })
+        let delivery = scope.core.producer.send(record);
+        let delivery = if self.def.kind.is_global() {
+            delivery
+        } else {
+            Delivery::pending(async move {
+                let result = delivery.await;
+                if let Ok(meta) = &result {
+                    store.delivered(seq, meta.offset);
+                }
+                result
+            })
+        };
+        scope.pending.push(delivery);
+        Ok(())
     }
 
     pub(crate) fn len(&self) -> Result<usize> {

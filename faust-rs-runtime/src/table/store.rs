@@ -182,6 +182,15 @@ pub(crate) struct ChangelogRecord {
     pub(crate) origin: Option<(SourceKey, i64)>,
 }
 
+/// Raises `seen`'s offset of `key` to `offset` (a batch's few input
+/// partitions: a list beats a map).
+fn raise_ref<'a>(seen: &mut Vec<(&'a SourceKey, i64)>, key: &'a SourceKey, offset: i64) {
+    match seen.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, o)) => *o = (*o).max(offset),
+        None => seen.push((key, offset)),
+    }
+}
+
 /// Raises `sources`' offset of `key` to `offset`.
 fn raise(sources: &mut SourceOffsets, key: &SourceKey, offset: i64) {
     match sources.get_mut(key) {
@@ -199,7 +208,7 @@ pub(crate) struct PartitionStore {
     backend: Backend,
     /// The origins held when the partition was last recovered: events at
     /// or below them are replays and leave the data alone.
-    replayed: Mutex<SourceOffsets>,
+    replayed: Mutex<Vec<(SourceKey, i64)>>,
     /// Records read from a changelog it does not own were applied (a
     /// standby): it may hold part of an event that was never committed.
     followed: std::sync::atomic::AtomicBool,
@@ -252,7 +261,7 @@ impl PartitionStore {
             replayed: Mutex::default(),
             followed: Default::default(),
         };
-        *lock(&store.replayed) = store.sources();
+        *lock(&store.replayed) = store.sources().into_iter().collect();
         store
             .followed
             .store(followed, std::sync::atomic::Ordering::Relaxed);
@@ -297,15 +306,18 @@ impl PartitionStore {
     /// Whether an event at `offset` of `source` was applied before the
     /// last recovery: a replay, whose writes are dropped.
     pub(crate) fn is_replay(&self, source: &SourceKey, offset: i64) -> bool {
+        // A few input partitions: a list, matched by pointer first (the
+        // topic names are shared) — this runs for every write.
         lock(&self.replayed)
-            .get(source)
-            .is_some_and(|applied| offset <= *applied)
+            .iter()
+            .find(|(s, _)| (Arc::ptr_eq(&s.0, &source.0) || s.0 == source.0) && s.1 == source.1)
+            .is_some_and(|(_, applied)| offset <= *applied)
     }
 
     /// Takes the origins held now as the replay bound (after recovery),
     /// and forgets that it was a standby.
     pub(crate) fn mark_recovered(&self) -> Result<()> {
-        *lock(&self.replayed) = self.sources();
+        *lock(&self.replayed) = self.sources().into_iter().collect();
         if self
             .followed
             .swap(false, std::sync::atomic::Ordering::Relaxed)
@@ -545,7 +557,7 @@ impl PartitionStore {
     /// Drops every key, the offset and the origins: the next recovery
     /// starts at 0.
     pub(crate) fn clear(&self) -> Result<()> {
-        *lock(&self.replayed) = SourceOffsets::new();
+        lock(&self.replayed).clear();
         match &self.backend {
             Backend::Memory(m) => {
                 *lock(m) = MemoryData::default();
@@ -597,6 +609,8 @@ struct PendingWrites {
     /// Writes numbered below it were dropped (revoke, clear): their late
     /// acknowledgements count for nothing.
     valid_from: u64,
+    /// The buffer length that forces the next early flush.
+    flush_at: usize,
 }
 
 /// One buffered write.
@@ -612,14 +626,31 @@ impl Entry {
     /// Whether it may go to disk: everything may at least once; under
     /// exact state, once its record is on the broker and its event is
     /// committable.
-    fn flushable(&self, committed: Option<&SourceOffsets>) -> bool {
+    /// `last` keeps the last input partition looked up (entries come in
+    /// runs of one).
+    fn flushable<'a>(
+        &'a self,
+        committed: Option<&SourceOffsets>,
+        last: &mut Option<(&'a SourceKey, Option<i64>)>,
+    ) -> bool {
         let Some(committed) = committed else {
             return true;
         };
-        self.offset.is_some()
-            && self.origin.as_ref().is_none_or(|(source, offset)| {
-                committed.get(source).is_some_and(|next| offset < next)
-            })
+        if self.offset.is_none() {
+            return false;
+        }
+        let Some((source, offset)) = &self.origin else {
+            return true;
+        };
+        let next = match last {
+            Some((s, next)) if Arc::ptr_eq(&s.0, &source.0) && s.1 == source.1 => *next,
+            _ => {
+                let next = committed.get(source).copied();
+                *last = Some((source, next));
+                next
+            }
+        };
+        next.is_some_and(|next| *offset < next)
     }
 }
 
@@ -786,6 +817,24 @@ impl RocksPartition {
         }
     }
 
+    /// Raises `applied` to `seen` (the highest origin per input partition
+    /// of a batch) and puts each raised offset in `batch`, once.
+    fn write_sources(
+        &self,
+        batch: &mut rocksdb::WriteBatch,
+        applied: &mut SourceOffsets,
+        seen: Vec<(&SourceKey, i64)>,
+    ) {
+        for (source, offset) in seen {
+            raise(applied, source, offset);
+            batch.put_cf(
+                self.meta(),
+                source_key(source),
+                applied[source].to_be_bytes(),
+            );
+        }
+    }
+
     fn meta(&self) -> &rocksdb::ColumnFamily {
         // try_open checked it exists, and column families are never dropped.
         self.db
@@ -818,13 +867,17 @@ impl RocksPartition {
             origin,
             offset: None,
         });
-        if pending.log.len() >= FLUSH_AT {
+        // A full buffer is written out early (at least once: all of it;
+        // under exact state what commits cover), then again only after as
+        // many more writes: what no commit covers stays however long.
+        if pending.log.len() >= pending.flush_at.max(FLUSH_AT) {
             let committed = match (pending.exact, pending.committed.take()) {
                 (true, known) => Some(known.unwrap_or_default()),
                 (false, _) => None,
             };
             let result = self.flush_locked(&mut pending, committed.as_ref());
             pending.committed = committed.filter(|_| pending.exact);
+            pending.flush_at = pending.log.len() + FLUSH_AT;
             result?;
         }
         Ok(seq)
@@ -862,15 +915,16 @@ impl RocksPartition {
         pending: &mut PendingWrites,
         committed: Option<&SourceOffsets>,
     ) -> std::result::Result<(), rocksdb::Error> {
+        let mut last: Option<(&SourceKey, Option<i64>)> = None;
         let mut count = pending
             .log
             .iter()
-            .take_while(|e| e.flushable(committed))
+            .take_while(|e| e.flushable(committed, &mut last))
             .count();
         // Under exact state the cut falls between events: an event with a
         // write left behind (another agent's, or a concurrent handler's,
         // interleaved) stays whole in the buffer.
-        if committed.is_some() && count < pending.log.len() {
+        if committed.is_some() && count > 0 && count < pending.log.len() {
             let mut left: HashMap<&SourceKey, i64> = HashMap::new();
             for entry in pending.log.iter().skip(count) {
                 if let Some((source, offset)) = &entry.origin {
@@ -897,7 +951,7 @@ impl RocksPartition {
             return Ok(());
         }
         let mut batch = rocksdb::WriteBatch::default();
-        let mut sources = Vec::new();
+        let mut sources: Vec<(&SourceKey, i64)> = Vec::new();
         for entry in pending.log.iter().take(count) {
             match &entry.value {
                 Some(v) => batch.put(&entry.key, v),
@@ -908,17 +962,11 @@ impl RocksPartition {
             {
                 offset = Some(offset.map_or(o, |p| p.max(o)));
             }
-            if let Some(origin) = &entry.origin {
-                sources.push(origin.clone());
+            if let Some((source, o)) = &entry.origin {
+                raise_ref(&mut sources, source, *o);
             }
         }
-        for (source, o) in &sources {
-            raise(&mut pending.sources, source, *o);
-        }
-        for (source, _) in &sources {
-            let applied = pending.sources[source];
-            batch.put_cf(self.meta(), source_key(source), applied.to_be_bytes());
-        }
+        self.write_sources(&mut batch, &mut pending.sources, sources);
         if let Some(offset) = offset {
             batch.put_cf(self.meta(), META_OFFSET, offset.to_be_bytes());
         }
@@ -935,6 +983,7 @@ impl RocksPartition {
             }
         }
         pending.first_seq = next_seq;
+        pending.flush_at = pending.log.len() + FLUSH_AT;
         Ok(())
     }
 
@@ -946,7 +995,7 @@ impl RocksPartition {
         let mut pending = lock(&self.pending);
         let mut batch = rocksdb::WriteBatch::default();
         let mut last = pending.delivered;
-        let mut sources = Vec::new();
+        let mut sources: Vec<(&SourceKey, i64)> = Vec::new();
         for record in records {
             if last.is_some_and(|a| record.offset <= a) {
                 continue;
@@ -962,8 +1011,8 @@ impl RocksPartition {
                 Some(v) => batch.put(&record.key, v),
                 None => batch.delete(&record.key),
             }
-            if let Some(origin) = &record.origin {
-                sources.push(origin.clone());
+            if let Some((source, o)) = &record.origin {
+                raise_ref(&mut sources, source, *o);
             }
         }
         if let Some(through) = through {
@@ -972,13 +1021,7 @@ impl RocksPartition {
         if last == pending.delivered {
             return Ok(());
         }
-        for (source, o) in &sources {
-            raise(&mut pending.sources, source, *o);
-        }
-        for (source, _) in &sources {
-            let applied = pending.sources[source];
-            batch.put_cf(self.meta(), source_key(source), applied.to_be_bytes());
-        }
+        self.write_sources(&mut batch, &mut pending.sources, sources);
         if let Some(offset) = last {
             batch.put_cf(self.meta(), META_OFFSET, offset.to_be_bytes());
         }
