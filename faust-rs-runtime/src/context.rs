@@ -142,11 +142,12 @@ impl Source {
 
     /// Where the current event is, if code runs for one (`seq` 0).
     pub(crate) fn origin(&self) -> Option<Origin> {
-        let (agent, (topic, partition, offset)) = match self {
+        let agent = match self {
             Source::None => return None,
-            Source::Event(event) => (&event.agent, self.position()?),
-            Source::Stream(cursor) => (&cursor.agent, self.position()?),
+            Source::Event(event) => &event.agent,
+            Source::Stream(cursor) => &cursor.agent,
         };
+        let (topic, partition, offset) = self.position()?;
         Some(Origin {
             agent: agent.clone(),
             topic,
@@ -167,11 +168,7 @@ impl Source {
     /// The origin of the next record the current event writes, numbered
     /// (the count moves on).
     pub(crate) fn next_seq(&self) -> Option<Origin> {
-        let written = match self {
-            Source::None => return None,
-            Source::Event(event) => &event.written,
-            Source::Stream(cursor) => &cursor.written,
-        };
+        let written = self.written()?;
         let origin = self.origin()?;
         let seq = written.fetch_add(1, Ordering::Relaxed);
         Some(Origin { seq, ..origin })
@@ -179,14 +176,17 @@ impl Source {
 
     /// Counts a record the current event writes without a header.
     pub(crate) fn skip_seq(&self) {
+        if let Some(written) = self.written() {
+            written.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The count of records the current event has written.
+    fn written(&self) -> Option<&AtomicU32> {
         match self {
-            Source::None => {}
-            Source::Event(event) => {
-                event.written.fetch_add(1, Ordering::Relaxed);
-            }
-            Source::Stream(cursor) => {
-                cursor.written.fetch_add(1, Ordering::Relaxed);
-            }
+            Source::None => None,
+            Source::Event(event) => Some(&event.written),
+            Source::Stream(cursor) => Some(&cursor.written),
         }
     }
 }

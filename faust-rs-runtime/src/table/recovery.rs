@@ -64,6 +64,10 @@ struct Plan {
     read: Option<i64>,
     /// Records left out: their events come after the committed input.
     ignored: u64,
+    /// The input topic of the last framed record: records of one
+    /// partition come from one topic or few, so it is shared, not
+    /// allocated again for each record.
+    origin_topic: Option<Arc<str>>,
 }
 
 /// Brings every target up to its changelog's end; returns how many
@@ -116,6 +120,7 @@ pub(crate) fn recover_partitions(
             records: 0,
             read: None,
             ignored: 0,
+            origin_topic: None,
         };
         let same = plans.entry(partition).or_default();
         match same
@@ -166,12 +171,15 @@ pub(crate) fn recover_partitions(
             // The origin: in the value's frame, or a tombstone's header.
             let framed = message.value.as_ref().and_then(|v| {
                 super::unframe(v).map(|((topic, partition, offset), inner)| {
-                    let origin = ((Arc::<str>::from(topic), partition), offset);
-                    (origin, v.slice_ref(inner))
+                    let topic = match &plan.origin_topic {
+                        Some(last) if **last == *topic => last.clone(),
+                        _ => plan.origin_topic.insert(Arc::from(topic)).clone(),
+                    };
+                    ((topic, partition), offset, v.slice_ref(inner))
                 })
             });
             let (origin, value) = match framed {
-                Some((origin, value)) => (Some(origin), Some(value)),
+                Some((source, offset, value)) => (Some((source, offset)), Some(value)),
                 None => (
                     Origin::from_headers(&message.headers)
                         .map(|o| ((o.topic, o.partition), o.offset)),

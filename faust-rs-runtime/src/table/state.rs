@@ -207,14 +207,7 @@ impl TableState {
         let Some(store) = self.lock().get(&partition).cloned() else {
             return Ok(());
         };
-        if !store.was_followed() {
-            return Ok(());
-        }
-        let ahead = store
-            .sources()
-            .iter()
-            .any(|(source, offset)| resume.get(source).is_some_and(|next| offset >= next));
-        if ahead {
+        if store.was_followed() && store.holds_from(resume, false) {
             tracing::info!(
                 table = self.def.name,
                 partition,
@@ -240,7 +233,7 @@ impl TableState {
                 .collect()
         };
         for store in stores {
-            store.revoked(Some(committed))?;
+            store.revoked(committed)?;
         }
         Ok(())
     }
@@ -257,7 +250,7 @@ impl TableState {
         let store = self.lock().remove(&partition);
         match store {
             Some(store) => {
-                let result = store.flush(self.exact.then_some(committed));
+                let result = store.flush(committed);
                 store.discard_buffered();
                 result
             }
@@ -276,7 +269,7 @@ impl TableState {
         let stores: Vec<_> = self.lock().values().cloned().collect();
         let mut first = None;
         for store in stores {
-            if let Err(e) = store.flush(self.exact.then_some(committed)) {
+            if let Err(e) = store.flush(committed) {
                 first.get_or_insert(e);
             }
         }
@@ -543,10 +536,14 @@ impl Tables {
         let owned: BTreeSet<i32> = partitions.iter().copied().collect();
         *self.owned() = owned.clone();
         if let Some(resume) = resume {
-            let mut committed = self.committed.lock().unwrap_or_else(|e| e.into_inner());
-            for (source, offset) in resume {
-                committed.insert(source.clone(), *offset);
-            }
+            self.committed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(
+                    resume
+                        .iter()
+                        .map(|(source, offset)| (source.clone(), *offset)),
+                );
         }
         let mut targets = Vec::new();
         for table in &self.list {

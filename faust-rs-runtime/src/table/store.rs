@@ -255,17 +255,13 @@ impl PartitionStore {
     pub(crate) fn rocksdb(label: String, env: &RocksEnv, path: &Path) -> Result<Self> {
         let partition = RocksPartition::open(env, path, &label)?;
         let followed = partition.followed_on_disk();
-        let store = PartitionStore {
+        let applied = lock(&partition.pending).sources.clone();
+        Ok(PartitionStore {
             label,
             backend: Backend::Rocks(partition),
-            replayed: Mutex::default(),
-            followed: Default::default(),
-        };
-        *lock(&store.replayed) = store.sources().into_iter().collect();
-        store
-            .followed
-            .store(followed, std::sync::atomic::Ordering::Relaxed);
-        Ok(store)
+            replayed: Mutex::new(applied.into_iter().collect()),
+            followed: std::sync::atomic::AtomicBool::new(followed),
+        })
     }
 
     /// The value of `key`.
@@ -503,11 +499,12 @@ impl PartitionStore {
     }
 
     /// Writes buffered entries to disk, with their changelog offset and
-    /// origins. With `committed` (exact state), only the leading entries
-    /// whose changelog record is on the broker and whose event is below
-    /// its input partition's committable offset: the disk never holds part
-    /// of an event, nor an event a crash would replay.
-    pub(crate) fn flush(&self, committed: Option<&SourceOffsets>) -> Result<()> {
+    /// origins. Under exact state ([`set_exact`](Self::set_exact)), only
+    /// the leading entries whose changelog record is on the broker and
+    /// whose event is below its input partition's offset in `committed`
+    /// (the committable offsets): the disk never holds part of an event,
+    /// nor an event a crash would replay. At least once, all of them.
+    pub(crate) fn flush(&self, committed: &SourceOffsets) -> Result<()> {
         match &self.backend {
             Backend::Memory(_) => Ok(()),
             Backend::Rocks(r) => r.flush(committed).map_err(|e| self.error("flushing", e)),
@@ -528,30 +525,29 @@ impl PartitionStore {
         }
     }
 
-    /// The partition goes to another worker, or through a rebalance:
-    /// under exact state (`committed`), whatever holds writes of events
-    /// not committable is dropped — buffered writes of RocksDB, the whole
-    /// data of a memory store that has some (rebuilt from the changelog if
-    /// the partition comes back).
-    pub(crate) fn revoked(&self, committed: Option<&SourceOffsets>) -> Result<()> {
-        let Some(committed) = committed else {
-            return Ok(());
-        };
+    /// The partition goes to another worker, or through a rebalance
+    /// (exact state): whatever holds writes of events not below their
+    /// offset in `committed` is dropped — buffered writes of RocksDB, the
+    /// whole data of a memory store that has some (rebuilt from the
+    /// changelog if the partition comes back).
+    pub(crate) fn revoked(&self, committed: &SourceOffsets) -> Result<()> {
         match &self.backend {
             Backend::Rocks(_) => {
                 self.discard_buffered();
                 Ok(())
             }
-            Backend::Memory(_) => {
-                let ahead = self.sources().iter().any(|(source, offset)| {
-                    committed.get(source).is_none_or(|next| offset >= next)
-                });
-                if ahead {
-                    self.clear()?;
-                }
-                Ok(())
-            }
+            Backend::Memory(_) if self.holds_from(committed, true) => self.clear(),
+            Backend::Memory(_) => Ok(()),
         }
+    }
+
+    /// Whether the store holds writes of an event at or past its input
+    /// partition's offset in `offsets`; `unknown`: what an input partition
+    /// `offsets` does not name counts as.
+    pub(crate) fn holds_from(&self, offsets: &SourceOffsets, unknown: bool) -> bool {
+        self.sources()
+            .iter()
+            .any(|(source, offset)| offsets.get(source).map_or(unknown, |next| offset >= next))
     }
 
     /// Drops every key, the offset and the origins: the next recovery
@@ -601,9 +597,9 @@ struct PendingWrites {
     persisted: Option<i64>,
     /// The highest origin offset on disk, per input partition.
     sources: SourceOffsets,
-    /// The committable offsets of the last exact flush, for flushes the
-    /// buffer's size forces between commits.
-    committed: Option<SourceOffsets>,
+    /// The committable offsets of the last flush, for flushes the
+    /// buffer's size forces between commits (exact state).
+    committed: SourceOffsets,
     /// Exact state: even forced flushes write only committable events.
     exact: bool,
     /// Writes numbered below it were dropped (revoke, clear): their late
@@ -871,12 +867,7 @@ impl RocksPartition {
         // under exact state what commits cover), then again only after as
         // many more writes: what no commit covers stays however long.
         if pending.log.len() >= pending.flush_at.max(FLUSH_AT) {
-            let committed = match (pending.exact, pending.committed.take()) {
-                (true, known) => Some(known.unwrap_or_default()),
-                (false, _) => None,
-            };
-            let result = self.flush_locked(&mut pending, committed.as_ref());
-            pending.committed = committed.filter(|_| pending.exact);
+            let result = self.flush_locked(&mut pending);
             pending.flush_at = pending.log.len() + FLUSH_AT;
             result?;
         }
@@ -900,21 +891,19 @@ impl RocksPartition {
         lock(&self.pending).delivered
     }
 
-    fn flush(&self, committed: Option<&SourceOffsets>) -> std::result::Result<(), rocksdb::Error> {
+    fn flush(&self, committed: &SourceOffsets) -> std::result::Result<(), rocksdb::Error> {
         let mut pending = lock(&self.pending);
-        if committed.is_some() {
-            pending.committed = committed.cloned();
+        if pending.exact {
+            pending.committed.clone_from(committed);
         }
-        self.flush_locked(&mut pending, committed)
+        self.flush_locked(&mut pending)
     }
 
-    /// Writes the leading flushable entries (all of them at least once)
-    /// with their offset and origins in one batch.
-    fn flush_locked(
-        &self,
-        pending: &mut PendingWrites,
-        committed: Option<&SourceOffsets>,
-    ) -> std::result::Result<(), rocksdb::Error> {
+    /// Writes the leading flushable entries (all of them at least once;
+    /// under exact state, by the committable offsets last noted) with
+    /// their offset and origins in one batch.
+    fn flush_locked(&self, pending: &mut PendingWrites) -> std::result::Result<(), rocksdb::Error> {
+        let committed = pending.exact.then_some(&pending.committed);
         let mut last: Option<(&SourceKey, Option<i64>)> = None;
         let mut count = pending
             .log
@@ -1231,6 +1220,7 @@ mod tests {
         let env = env();
         {
             let store = PartitionStore::rocksdb("t[3]".into(), &env, &path).unwrap();
+            store.set_exact(true);
             let w0 = store.write(b("a"), Some(b("1")), input(10)).unwrap();
             let w1 = store.write(b("a"), Some(b("2")), input(11)).unwrap();
             let w2 = store.write(b("b"), Some(b("1")), input(11)).unwrap();
@@ -1240,7 +1230,7 @@ mod tests {
             store.delivered(w3, 103);
             // Event 11's second write is not on the broker yet: only event
             // 10 may go to disk, though 12 is committable too.
-            store.flush(Some(&committed_below(13))).unwrap();
+            store.flush(&committed_below(13)).unwrap();
             assert_eq!(
                 store.get(b"a").unwrap(),
                 Some(b("3")),
@@ -1248,7 +1238,7 @@ mod tests {
             );
             store.delivered(w2, 102);
             // Event 12 is not committable: 10 and 11 go.
-            store.flush(Some(&committed_below(12))).unwrap();
+            store.flush(&committed_below(12)).unwrap();
             assert_eq!(store.get(b"a").unwrap(), Some(b("3")));
             assert_eq!(
                 store.range(b"", None).unwrap(),
@@ -1273,6 +1263,7 @@ mod tests {
         let env = env();
         {
             let store = PartitionStore::rocksdb("t[6]".into(), &env, &path).unwrap();
+            store.set_exact(true);
             // Events 5 and 6 of one input partition, interleaved (two
             // agents, or a concurrent handler).
             let a = store.write(b("a"), Some(b("5")), input(5)).unwrap();
@@ -1282,17 +1273,18 @@ mod tests {
                 store.delivered(seq, offset);
             }
             // 5 is committable, 6 is not: event 5 must not go half.
-            store.flush(Some(&committed_below(6))).unwrap();
+            store.flush(&committed_below(6)).unwrap();
         }
         {
             let store = PartitionStore::rocksdb("t[6]".into(), &env, &path).unwrap();
+            store.set_exact(true);
             assert_eq!(store.items().unwrap(), vec![], "nothing of event 5 alone");
             assert_eq!(store.applied_offset(), None);
             let a = store.write(b("a"), Some(b("5")), input(5)).unwrap();
             let c = store.write(b("c"), Some(b("5")), input(5)).unwrap();
             store.delivered(a, 3);
             store.delivered(c, 4);
-            store.flush(Some(&committed_below(6))).unwrap();
+            store.flush(&committed_below(6)).unwrap();
         }
         let store = PartitionStore::rocksdb("t[6]".into(), &env, &path).unwrap();
         assert_eq!(
@@ -1330,8 +1322,8 @@ mod tests {
         let z = store.write(b("z"), Some(b("2")), input(2)).unwrap();
         store.delivered(a, 10);
         store.delivered(z, 11);
-        store.flush(Some(&committed_below(2))).unwrap();
-        store.revoked(Some(&committed_below(2))).unwrap();
+        store.flush(&committed_below(2)).unwrap();
+        store.revoked(&committed_below(2)).unwrap();
         assert_eq!(
             store.get(b"z").unwrap(),
             None,
@@ -1347,7 +1339,7 @@ mod tests {
         let next = store.write(b("n"), Some(b("3")), input(3)).unwrap();
         assert!(next > z, "write numbers keep rising");
         store.delivered(z, 99);
-        store.flush(Some(&committed_below(4))).unwrap();
+        store.flush(&committed_below(4)).unwrap();
         assert_eq!(store.applied_offset(), Some(10), "{store:?}");
     }
 
@@ -1415,7 +1407,7 @@ mod tests {
             store.delivered(b2, 41);
             store.delivered(a, 39);
             store.delivered(b1, 40);
-            store.flush(None).unwrap();
+            store.flush(&SourceOffsets::new()).unwrap();
             // Not flushed: lost with the process, like a crash.
             let c = store.write(b("c"), Some(b("3")), None).unwrap();
             store.delivered(c, 42);

@@ -106,6 +106,17 @@ impl fmt::Debug for KafkaTransport {
 }
 
 impl KafkaTransport {
+    /// A changelog reader (and committed-offset reader) in consumer group
+    /// `group`, which it never joins.
+    fn reader(&self, group: String) -> ChangelogReader {
+        ChangelogReader {
+            bootstrap: self.bootstrap.clone(),
+            group,
+            settings: self.settings.consumer.clone(),
+            consumer: Mutex::new(None),
+        }
+    }
+
     /// Connects to `hosts` (`host:port[,host:port]`). Nothing is sent until
     /// the first request: a broker that is down is reported (and retried)
     /// by the calls that need it.
@@ -268,12 +279,7 @@ impl Transport for KafkaTransport {
         } = member;
         let group = group.as_str();
         let stored = Arc::new(Mutex::new(Stored::default()));
-        let reader = |purpose: &str| ChangelogReader {
-            bootstrap: self.bootstrap.clone(),
-            group: format!("{group}-{purpose}"),
-            settings: self.settings.consumer.clone(),
-            consumer: Mutex::new(None),
-        };
+        let reader = |purpose: &str| self.reader(format!("{group}-{purpose}"));
         let follower = tables
             .follows()
             .then(|| Follower::start(tables.clone(), reader("standby")));
@@ -285,12 +291,7 @@ impl Transport for KafkaTransport {
             // The group's own id, to read its committed offsets; never
             // joins (asking through the member from its rebalance callback
             // stalls the group on some brokers).
-            offsets: ChangelogReader {
-                bootstrap: self.bootstrap.clone(),
-                group: group.to_owned(),
-                settings: self.settings.consumer.clone(),
-                consumer: Mutex::new(None),
-            },
+            offsets: self.reader(group.to_owned()),
             leader,
         };
         let mut config = config(&self.bootstrap, CONSUMER_DEFAULTS, &self.settings.consumer);
@@ -343,12 +344,7 @@ impl Transport for KafkaTransport {
     }
 
     fn changelog_reader(&self, app_id: &str) -> Result<Box<dyn ChangelogRead + Send + Sync>> {
-        Ok(Box::new(ChangelogReader {
-            bootstrap: self.bootstrap.clone(),
-            group: format!("{app_id}-tools"),
-            settings: self.settings.consumer.clone(),
-            consumer: Mutex::new(None),
-        }))
+        Ok(Box::new(self.reader(format!("{app_id}-tools"))))
     }
 
     fn describe(&self) -> String {
@@ -660,17 +656,13 @@ impl ChangelogReader {
     /// Whether `auto.offset.reset` sends a group without committed offsets
     /// to the end of a partition.
     fn resets_to_end(&self) -> bool {
-        let setting = self
-            .settings
-            .get("auto.offset.reset")
-            .map(String::as_str)
-            .or_else(|| {
-                CONSUMER_DEFAULTS
-                    .iter()
-                    .find(|(k, _)| *k == "auto.offset.reset")
-                    .map(|(_, v)| *v)
-            });
-        matches!(setting, Some("latest" | "largest" | "end"))
+        // The group's consumer is configured so: the defaults, then the
+        // user's properties.
+        let group = config(&self.bootstrap, CONSUMER_DEFAULTS, &self.settings);
+        matches!(
+            group.get("auto.offset.reset"),
+            Some("latest" | "largest" | "end")
+        )
     }
 }
 
