@@ -59,7 +59,7 @@ pub(crate) struct EventCursor {
 #[derive(Debug, Default)]
 pub(crate) struct Cursor {
     /// The agent handling it.
-    agent: Arc<str>,
+    pub(crate) agent: Arc<str>,
     message: Mutex<Option<Arc<Message>>>,
     timestamp: AtomicI64,
     written: AtomicU32,
@@ -79,6 +79,12 @@ impl Cursor {
         *self.message.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.clone());
         self.timestamp.store(timestamp, Ordering::Relaxed);
         self.written.store(0, Ordering::Relaxed);
+    }
+
+    /// The input position of the event handed out last.
+    pub(crate) fn position(&self) -> Option<(Arc<str>, i32, i64)> {
+        self.message()
+            .map(|m| (m.topic.clone(), m.partition, m.offset))
     }
 
     fn message(&self) -> Option<Arc<Message>> {
@@ -230,6 +236,9 @@ struct Unfinished {
     deliveries: Vec<Delivery>,
     late: Vec<crate::window::LateEvent>,
     undo: Vec<Undo>,
+    /// Under transactions: what the event wrote, waiting for its
+    /// transaction.
+    staged: Vec<crate::worker::transaction::Staged>,
 }
 
 /// What a table write replaced: put back if the event's handler fails.
@@ -323,6 +332,20 @@ impl Pending {
         let mut undo = std::mem::take(&mut unfinished.undo);
         undo.reverse();
         undo
+    }
+
+    /// Keeps a record the event wrote until its transaction.
+    pub(crate) fn stage(&self, staged: crate::worker::transaction::Staged) {
+        self.lock().staged.push(staged);
+    }
+
+    /// The records kept so far (an attempt that failed drops them).
+    pub(crate) fn take_staged(&self) -> Vec<crate::worker::transaction::Staged> {
+        let mut unfinished = self.lock();
+        if unfinished.staged.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut unfinished.staged)
     }
 
     /// Records an event a windowed table found late.

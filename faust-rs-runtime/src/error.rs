@@ -73,6 +73,25 @@ pub enum Error {
         reason: String,
     },
 
+    /// A transaction (`processing_guarantee = "exactly_once"`) failed and
+    /// was aborted; the worker stops.
+    #[error(
+        "transaction of transactional id `{id}`: {step} failed: {source}; the transaction is \
+         aborted (read_committed readers never see what it wrote) and the worker stops: \
+         restart it and it resumes from the last committed transaction (if another worker \
+         fenced this id, give each worker its own `transactional_id`)"
+    )]
+    Transaction {
+        /// The producer's transactional id.
+        id: String,
+        /// What the cycle was doing: `beginning a transaction`,
+        /// `writing a record`, `adding the input offsets`, `committing`.
+        step: &'static str,
+        /// The broker's or client's error.
+        #[source]
+        source: BoxError,
+    },
+
     /// A `#[task]` returned an error.
     #[error("task `{task}` failed: {source}")]
     TaskFailed {

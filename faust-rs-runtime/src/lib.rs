@@ -38,7 +38,7 @@ pub mod window;
 pub mod worker;
 
 pub use agent::{Event, Many, OnError};
-pub use app::{AgentOptions, App};
+pub use app::{AgentOptions, App, ProcessingGuarantee};
 pub use codec::Payload;
 pub use error::{BoxError, Error, Result};
 pub use stream::Stream;

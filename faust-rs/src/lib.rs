@@ -54,8 +54,8 @@ pub use faust_rs_macros::{agent, crontab, record, table, task, timer, topic};
 
 #[doc(inline)]
 pub use faust_rs_runtime::{
-    AgentOptions, App, BoxError, Error, Event, IntoPayload, Many, OnError, Payload, Result, Stream,
-    Table, Topic, sleep,
+    AgentOptions, App, BoxError, Error, Event, IntoPayload, Many, OnError, Payload,
+    ProcessingGuarantee, Result, Stream, Table, Topic, sleep,
 };
 
 #[doc(inline)]
@@ -117,7 +117,8 @@ pub use faust_rs_runtime::__bytes::Bytes;
 pub mod config {
     #[doc(inline)]
     pub use faust_rs_runtime::app::config::{
-        CliOverrides, DEFAULT_CONFIG_FILE, RocksDbSettings, Settings, Source, is_secret, resolve,
+        CliOverrides, DEFAULT_CONFIG_FILE, ProcessingGuarantee, RocksDbSettings, Settings, Source,
+        is_secret, resolve,
     };
     #[doc(inline)]
     pub use faust_rs_runtime::transport::kafka::{CONSUMER_DEFAULTS, PRODUCER_DEFAULTS};
@@ -147,8 +148,8 @@ pub mod worker {
 pub mod prelude {
     #[doc(no_inline)]
     pub use crate::{
-        App, BoxError, Event, Headers, Json, Many, OnError, Payload, Result, Stream, Table, Topic,
-        agent, crontab, record, table, task, timer, topic,
+        App, BoxError, Event, Headers, Json, Many, OnError, Payload, ProcessingGuarantee, Result,
+        Stream, Table, Topic, agent, crontab, record, table, task, timer, topic,
     };
 }
 

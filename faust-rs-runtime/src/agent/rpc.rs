@@ -123,7 +123,13 @@ impl<V: Payload, R> AgentRef<V, R> {
 
     /// Sends `value` with `key` to the agent and waits until the broker has
     /// it; no reply.
+    ///
+    /// # Errors
+    /// Under `processing_guarantee = "exactly_once"` inside an agent (the
+    /// record is written when the event's transaction commits): use
+    /// [`cast`](Self::cast) there.
     pub async fn send(&self, key: &str, value: V) -> Result<RecordMetadata> {
+        crate::worker::transaction::refuse_wait("AgentRef::send")?;
         let record = self.record(key, &value, Headers::new())?;
         let delivery =
             with_scope(|scope| scope.core.producer.send(record)).ok_or(Error::NoContext {
@@ -166,7 +172,9 @@ impl<V: Payload, R: AgentReply> AgentRef<V, R> {
             .with(REPLY_TO, replies.topic.clone())
             .with(CORRELATION_ID, id.clone());
         let record = self.record(key, &value, headers)?;
-        if let Err(e) = core.producer.send(record).await {
+        // The request goes out now, outside any transaction: the reply
+        // must be able to come before the asking event is committed.
+        if let Err(e) = core.transport.producer().send(record).await {
             replies.forget(&id);
             return Err(e);
         }

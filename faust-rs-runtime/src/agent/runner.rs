@@ -249,6 +249,7 @@ impl AgentRuntime {
                 if envelope.is_revoked() {
                     return Ok(());
                 }
+                this.room(&this.name).await;
                 let pending = Pending::default();
                 this.process(&envelope.message, &pending).await?;
                 pending
@@ -276,11 +277,17 @@ impl AgentRuntime {
             let pending = Pending::default();
             let mut done = Completions::default();
             let max_waiting = self.core.queue_capacity;
+            // Under transactions each stage counts what it holds.
+            let owner: Arc<str> = match stage {
+                Stage::Handler => self.name.clone(),
+                Stage::Forward => Arc::from(format!("{} (repartition)", self.name)),
+            };
             loop {
                 // Ahead of the broker by a full queue: wait for it first.
                 if let Err(e) = done.wait_below(max_waiting).await {
                     return Err(self.delivery_failed(e));
                 }
+                self.room(&owner).await;
                 let next = {
                     let recv = inbox.next();
                     let failure = done.failure();
@@ -302,7 +309,15 @@ impl AgentRuntime {
                 }
                 let step = match stage {
                     Stage::Handler => self.process(&envelope.message, &pending).await,
-                    Stage::Forward => self.forward_one(&envelope.message, &pending).await,
+                    Stage::Forward => {
+                        let step = self.forward_one(&envelope.message, &pending).await;
+                        if step.is_ok()
+                            && let Some(txn) = &self.core.transactions
+                        {
+                            txn.hold_event(&owner, &envelope.message, &pending);
+                        }
+                        step
+                    }
                 };
                 if let Err(stop) = step {
                     done.ack_ready();
@@ -332,19 +347,38 @@ impl AgentRuntime {
                     .unwrap_or(&forward.sources[0].1);
                 match key(message, codecs, &self.core.codecs) {
                     Ok(key) => Some(key),
-                    Err(e) => return self.fail(message, Failure::Decode(e), 1).await,
+                    Err(e) => return self.fail(message, Failure::Decode(e), 1, pending).await,
                 }
             }
         };
-        pending.push(self.core.producer.send(OutgoingRecord {
-            topic: forward.to.clone(),
-            partition: None,
-            key,
-            value: message.value.clone(),
-            headers: message.headers.clone(),
-            timestamp: Some(message.timestamp),
-        }));
+        pending.push(self.core.send_for(
+            pending,
+            OutgoingRecord {
+                topic: forward.to.clone(),
+                partition: None,
+                key,
+                value: message.value.clone(),
+                headers: message.headers.clone(),
+                timestamp: Some(message.timestamp),
+            },
+        ));
         Ok(())
+    }
+
+    /// Under transactions: waits while too many records wait for a
+    /// commit.
+    pub(crate) async fn room(&self, owner: &str) {
+        if let Some(txn) = &self.core.transactions {
+            txn.room(owner).await;
+        }
+    }
+
+    /// Under transactions: holds what the event at `message` wrote until
+    /// its offset is committable. Before its ack.
+    fn hold(&self, message: &Message, pending: &Pending) {
+        if let Some(txn) = &self.core.transactions {
+            txn.hold_event(&self.name, message, pending);
+        }
     }
 
     /// The error that stops the worker when a record this agent produced
@@ -404,9 +438,16 @@ impl AgentRuntime {
             partition = message.partition,
             offset = message.offset
         );
-        self.process_in_span(handler, message, pending)
+        let result = self
+            .process_in_span(handler, message, pending)
             .instrument(span)
-            .await
+            .await;
+        match &result {
+            Ok(()) => self.hold(message, pending),
+            // The worker stops: nothing the event wrote goes out.
+            Err(_) => drop(pending.take_staged()),
+        }
+        result
     }
 
     async fn process_in_span(
@@ -462,13 +503,15 @@ impl AgentRuntime {
                 self.core.clock.sleep(delay).await;
                 continue;
             }
-            return self.fail(message, failure, attempt).await;
+            return self.fail(message, failure, attempt, pending).await;
         }
     }
 
     /// Puts back what a failed attempt's table writes replaced (each a
     /// write of its own, to the store and the changelog).
     fn take_back(&self, scope: &Scope, pending: &Pending) -> Result<()> {
+        // Under transactions what the attempt wrote never left: drop it.
+        drop(pending.take_staged());
         let undo = pending.take_undo();
         if undo.is_empty() {
             return Ok(());
@@ -504,7 +547,7 @@ impl AgentRuntime {
         };
         let late = scope.run(crate::window::finish(pending)).await;
         for event in late {
-            self.dead_letter_late(message, &event).await?;
+            self.dead_letter_late(message, &event, pending).await?;
         }
         Ok(())
     }
@@ -515,6 +558,7 @@ impl AgentRuntime {
         &self,
         message: &Message,
         late: &crate::window::LateEvent,
+        pending: &Pending,
     ) -> Result<()> {
         let failure = Failure::Late(format!(
             "late for table `{}`: event time {} ms, but the partition's stream time is {} ms and              every window the event falls in has closed (raise the table's `grace` to accept              later events)",
@@ -529,7 +573,7 @@ impl AgentRuntime {
             );
             return Ok(());
         };
-        self.write_dead_letter(message, &failure, 1, topic.clone())
+        self.write_dead_letter(message, &failure, 1, topic.clone(), pending)
             .await
     }
 
@@ -540,11 +584,12 @@ impl AgentRuntime {
         message: &Message,
         failure: Failure,
         attempts: u32,
+        pending: &Pending,
     ) -> Result<()> {
         // An asker hears of the failure instead of waiting out its timeout.
         if let Some(reply) = ReplyTo::of(message) {
             let record = reply.record(None, Some(failure.to_string()));
-            drop(self.core.producer.send(record));
+            drop(self.core.send_for(pending, record));
         }
         let dead_letter = match (self.on_error, &self.dead_letter) {
             (OnError::DeadLetter, Some(topic)) => topic.clone(),
@@ -563,7 +608,7 @@ impl AgentRuntime {
                 });
             }
         };
-        self.write_dead_letter(message, &failure, attempts, dead_letter)
+        self.write_dead_letter(message, &failure, attempts, dead_letter, pending)
             .await
     }
 
@@ -575,6 +620,7 @@ impl AgentRuntime {
         failure: &Failure,
         attempts: u32,
         dead_letter: Arc<str>,
+        pending: &Pending,
     ) -> Result<()> {
         tracing::warn!(
             agent = %self.name, topic = %message.topic, partition = message.partition,
@@ -582,7 +628,7 @@ impl AgentRuntime {
             dead_letter = %dead_letter, "event failed; writing it to the dead-letter topic"
         );
         let record = self.dead_letter_record(message, failure, attempts, dead_letter.clone());
-        let mut sent = self.core.producer.send(record.clone()).await;
+        let mut sent = self.core.send_for(pending, record.clone()).await;
         if let Err(e) = &sent
             && crate::transport::is_too_large(e)
         {
@@ -600,7 +646,7 @@ impl AgentRuntime {
                 headers::VALUE_DROPPED,
                 format!("the original value ({size} bytes) was too large for this topic: {e}"),
             );
-            sent = self.core.producer.send(slim).await;
+            sent = self.core.send_for(pending, slim).await;
         }
         match sent {
             Ok(_) => Ok(()),

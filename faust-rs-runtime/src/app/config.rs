@@ -38,6 +38,8 @@
 //! | where tables keep their data | `memory://` | [`store(url)`](crate::App::store) | `store` (`"memory://"`, `"rocksdb://DIR"`) | `FAUST_STORE` | — |
 //! | outputs carry the `faust.source` header (their input event) | `true` | [`origin_headers(on)`](crate::App::origin_headers) | `origin_headers` (`true`, `false`) | `FAUST_ORIGIN_HEADERS` | — |
 //! | exact table state: replayed events leave tables alone, recovery stops at the committed input | `true` | [`exact_state(on)`](crate::App::exact_state) | `exact_state` (`true`, `false`) | `FAUST_EXACT_STATE` | — |
+//! | processing guarantee: outputs, changelogs and input offsets in one Kafka transaction with `exactly_once` | `at_least_once` | [`processing_guarantee(g)`](crate::App::processing_guarantee) | `processing_guarantee` (`"at_least_once"`, `"exactly_once"`) | `FAUST_PROCESSING_GUARANTEE` | — |
+//! | transactional id of this worker (`exactly_once`): stable across its restarts, unique among workers | `<app id>-<host name>` | [`transactional_id(id)`](crate::App::transactional_id) | `transactional_id` (string) | `FAUST_TRANSACTIONAL_ID` | — |
 //! | warm copies of other workers' table partitions | `0` | [`standby_replicas(n)`](crate::App::standby_replicas) | `standby_replicas` (integer ≥ 0) | `FAUST_STANDBY_REPLICAS` | — |
 //! | RocksDB block cache, shared by all partitions | `64MiB` | [`rocksdb(settings)`](crate::App::rocksdb) | `rocksdb_block_cache` (bytes or `"64MiB"`) | `FAUST_ROCKSDB_BLOCK_CACHE` | — |
 //! | RocksDB memtable budget, shared by all partitions | `64MiB` | [`rocksdb(settings)`](crate::App::rocksdb) | `rocksdb_write_buffer` (bytes or `"64MiB"`) | `FAUST_ROCKSDB_WRITE_BUFFER` | — |
@@ -195,6 +197,14 @@ pub struct Settings {
     pub exact_state: bool,
     /// Outputs carry the `faust.source` header (default `true`).
     pub origin_headers: bool,
+    /// At least once (the default) or exactly once through Kafka
+    /// transactions (Faust's `processing_guarantee`).
+    pub processing_guarantee: ProcessingGuarantee,
+    /// The transactional id under `exactly_once`; empty: `<app id>-<host
+    /// name>`. It must stay the same across a worker's restarts (so a
+    /// restart fences what the crashed one left open) and differ between
+    /// workers (each fences the other otherwise).
+    pub transactional_id: String,
     /// RocksDB tuning, for tables stored in RocksDB.
     pub rocksdb: RocksDbSettings,
     /// Raw librdkafka properties for the consumer, e.g. `fetch.min.bytes`.
@@ -520,6 +530,48 @@ impl Settings {
     }
 }
 
+/// What a worker promises about its outputs after a crash (Faust's
+/// `processing_guarantee`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProcessingGuarantee {
+    /// Every input is handled at least once; after a crash some outputs
+    /// are written again (tables stay exact under `exact_state`).
+    #[default]
+    AtLeastOnce,
+    /// Outputs, changelog records and input offsets are written in one
+    /// Kafka transaction: `read_committed` readers see each input's
+    /// outputs exactly once. Needs a broker with transactions.
+    ExactlyOnce,
+}
+
+impl ProcessingGuarantee {
+    /// The setting's value: `at_least_once` or `exactly_once`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessingGuarantee::AtLeastOnce => "at_least_once",
+            ProcessingGuarantee::ExactlyOnce => "exactly_once",
+        }
+    }
+}
+
+impl Settings {
+    /// The transactional id under `exactly_once`: the setting, or
+    /// `<app_id>-<host name>`.
+    pub(crate) fn transactional_id_for(&self, app_id: &str) -> String {
+        if !self.transactional_id.is_empty() {
+            return self.transactional_id.clone();
+        }
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "worker".to_owned());
+        format!("{app_id}-{host}")
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -532,6 +584,8 @@ impl Default for Settings {
             standby_replicas: 0,
             exact_state: true,
             origin_headers: true,
+            processing_guarantee: ProcessingGuarantee::AtLeastOnce,
+            transactional_id: String::new(),
             rocksdb: RocksDbSettings::default(),
             consumer: BTreeMap::new(),
             producer: BTreeMap::new(),
@@ -554,6 +608,8 @@ impl fmt::Debug for Settings {
             .field("standby_replicas", &self.standby_replicas)
             .field("exact_state", &self.exact_state)
             .field("origin_headers", &self.origin_headers)
+            .field("processing_guarantee", &self.processing_guarantee)
+            .field("transactional_id", &self.transactional_id)
             .field("rocksdb", &self.rocksdb)
             .field("consumer", &Masked(&self.consumer))
             .field("producer", &Masked(&self.producer))
@@ -680,6 +736,8 @@ enum Scalar {
     StandbyReplicas,
     ExactState,
     OriginHeaders,
+    ProcessingGuarantee,
+    TransactionalId,
     RocksDbBlockCache,
     RocksDbWriteBuffer,
     RocksDbCompression,
@@ -687,7 +745,7 @@ enum Scalar {
 }
 
 impl Scalar {
-    const ALL: [Scalar; 13] = [
+    const ALL: [Scalar; 15] = [
         Scalar::Broker,
         Scalar::TopicPartitions,
         Scalar::TopicReplicationFactor,
@@ -697,6 +755,8 @@ impl Scalar {
         Scalar::StandbyReplicas,
         Scalar::ExactState,
         Scalar::OriginHeaders,
+        Scalar::ProcessingGuarantee,
+        Scalar::TransactionalId,
         Scalar::RocksDbBlockCache,
         Scalar::RocksDbWriteBuffer,
         Scalar::RocksDbCompression,
@@ -718,6 +778,8 @@ impl Scalar {
             Scalar::StandbyReplicas => "standby_replicas",
             Scalar::ExactState => "exact_state",
             Scalar::OriginHeaders => "origin_headers",
+            Scalar::ProcessingGuarantee => "processing_guarantee",
+            Scalar::TransactionalId => "transactional_id",
             Scalar::RocksDbBlockCache => "rocksdb_block_cache",
             Scalar::RocksDbWriteBuffer => "rocksdb_write_buffer",
             Scalar::RocksDbCompression => "rocksdb_compression",
@@ -736,6 +798,8 @@ impl Scalar {
             Scalar::StandbyReplicas => "FAUST_STANDBY_REPLICAS",
             Scalar::ExactState => "FAUST_EXACT_STATE",
             Scalar::OriginHeaders => "FAUST_ORIGIN_HEADERS",
+            Scalar::ProcessingGuarantee => "FAUST_PROCESSING_GUARANTEE",
+            Scalar::TransactionalId => "FAUST_TRANSACTIONAL_ID",
             Scalar::RocksDbBlockCache => "FAUST_ROCKSDB_BLOCK_CACHE",
             Scalar::RocksDbWriteBuffer => "FAUST_ROCKSDB_WRITE_BUFFER",
             Scalar::RocksDbCompression => "FAUST_ROCKSDB_COMPRESSION",
@@ -754,6 +818,8 @@ impl Scalar {
             Scalar::Store => "a store URL: memory:// or rocksdb://DIR",
             Scalar::StandbyReplicas => "a whole number from 0 up",
             Scalar::ExactState | Scalar::OriginHeaders => "true or false",
+            Scalar::ProcessingGuarantee => "at_least_once or exactly_once",
+            Scalar::TransactionalId => "a transactional id such as orders-worker-1",
             Scalar::RocksDbBlockCache | Scalar::RocksDbWriteBuffer => {
                 "a size in bytes such as 67108864, 64MiB or 1GiB"
             }
@@ -772,6 +838,8 @@ impl Scalar {
             Scalar::Store => "rocksdb://data",
             Scalar::StandbyReplicas => "1",
             Scalar::ExactState | Scalar::OriginHeaders => "true",
+            Scalar::ProcessingGuarantee => "exactly_once",
+            Scalar::TransactionalId => "orders-worker-1",
             Scalar::RocksDbBlockCache | Scalar::RocksDbWriteBuffer => "64MiB",
             Scalar::RocksDbCompression => "lz4",
             Scalar::RocksDbMaxOpenFiles => "256",
@@ -787,6 +855,8 @@ impl Scalar {
                 | Scalar::RocksDbBlockCache
                 | Scalar::RocksDbWriteBuffer
                 | Scalar::RocksDbCompression
+                | Scalar::ProcessingGuarantee
+                | Scalar::TransactionalId
         )
     }
 
@@ -847,6 +917,14 @@ impl Scalar {
             Scalar::StandbyReplicas => settings.standby_replicas = raw.parse().map_err(|_| ())?,
             Scalar::ExactState => settings.exact_state = raw.parse().map_err(|_| ())?,
             Scalar::OriginHeaders => settings.origin_headers = raw.parse().map_err(|_| ())?,
+            Scalar::ProcessingGuarantee => {
+                settings.processing_guarantee = match raw {
+                    "at_least_once" => ProcessingGuarantee::AtLeastOnce,
+                    "exactly_once" => ProcessingGuarantee::ExactlyOnce,
+                    _ => return Err(()),
+                }
+            }
+            Scalar::TransactionalId => settings.transactional_id = raw.to_owned(),
             Scalar::RocksDbBlockCache => {
                 settings.rocksdb.block_cache = parse_bytes(raw).filter(|n| *n > 0).ok_or(())?;
             }
@@ -886,6 +964,8 @@ impl Scalar {
             Scalar::StandbyReplicas => settings.standby_replicas.to_string(),
             Scalar::ExactState => settings.exact_state.to_string(),
             Scalar::OriginHeaders => settings.origin_headers.to_string(),
+            Scalar::ProcessingGuarantee => format!("{:?}", settings.processing_guarantee.as_str()),
+            Scalar::TransactionalId => format!("{:?}", settings.transactional_id),
             // Exact bytes: they read back as they were.
             Scalar::RocksDbBlockCache => settings.rocksdb.block_cache.to_string(),
             Scalar::RocksDbWriteBuffer => settings.rocksdb.write_buffer.to_string(),
@@ -1314,7 +1394,7 @@ mod tests {
             msg,
             "configuration error: faust.toml: unknown key `brokers`; the known keys are broker, \
              topic_partitions, topic_replication_factor, commit_interval, queue_capacity, store, \
-             standby_replicas, exact_state, origin_headers, rocksdb_block_cache, rocksdb_write_buffer, rocksdb_compression, \
+             standby_replicas, exact_state, origin_headers, processing_guarantee, transactional_id, rocksdb_block_cache, rocksdb_write_buffer, rocksdb_compression, \
              rocksdb_max_open_files, consumer, producer, admin"
         );
     }

@@ -70,6 +70,7 @@ impl StreamSource {
     pub(crate) fn new(agent: Arc<AgentRuntime>, inbox: Inbox) -> Self {
         let control = Arc::new(StreamControl {
             cursor: Arc::new(Cursor::new(agent.name.clone())),
+            transactions: agent.core.transactions.clone(),
             ..StreamControl::default()
         });
         StreamSource {
@@ -100,6 +101,8 @@ pub(crate) struct StreamControl {
     finished: AtomicBool,
     /// Partition and time of the event handed out last.
     cursor: Arc<Cursor>,
+    /// Under `exactly_once`: where released events' writes wait.
+    transactions: Option<Arc<crate::worker::transaction::Transactions>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -134,8 +137,31 @@ impl StreamControl {
     /// sent while handling it is delivered (in the background).
     fn release(&self) {
         let mut completions = lock(&self.completions);
+        let mut to_ack = lock(&self.to_ack);
+        if let Some(txn) = &self.transactions {
+            // What was written since the last release waits for every
+            // event released now (or, with manual acks, the one handed out
+            // last) to be committable.
+            let staged = self.pending.take_staged();
+            if !staged.is_empty() {
+                let mut positions: Vec<_> = to_ack
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.message.topic.clone(),
+                            e.message.partition,
+                            e.message.offset,
+                        )
+                    })
+                    .collect();
+                if positions.is_empty() {
+                    positions.extend(self.cursor.position());
+                }
+                txn.hold(&self.cursor.agent, positions, staged);
+            }
+        }
         completions.push_deliveries(&self.pending);
-        for envelope in lock(&self.to_ack).drain(..) {
+        for envelope in to_ack.drain(..) {
             completions.push_ack(envelope);
         }
     }
@@ -268,7 +294,10 @@ impl<T: Payload> Stream<T> {
                         // The agent never sees it: acked once it is written
                         // to the dead-letter topic.
                         lock(&control.to_ack).push(envelope.clone());
-                        if let Err(stop) = agent.fail(&message, Failure::Decode(e), 1).await {
+                        if let Err(stop) = agent
+                            .fail(&message, Failure::Decode(e), 1, &control.pending)
+                            .await
+                        {
                             control.set_stop(stop);
                             return None;
                         }
@@ -294,6 +323,7 @@ impl<T: Send + 'static> Stream<T> {
             control.set_stop(self.agent.delivery_failed(e));
             return None;
         }
+        self.agent.room(&self.agent.name).await;
         let next = {
             let item = self.inner.next();
             let failure = control.delivery_failure();
@@ -343,7 +373,11 @@ impl<T: Send + 'static> Stream<T> {
             .map(|envelope| envelope.message.clone());
         for event in late {
             let Some(message) = &last else { break };
-            if let Err(stop) = self.agent.dead_letter_late(message, &event).await {
+            if let Err(stop) = self
+                .agent
+                .dead_letter_late(message, &event, &self.control.pending)
+                .await
+            {
                 self.control.set_stop(stop);
                 return false;
             }

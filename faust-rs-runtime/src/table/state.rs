@@ -15,7 +15,7 @@ use crate::app::registry::TableDef;
 use crate::codec::{Codecs, Payload};
 use crate::context::with_scope;
 use crate::error::{Error, Result};
-use crate::transport::{Delivery, OutgoingRecord, partition_for_key};
+use crate::transport::{OutgoingRecord, partition_for_key};
 use crate::window::WindowState;
 
 /// One table of a running app: its stores by partition and its changelog.
@@ -393,17 +393,13 @@ impl TableState {
         // partition has many (every worker writes its keys' partitions), so
         // its offset moves only as the follower reads the changelog, which
         // brings the other workers' writes (and this one's, again).
-        let delivery = scope.core.producer.send(record);
         let delivery = if self.def.kind.is_global() {
-            delivery
+            scope.core.producer.send(record)
         } else {
-            Delivery::pending(async move {
-                let result = delivery.await;
-                if let Ok(meta) = &result {
-                    store.delivered(seq, meta.offset);
-                }
-                result
-            })
+            scope.core.send_then(
+                record,
+                Box::new(move |meta| store.delivered(seq, meta.offset)),
+            )
         };
         scope.pending.push(delivery);
         Ok(())

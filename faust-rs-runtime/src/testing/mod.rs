@@ -169,6 +169,9 @@ impl TestDriver {
         let engine = Engine::build(app, transport.clone(), clock.clone())?;
         // The in-memory transport answers at once.
         engine.declare_topics().now_or_never().unwrap_or(Ok(()))?;
+        // Fences an earlier incarnation's transactional producer and aborts
+        // what it left open, as a restarted worker does.
+        engine.init_transactions()?;
         Ok((engine, transport))
     }
 
@@ -190,6 +193,9 @@ impl TestDriver {
     pub async fn rebalance(&mut self, partitions: impl IntoIterator<Item = i32>) -> Result<()> {
         self.run_until_idle().await?;
         self.engine.commit(true);
+        if let Some(txn) = &self.engine.core.transactions {
+            txn.revoke(|_, _| true);
+        }
         let tables = self.engine.core.tables.clone();
         let every: Vec<i32> = (0..tables.all().iter().map(|t| t.partitions).max().unwrap_or(0))
             .map(|p| p as i32)
@@ -324,6 +330,25 @@ impl TestDriver {
     /// `on_error = "stop"`, a failing task); later calls return
     /// [`Error::Stopped`].
     pub async fn run_until_idle(&mut self) -> Result<()> {
+        loop {
+            self.run_until_quiet().await?;
+            self.engine.commit(false);
+            if let Some(error) = self.engine.lifecycle.take_error() {
+                self.stopped = Some(error.to_string());
+                self.slots.clear();
+                return Err(error);
+            }
+            // A transaction's commit resolves what tasks and timers wait
+            // for: let them go on.
+            let woken = self.slots.iter().any(|s| s.flag.0.load(Ordering::Acquire));
+            if !self.engine.is_transactional() || !woken {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Polls until nothing can move without time passing or a commit.
+    async fn run_until_quiet(&mut self) -> Result<()> {
         if let Some(reason) = &self.stopped {
             return Err(Error::Stopped(reason.clone()));
         }
@@ -387,7 +412,6 @@ impl TestDriver {
             // Let wake-ups from tokio resources land before deciding we're idle.
             tokio::task::yield_now().await;
         }
-        self.engine.commit(false);
         Ok(())
     }
 

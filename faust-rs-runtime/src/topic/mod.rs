@@ -232,7 +232,14 @@ impl<K: Payload, V: Payload> RecordBuilder<'_, K, V> {
     }
 
     /// Sends the record and waits until the broker has it.
+    ///
+    /// # Errors
+    /// Under `processing_guarantee = "exactly_once"` inside an agent: the
+    /// record is written when the event's transaction commits, after the
+    /// handler returns, so there is nothing to wait for yet; use
+    /// [`send`](Self::send).
     pub async fn send_and_wait(self) -> Result<RecordMetadata> {
+        crate::worker::transaction::refuse_wait("Topic::send_and_wait")?;
         let record = self.build()?;
         let delivery =
             with_scope(|scope| scope.core.producer.send(record)).ok_or(Error::NoContext {

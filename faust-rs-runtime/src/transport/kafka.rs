@@ -43,8 +43,8 @@ use crate::table::store::SourceOffsets;
 use crate::table::{ChangelogRead, ReadSpec, Tables};
 use crate::transport::memory::partition_mismatch;
 use crate::transport::{
-    BoxFuture, Consumer, Delivery, GroupMember, Headers, Leadership, Message, OutgoingRecord,
-    Producer, RecordMetadata, TopicSpec, Transport,
+    BoxFuture, Consumer, Delivery, GroupMember, GroupMetadata, Headers, Leadership, Message,
+    OutgoingRecord, Producer, RecordMetadata, TopicSpec, TransactionalProducer, Transport,
 };
 
 /// The librdkafka consumer properties faust sets before the user's
@@ -121,6 +121,7 @@ impl KafkaTransport {
     /// the first request: a broker that is down is reported (and retried)
     /// by the calls that need it.
     pub(crate) fn connect(hosts: &str, settings: &Settings) -> Result<Self> {
+        let settings = &for_guarantee(settings);
         let admin = config(hosts, &[], &settings.admin)
             .create_with_context::<_, AdminClient<LogContext>>(LogContext)
             .map_err(|e| client_error("admin client", e))?;
@@ -137,6 +138,7 @@ impl KafkaTransport {
     /// cluster), starting it on first use. It lives as long as the process,
     /// so workers started one after another in one program share it.
     pub(crate) fn embedded(settings: &Settings) -> Result<Self> {
+        let settings = &for_guarantee(settings);
         static EMBEDDED: std::sync::OnceLock<EmbeddedBroker> = std::sync::OnceLock::new();
         let embedded = match EMBEDDED.get() {
             Some(broker) => broker,
@@ -276,6 +278,7 @@ impl Transport for KafkaTransport {
             tracker,
             tables,
             leader,
+            transactions,
         } = member;
         let group = group.as_str();
         let stored = Arc::new(Mutex::new(Stored::default()));
@@ -293,6 +296,7 @@ impl Transport for KafkaTransport {
             // stalls the group on some brokers).
             offsets: self.reader(group.to_owned()),
             leader,
+            transactions,
         };
         let mut config = config(&self.bootstrap, CONSUMER_DEFAULTS, &self.settings.consumer);
         config.set("group.id", group);
@@ -357,6 +361,14 @@ impl Transport for KafkaTransport {
         }
     }
 
+    fn transactional(&self, id: &str) -> Result<Arc<dyn TransactionalProducer>> {
+        Ok(Arc::new(KafkaTransactional::new(
+            &self.bootstrap,
+            &self.settings,
+            id,
+        )?))
+    }
+
     fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<()>> {
         let producer = self.producer.inner.clone();
         Box::pin(async move {
@@ -368,6 +380,163 @@ impl Transport for KafkaTransport {
                 })?
                 .map_err(|e| transport_error("flushing the producer", e))
         })
+    }
+}
+
+/// Under `exactly_once` every reader (the group's consumer, table
+/// recovery, standbys, tools) sees committed transactions only, unless the
+/// user set `isolation.level` themselves.
+fn for_guarantee(settings: &Settings) -> Settings {
+    let mut settings = settings.clone();
+    if settings.processing_guarantee == crate::app::ProcessingGuarantee::ExactlyOnce {
+        settings
+            .consumer
+            .entry("isolation.level".to_owned())
+            .or_insert_with(|| "read_committed".to_owned());
+    }
+    settings
+}
+
+/// How long a transaction call waits for the broker.
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The transactional producer of `exactly_once`: rdkafka's, with the
+/// worker's producer settings and `transactional.id`.
+struct KafkaTransactional {
+    inner: FutureProducer<LogContext>,
+    id: String,
+    max_bytes: usize,
+}
+
+impl fmt::Debug for KafkaTransactional {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaTransactional")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaTransactional {
+    fn new(bootstrap: &str, settings: &Settings, id: &str) -> Result<Self> {
+        let mut config = config(bootstrap, PRODUCER_DEFAULTS, &settings.producer);
+        config.set("transactional.id", id);
+        let max_bytes = settings
+            .producer
+            .get("message.max.bytes")
+            .map(String::as_str)
+            .or_else(|| {
+                PRODUCER_DEFAULTS
+                    .iter()
+                    .find(|(k, _)| *k == "message.max.bytes")
+                    .map(|(_, v)| *v)
+            })
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let inner = config
+            .create_with_context(LogContext)
+            .map_err(|e| client_error("transactional producer", e))?;
+        Ok(KafkaTransactional {
+            inner,
+            id: id.to_owned(),
+            max_bytes,
+        })
+    }
+
+    fn call(&self, what: &str, result: rdkafka::error::KafkaResult<()>) -> Result<()> {
+        result.map_err(|e| {
+            let unsupported = matches!(
+                e.rdkafka_error_code(),
+                Some(RDKafkaErrorCode::UnsupportedFeature | RDKafkaErrorCode::UnsupportedVersion)
+            ) || e.to_string().contains("not supported by broker");
+            let fatal = matches!(&e, KafkaError::Transaction(t) if t.is_fatal());
+            let what = if unsupported {
+                format!(
+                    "{what} (this broker does not implement Kafka transactions: Tansu 0.6, for \
+                     one, rejects EndTxn; use processing_guarantee = \"at_least_once\", whose \
+                     tables stay exact, or a broker with transactions)"
+                )
+            } else if fatal {
+                format!(
+                    "{what} (a fatal error: most often the producer was fenced by a newer one \
+                     with the same transactional id)"
+                )
+            } else {
+                what.to_owned()
+            };
+            transport_error(&what, e)
+        })
+    }
+}
+
+impl TransactionalProducer for KafkaTransactional {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn init(&self) -> Result<()> {
+        self.call(
+            "initialising transactions",
+            self.inner.init_transactions(TRANSACTION_TIMEOUT),
+        )
+    }
+
+    fn begin(&self) -> Result<()> {
+        self.call("beginning a transaction", self.inner.begin_transaction())
+    }
+
+    fn send(&self, record: OutgoingRecord) -> Delivery {
+        // A full local queue waits here (the cycle runs on a blocking
+        // thread): the records of one transaction go out in order.
+        loop {
+            match enqueue(&self.inner, &record) {
+                Ok(future) => return Delivery::kafka(future, record.topic.clone()),
+                Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
+                    self.inner.poll(OVERFLOW_BACKOFF);
+                }
+                Err(e) => {
+                    return Delivery::ready(Err(transport_error(
+                        &format!("sending to `{}`", record.topic),
+                        e,
+                    )));
+                }
+            }
+        }
+    }
+
+    fn send_offsets(&self, offsets: &[(Arc<str>, i32, i64)], group: &GroupMetadata) -> Result<()> {
+        let GroupMetadata::Kafka(group) = group else {
+            return Err(Error::config(
+                "the in-memory broker's group on a Kafka transactional producer",
+            ));
+        };
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition, offset) in offsets {
+            tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                .map_err(|e| transport_error("listing the offsets to commit", e))?;
+        }
+        self.call(
+            "adding the input offsets to the transaction",
+            self.inner
+                .send_offsets_to_transaction(&tpl, group, TRANSACTION_TIMEOUT),
+        )
+    }
+
+    fn commit(&self) -> Result<()> {
+        self.call(
+            "committing the transaction",
+            self.inner.commit_transaction(TRANSACTION_TIMEOUT),
+        )
+    }
+
+    fn abort(&self) -> Result<()> {
+        self.call(
+            "aborting the transaction",
+            self.inner.abort_transaction(TRANSACTION_TIMEOUT),
+        )
+    }
+
+    fn max_record_bytes(&self) -> usize {
+        self.max_bytes
     }
 }
 
@@ -869,6 +1038,8 @@ struct FaustContext {
     /// Reads the group's committed offsets (exact state's recovery cut).
     offsets: ChangelogReader,
     leader: Option<Leadership>,
+    /// Under `exactly_once`: offsets are committed in transactions only.
+    transactions: Option<Arc<crate::worker::transaction::Transactions>>,
 }
 
 impl ClientContext for FaustContext {
@@ -947,9 +1118,42 @@ impl FaustContext {
     }
 }
 
+impl FaustContext {
+    /// A revoke under transactions: a running cycle finishes first (what
+    /// it commits is committed before the partitions move), then what the
+    /// uncommitted events of the lost partitions hold is dropped, and so
+    /// are their tables' uncommitted writes. No offset is committed
+    /// outside a transaction: the next owner handles those events again,
+    /// and their outputs were never written.
+    fn revoke_transactional(&self, tpl: &TopicPartitionList) {
+        if let Some(txn) = &self.transactions {
+            txn.revoke(|topic, partition| tpl.find_partition(topic, partition).is_some());
+        }
+        for elem in tpl.elements() {
+            let _ = self.tracker.revoke(elem.topic(), elem.partition());
+        }
+        let mut partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+        partitions.sort_unstable();
+        partitions.dedup();
+        self.tables.revoke(&partitions);
+        if let Some(leader) = &self.leader
+            && tpl.find_partition(&leader.topic, 0).is_some()
+        {
+            leader.set(false);
+        }
+        tracing::info!(
+            "partitions revoked: {} (their uncommitted events go to the next owner)",
+            describe_tpl(tpl)
+        );
+    }
+}
+
 impl ConsumerContext for FaustContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
+            Rebalance::Revoke(tpl) if self.transactions.is_some() => {
+                self.revoke_transactional(tpl);
+            }
             Rebalance::Revoke(tpl) => {
                 self.drain_revoked(tpl);
                 let mut partitions: Vec<i32> =
@@ -1229,6 +1433,10 @@ impl Consumer for TailConsumer {
 impl Consumer for KafkaConsumer {
     fn poll(&self, max: usize) -> BoxFuture<'_, Vec<Arc<Message>>> {
         Box::pin(poll_batch(&self.inner, max, &self.topics))
+    }
+
+    fn group_metadata(&self) -> Option<GroupMetadata> {
+        self.inner.group_metadata().map(GroupMetadata::Kafka)
     }
 
     fn store(&self, offsets: &[(Arc<str>, i32, i64)]) {

@@ -17,7 +17,7 @@ use crate::table::ChangelogRead;
 use crate::time::Clock;
 use crate::transport::{
     BoxFuture, Consumer, Delivery, GroupMember, Message, OutgoingRecord, Producer, RecordMetadata,
-    RecordTooLarge, TopicSpec, Transport, partition_for_key,
+    RecordTooLarge, TopicSpec, TransactionalProducer, Transport, partition_for_key,
 };
 
 /// An in-process broker. Cloning gives another handle to the same broker.
@@ -47,6 +47,69 @@ struct State {
     writes: u64,
     /// A crash point: no write is taken once `writes` reaches it.
     crash_at: Option<u64>,
+    /// Transactional producers, by transactional id.
+    transactions: HashMap<String, TxnLog>,
+    /// Offsets of records whose transaction is still open, by partition:
+    /// readers stop before the first (the last stable offset).
+    undecided: HashMap<(Arc<str>, i32), std::collections::BTreeSet<i64>>,
+    /// Records of aborted transactions: readers skip them.
+    aborted: std::collections::HashSet<(Arc<str>, i32, i64)>,
+}
+
+/// One transactional id: its producer epoch and its open transaction.
+#[derive(Debug, Default)]
+struct TxnLog {
+    epoch: u64,
+    open: Option<OpenTxn>,
+}
+
+/// What an open transaction wrote: records (already in the logs, hidden)
+/// and offsets (applied at commit).
+#[derive(Debug, Default)]
+struct OpenTxn {
+    records: Vec<(Arc<str>, i32, i64)>,
+    offsets: Vec<(String, Arc<str>, i32, i64)>,
+}
+
+impl State {
+    /// Where `topic`/`partition`'s readers stop: before the first record
+    /// of an open transaction, or at the end of `log`.
+    fn stable_end(&self, topic: &Arc<str>, partition: i32, log_len: usize) -> usize {
+        self.undecided
+            .get(&(topic.clone(), partition))
+            .and_then(|open| open.first())
+            .map_or(log_len, |first| (*first as usize).min(log_len))
+    }
+
+    /// Whether the record at `offset` belongs to an aborted transaction.
+    fn is_aborted(&self, message: &Message) -> bool {
+        !self.aborted.is_empty()
+            && self
+                .aborted
+                .contains(&(message.topic.clone(), message.partition, message.offset))
+    }
+
+    /// Aborts `log`'s open transaction: its records stay hidden forever.
+    fn abort_open(&mut self, id: &str) {
+        let Some(open) = self.transactions.get_mut(id).and_then(|t| t.open.take()) else {
+            return;
+        };
+        for (topic, partition, offset) in open.records {
+            if let Some(set) = self.undecided.get_mut(&(topic.clone(), partition)) {
+                set.remove(&offset);
+            }
+            self.aborted.insert((topic, partition, offset));
+        }
+    }
+
+    /// The write a crash point stops, or counts it.
+    fn take_write(&mut self) -> bool {
+        if self.crash_at.is_some_and(|at| self.writes >= at) {
+            return false;
+        }
+        self.writes += 1;
+        true
+    }
 }
 
 /// What a write meets after the crash point.
@@ -131,6 +194,17 @@ impl MemoryBroker {
     }
 
     fn append_record(&self, record: OutgoingRecord, worker: bool) -> Result<RecordMetadata> {
+        self.append_in(record, worker, None)
+    }
+
+    /// Appends `record`; with `txn`, as a write of that transactional id's
+    /// open transaction (hidden from readers until it commits).
+    fn append_in(
+        &self,
+        record: OutgoingRecord,
+        worker: bool,
+        txn: Option<(&str, u64)>,
+    ) -> Result<RecordMetadata> {
         let max = self.inner.max_record_bytes.load(Ordering::Relaxed);
         let size = record.key.as_ref().map_or(0, |k| k.len())
             + record.value.as_ref().map_or(0, |v| v.len());
@@ -142,14 +216,14 @@ impl MemoryBroker {
         }
         let meta = {
             let mut state = self.lock();
-            if worker {
-                if state.crash_at.is_some_and(|at| state.writes >= at) {
-                    return Err(Error::Transport {
-                        what: format!("sending to `{}`", record.topic),
-                        source: Box::new(Crashed),
-                    });
-                }
-                state.writes += 1;
+            if let Some((id, epoch)) = txn {
+                check_open(&state, id, epoch)?;
+            }
+            if worker && !state.take_write() {
+                return Err(Error::Transport {
+                    what: format!("sending to `{}`", record.topic),
+                    source: Box::new(Crashed),
+                });
             }
             let default = state.default_partitions;
             let count = Self::ensure(&mut state, &record.topic, default);
@@ -171,16 +245,33 @@ impl MemoryBroker {
             else {
                 return Err(Error::config(format!("topic `{}` vanished", record.topic)));
             };
-            let Some(log) = state
+            let Some(offset) = state
                 .topics
-                .get_mut(&topic)
-                .and_then(|parts| parts.get_mut(partition as usize))
+                .get(&topic)
+                .and_then(|parts| parts.get(partition as usize))
+                .map(|log| log.len() as i64)
             else {
                 return Err(Error::config(format!(
                     "topic `{topic}` has no partition {partition} ({count} partitions)"
                 )));
             };
-            let offset = log.len() as i64;
+            if let Some((id, _)) = txn {
+                state
+                    .undecided
+                    .entry((topic.clone(), partition))
+                    .or_default()
+                    .insert(offset);
+                if let Some(open) = state.transactions.get_mut(id).and_then(|t| t.open.as_mut()) {
+                    open.records.push((topic.clone(), partition, offset));
+                }
+            }
+            let Some(log) = state
+                .topics
+                .get_mut(&topic)
+                .and_then(|parts| parts.get_mut(partition as usize))
+            else {
+                return Err(Error::config(format!("topic `{topic}` vanished")));
+            };
             log.push(Arc::new(Message {
                 topic,
                 partition,
@@ -199,16 +290,21 @@ impl MemoryBroker {
     /// Up to `max` records of `topic`/`partition` from `offset` on.
     pub fn read(&self, topic: &str, partition: i32, offset: i64, max: usize) -> Vec<Message> {
         let state = self.lock();
-        let Some(log) = state
+        let Some((name, log)) = state
             .topics
-            .get(topic)
-            .and_then(|p| p.get(partition as usize))
+            .get_key_value(topic)
+            .and_then(|(name, p)| p.get(partition as usize).map(|log| (name, log)))
         else {
             return Vec::new();
         };
-        let start = offset.clamp(0, log.len() as i64) as usize;
-        let end = start.saturating_add(max).min(log.len());
-        log[start..end].iter().map(|m| Message::clone(m)).collect()
+        let stable = state.stable_end(name, partition, log.len());
+        let start = offset.clamp(0, stable as i64) as usize;
+        let end = start.saturating_add(max).min(stable);
+        log[start..end]
+            .iter()
+            .filter(|m| !state.is_aborted(m))
+            .map(|m| Message::clone(m))
+            .collect()
     }
 
     /// Every record of `topic`, partition by partition.
@@ -217,8 +313,29 @@ impl MemoryBroker {
         state
             .topics
             .get(topic)
-            .map(|parts| parts.iter().flatten().map(|m| Message::clone(m)).collect())
+            .map(|parts| {
+                parts
+                    .iter()
+                    .flat_map(|log| {
+                        let stable = log
+                            .first()
+                            .map_or(0, |m| state.stable_end(&m.topic, m.partition, log.len()));
+                        log[..stable].iter()
+                    })
+                    .filter(|m| !state.is_aborted(m))
+                    .map(|m| Message::clone(m))
+                    .collect()
+            })
             .unwrap_or_default()
+    }
+
+    /// A transactional producer with `id` on this broker.
+    pub(crate) fn transactional(&self, id: &str) -> MemoryTransactional {
+        MemoryTransactional {
+            broker: self.clone(),
+            id: id.to_owned(),
+            epoch: AtomicU64::new(0),
+        }
     }
 
     /// The offset the next record of `topic`/`partition` will get.
@@ -233,17 +350,17 @@ impl MemoryBroker {
     /// Stores `offset` (the next offset to read) as `group`'s position.
     pub fn commit(&self, group: &str, topic: &Arc<str>, partition: i32, offset: i64) {
         let mut state = self.lock();
-        if state.crash_at.is_some_and(|at| state.writes >= at) {
+        if !state.take_write() {
             return;
         }
-        state.writes += 1;
         state
             .committed
             .insert((group.to_owned(), topic.clone(), partition), offset);
     }
 
     /// Writes the worker made so far: records appended and offsets
-    /// committed (one per partition); a test's inputs do not count.
+    /// committed (one per partition), and under transactions each
+    /// transaction's offsets and its commit; a test's inputs do not count.
     pub fn writes(&self) -> u64 {
         self.lock().writes
     }
@@ -426,10 +543,16 @@ impl MemoryConsumer {
                         start
                     }
                 };
-                let start = pos.clamp(0, log.len() as i64) as usize;
-                let end = start.saturating_add(max_per_partition).min(log.len());
+                let stable = state.stable_end(name, p as i32, log.len());
+                let start = pos.clamp(0, stable as i64) as usize;
+                let end = start.saturating_add(max_per_partition).min(stable);
                 if start < end {
-                    batch.extend_from_slice(&log[start..end]);
+                    batch.extend(
+                        log[start..end]
+                            .iter()
+                            .filter(|m| !state.is_aborted(m))
+                            .cloned(),
+                    );
                     positions.insert(key, end as i64);
                 }
             }
@@ -516,6 +639,177 @@ impl Transport for MemoryTransport {
     fn flush(&self, _timeout: std::time::Duration) -> BoxFuture<'_, Result<()>> {
         Box::pin(std::future::ready(Ok(())))
     }
+
+    fn transactional(&self, id: &str) -> Result<Arc<dyn TransactionalProducer>> {
+        Ok(Arc::new(self.broker.transactional(id)))
+    }
+}
+
+/// A transactional producer on the in-memory broker: Kafka's model, with
+/// the crash points of [`MemoryBroker::crash_after`]. Its records take
+/// their offsets as they are written and stay hidden from readers (which
+/// stop before the first of them, like `read_committed` readers at the
+/// last stable offset) until the commit; an abort hides them for good.
+/// Each record, the offsets and the commit are one write each.
+#[derive(Debug)]
+pub(crate) struct MemoryTransactional {
+    broker: MemoryBroker,
+    id: String,
+    /// The epoch `init` got; a newer `init` of the same id fences this one.
+    epoch: AtomicU64,
+}
+
+/// What a fenced or crashed transactional call meets.
+#[derive(Debug, thiserror::Error)]
+enum TxnError {
+    #[error(
+        "producer fenced: transactional id `{0}` was initialised again by a newer producer \
+         (another worker, or this one restarted)"
+    )]
+    Fenced(String),
+    #[error("no transaction is open for transactional id `{0}`")]
+    NotOpen(String),
+}
+
+fn txn_error(what: &str, source: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Transport {
+        what: what.to_owned(),
+        source: Box::new(source),
+    }
+}
+
+/// Checks that `id` has an open transaction at `epoch`.
+fn check_open(state: &State, id: &str, epoch: u64) -> Result<()> {
+    let log = state.transactions.get(id);
+    if log.is_none_or(|l| l.epoch != epoch) {
+        return Err(txn_error(
+            "writing in a transaction",
+            TxnError::Fenced(id.to_owned()),
+        ));
+    }
+    if log.is_some_and(|l| l.open.is_none()) {
+        return Err(txn_error(
+            "writing in a transaction",
+            TxnError::NotOpen(id.to_owned()),
+        ));
+    }
+    Ok(())
+}
+
+impl MemoryTransactional {
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    fn current(&self, state: &State, what: &str) -> Result<()> {
+        match state.transactions.get(&self.id) {
+            Some(log) if log.epoch == self.epoch() => Ok(()),
+            _ => Err(txn_error(what, TxnError::Fenced(self.id.clone()))),
+        }
+    }
+}
+
+impl TransactionalProducer for MemoryTransactional {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn init(&self) -> Result<()> {
+        let mut state = self.broker.lock();
+        state.abort_open(&self.id);
+        let log = state.transactions.entry(self.id.clone()).or_default();
+        log.epoch += 1;
+        self.epoch.store(log.epoch, Ordering::Release);
+        drop(state);
+        self.broker.inner.notify.notify_waiters();
+        Ok(())
+    }
+
+    fn begin(&self) -> Result<()> {
+        let mut state = self.broker.lock();
+        self.current(&state, "beginning a transaction")?;
+        if let Some(log) = state.transactions.get_mut(&self.id) {
+            log.open.get_or_insert_with(OpenTxn::default);
+        }
+        Ok(())
+    }
+
+    fn send(&self, record: OutgoingRecord) -> Delivery {
+        Delivery::ready(
+            self.broker
+                .append_in(record, true, Some((&self.id, self.epoch()))),
+        )
+    }
+
+    fn send_offsets(
+        &self,
+        offsets: &[(Arc<str>, i32, i64)],
+        group: &crate::transport::GroupMetadata,
+    ) -> Result<()> {
+        let crate::transport::GroupMetadata::Memory(group) = group else {
+            return Err(Error::config(
+                "a Kafka consumer's group on the in-memory broker",
+            ));
+        };
+        let mut state = self.broker.lock();
+        check_open(&state, &self.id, self.epoch())?;
+        if !state.take_write() {
+            return Err(txn_error("adding offsets to a transaction", Crashed));
+        }
+        if let Some(open) = state
+            .transactions
+            .get_mut(&self.id)
+            .and_then(|t| t.open.as_mut())
+        {
+            for (topic, partition, offset) in offsets {
+                open.offsets
+                    .push((group.clone(), topic.clone(), *partition, *offset));
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(&self) -> Result<()> {
+        let mut state = self.broker.lock();
+        check_open(&state, &self.id, self.epoch())?;
+        if !state.take_write() {
+            return Err(txn_error("committing a transaction", Crashed));
+        }
+        let Some(open) = state
+            .transactions
+            .get_mut(&self.id)
+            .and_then(|t| t.open.take())
+        else {
+            return Ok(());
+        };
+        for (topic, partition, offset) in open.records {
+            if let Some(set) = state.undecided.get_mut(&(topic, partition)) {
+                set.remove(&offset);
+            }
+        }
+        for (group, topic, partition, offset) in open.offsets {
+            state.committed.insert((group, topic, partition), offset);
+        }
+        drop(state);
+        self.broker.inner.notify.notify_waiters();
+        Ok(())
+    }
+
+    fn abort(&self) -> Result<()> {
+        let mut state = self.broker.lock();
+        self.current(&state, "aborting a transaction")?;
+        if state.crash_at.is_some_and(|at| state.writes >= at) {
+            return Err(txn_error("aborting a transaction", Crashed));
+        }
+        state.abort_open(&self.id);
+        drop(state);
+        self.broker.inner.notify.notify_waiters();
+        Ok(())
+    }
+
+    fn max_record_bytes(&self) -> usize {
+        self.broker.inner.max_record_bytes.load(Ordering::Relaxed)
+    }
 }
 
 impl Consumer for MemoryConsumer {
@@ -535,11 +829,27 @@ impl Consumer for MemoryConsumer {
     fn commit(&self, _sync: bool) -> Result<()> {
         Ok(())
     }
+
+    fn group_metadata(&self) -> Option<crate::transport::GroupMetadata> {
+        self.commits
+            .then(|| crate::transport::GroupMetadata::Memory(self.group.clone()))
+    }
 }
 
 impl ChangelogRead for MemoryBroker {
     fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
-        Ok((0, self.end_offset(topic, partition)))
+        // A read_committed reader's end: the last stable offset.
+        let state = self.lock();
+        let end = state
+            .topics
+            .get_key_value(topic)
+            .and_then(|(name, parts)| {
+                parts
+                    .get(partition as usize)
+                    .map(|log| state.stable_end(name, partition, log.len()))
+            })
+            .unwrap_or(0);
+        Ok((0, end as i64))
     }
 
     fn read(

@@ -74,6 +74,61 @@ pub(crate) trait Transport: Send + Sync + fmt::Debug {
 
     /// Waits (up to `timeout`) until every queued record is delivered.
     fn flush(&self, timeout: std::time::Duration) -> BoxFuture<'_, Result<()>>;
+
+    /// A transactional producer with `id` (`processing_guarantee =
+    /// "exactly_once"`), not initialised yet.
+    fn transactional(&self, id: &str) -> Result<Arc<dyn TransactionalProducer>>;
+}
+
+/// A producer whose writes, with a consumer group's offsets, become
+/// visible together or not at all: Kafka's transactions. Every call but
+/// [`send`](Self::send) may block on the broker: callers keep them off the
+/// async runtime's threads.
+pub(crate) trait TransactionalProducer: Send + Sync + fmt::Debug {
+    /// The transactional id.
+    fn id(&self) -> &str;
+
+    /// Registers the id with the broker: an older producer with the same
+    /// id is fenced, and its open transaction aborted.
+    fn init(&self) -> Result<()>;
+
+    /// Opens a transaction.
+    fn begin(&self) -> Result<()>;
+
+    /// Writes `record` in the open transaction.
+    fn send(&self, record: OutgoingRecord) -> Delivery;
+
+    /// Adds the group's `offsets` (next offsets to read) to the open
+    /// transaction: they are committed with it.
+    fn send_offsets(&self, offsets: &[(Arc<str>, i32, i64)], group: &GroupMetadata) -> Result<()>;
+
+    /// Commits the open transaction.
+    fn commit(&self) -> Result<()>;
+
+    /// Aborts the open transaction: nothing it wrote becomes visible.
+    fn abort(&self) -> Result<()>;
+
+    /// The largest key plus value it takes (0: no limit).
+    fn max_record_bytes(&self) -> usize;
+}
+
+/// Who commits offsets in a transaction: the consumer group member, with
+/// its generation, so a member that lost its partitions in a rebalance is
+/// fenced (KIP-447).
+pub(crate) enum GroupMetadata {
+    /// librdkafka's group metadata of the worker's consumer.
+    Kafka(rdkafka::consumer::ConsumerGroupMetadata),
+    /// The in-memory broker's group.
+    Memory(String),
+}
+
+impl fmt::Debug for GroupMetadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupMetadata::Kafka(_) => f.write_str("GroupMetadata::Kafka"),
+            GroupMetadata::Memory(group) => write!(f, "GroupMetadata::Memory({group})"),
+        }
+    }
 }
 
 /// What a worker's consumer is set up with.
@@ -89,6 +144,9 @@ pub(crate) struct GroupMember {
     pub(crate) tables: Arc<Tables>,
     /// The leader election, when the app has leader-only timers.
     pub(crate) leader: Option<Leadership>,
+    /// Under `exactly_once`: a revoke drops what uncommitted events of the
+    /// lost partitions hold, and commits no offset outside a transaction.
+    pub(crate) transactions: Option<Arc<crate::worker::transaction::Transactions>>,
 }
 
 /// Leader election through the group, as in Faust: the member assigned
@@ -135,6 +193,12 @@ pub(crate) trait Consumer: Send + Sync + fmt::Debug {
 
     /// Commits what was stored. `sync` waits for the broker's answer.
     fn commit(&self, sync: bool) -> Result<()>;
+
+    /// The group member this consumer is, for offsets committed in a
+    /// transaction; `None` outside a group.
+    fn group_metadata(&self) -> Option<GroupMetadata> {
+        None
+    }
 }
 
 /// A record larger than the broker takes.
@@ -314,6 +378,10 @@ pub trait Producer: Send + Sync + fmt::Debug + 'static {
     /// has it (or failed to take it).
     fn send(&self, record: OutgoingRecord) -> Delivery;
 }
+
+/// What runs once a record is on the broker (a table notes its changelog
+/// offset).
+pub(crate) type AfterDelivery = Box<dyn FnOnce(&RecordMetadata) + Send>;
 
 /// The outcome of one [`Producer::send`]: where the record landed.
 #[must_use = "a delivery must be awaited to know the record was written"]

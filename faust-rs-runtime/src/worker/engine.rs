@@ -12,12 +12,13 @@ use std::time::Duration;
 use futures_util::future::{Either, select};
 
 use super::lifecycle::Lifecycle;
+use super::transaction::{Staging, Transactions};
 use crate::agent::HandlerKind;
 use crate::agent::ack::{Batch, Inbox, OffsetTracker};
 use crate::agent::rpc::Replies;
 use crate::agent::runner::AgentRuntime;
 use crate::app::registry::{TaskDef, TimerDef};
-use crate::app::{App, AppCore};
+use crate::app::{App, AppCore, ProcessingGuarantee};
 use crate::context::Scope;
 use crate::error::{Error, Result};
 use crate::table::{TableState, Tables};
@@ -31,6 +32,13 @@ const DEAD_LETTER_MAX_BYTES: &str = "16777216";
 
 /// Records read from one partition per poll.
 const FETCH_MAX_PER_PARTITION: usize = 1024;
+
+/// The commit interval under `exactly_once` when none is set.
+pub(crate) const EXACTLY_ONCE_COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Records held for transactions per record of `queue_capacity` before
+/// agents wait for a commit.
+const HELD_PER_QUEUE: usize = 16;
 
 /// How often processing-time windows are checked for closing.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -65,8 +73,23 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     /// Checks `app` and binds every agent to `transport`.
-    pub(crate) fn build(app: App, transport: Arc<dyn Transport>, clock: Clock) -> Result<Engine> {
+    pub(crate) fn build(
+        mut app: App,
+        transport: Arc<dyn Transport>,
+        clock: Clock,
+    ) -> Result<Engine> {
         app.check()?;
+        let exactly_once = app.settings.processing_guarantee == ProcessingGuarantee::ExactlyOnce;
+        if exactly_once {
+            // Tables are exact too: on a broker that keeps aborted records
+            // visible, recovery still leaves out the uncommitted events.
+            app.settings.exact_state = true;
+            // Outputs wait for the commit: commit often unless told
+            // otherwise (Kafka Streams' default under exactly-once).
+            if *app.settings.source("commit_interval") == crate::app::config::Source::Default {
+                app.settings.commit_interval = EXACTLY_ONCE_COMMIT_INTERVAL;
+            }
+        }
         let mut tables = Vec::new();
         for def in &app.tables {
             tables.push(Arc::new(TableState::new(def, &app.id, &app.settings)?));
@@ -86,10 +109,29 @@ impl Engine {
                 ..Default::default()
             });
         }
+        let transactions = if exactly_once {
+            let id = app.settings.transactional_id_for(&app.id);
+            // Held records are memory: past this many, agents wait for a
+            // commit, which comes early.
+            let limit = (app.settings.queue_capacity * HELD_PER_QUEUE).max(10_000);
+            Some(Arc::new(Transactions::new(
+                transport.transactional(&id)?,
+                limit,
+            )))
+        } else {
+            None
+        };
+        let staging = transactions
+            .as_ref()
+            .map(|t| Arc::new(Staging::new(t.clone())));
+        let producer: Arc<dyn crate::transport::Producer> = match &staging {
+            Some(staging) => staging.clone(),
+            None => transport.producer(),
+        };
         let core = Arc::new(AppCore {
             app_id: Arc::from(app.id.as_str()),
             codecs: app.codecs.clone(),
-            producer: transport.producer(),
+            producer,
             clock,
             topics,
             tables,
@@ -99,6 +141,8 @@ impl Engine {
             replication: app.settings.topic_replication_factor,
             replies: Arc::new(Replies::new(&app.id)),
             origin_headers: app.settings.origin_headers,
+            transactions,
+            staging,
         });
         let mut agents = Vec::new();
         for def in &app.agents {
@@ -381,6 +425,7 @@ impl Engine {
             tracker: self.tracker.clone(),
             tables: self.core.tables.clone(),
             leader,
+            transactions: self.core.transactions.clone(),
         })?;
         *self.consumer.lock().unwrap_or_else(|e| e.into_inner()) = Some(consumer.clone());
         let lifecycle = self.lifecycle.clone();
@@ -535,31 +580,105 @@ impl Engine {
         drop(transport);
     }
 
+    /// Registers the transactional id under `exactly_once` (fencing what
+    /// a crashed incarnation left open). Blocks: the worker calls it on
+    /// the blocking pool.
+    pub(crate) fn init_transactions(&self) -> Result<()> {
+        match &self.core.transactions {
+            Some(txn) => txn.init(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether commits are transactions (whose calls block on the broker).
+    pub(crate) fn is_transactional(&self) -> bool {
+        self.core.transactions.is_some()
+    }
+
     /// Commits every partition's finished prefix; `sync` waits for the
-    /// broker (at shutdown).
+    /// broker (at shutdown). Under transactions this blocks for the
+    /// cycle: the worker runs [`commit_job`](Self::commit_job) on the
+    /// blocking pool instead.
     pub(crate) fn commit(&self, sync: bool) {
+        if let Some(job) = self.commit_job(sync) {
+            job.run();
+        }
+    }
+
+    /// What one commit needs, owned, to run on another thread; `None`
+    /// before the consumer exists (with transactions, the records of an
+    /// app that reads nothing, only tasks and timers, are committed all
+    /// the same).
+    pub(crate) fn commit_job(&self, sync: bool) -> Option<CommitJob> {
         let consumer = self
             .consumer
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let Some(consumer) = consumer else {
+        if consumer.is_none() && self.core.transactions.is_none() {
+            return None;
+        }
+        Some(CommitJob {
+            consumer,
+            tracker: self.tracker.clone(),
+            tables: self.core.tables.clone(),
+            transactions: self.core.transactions.clone(),
+            lifecycle: self.lifecycle.clone(),
+            sync,
+        })
+    }
+}
+
+/// One commit: the tracker's finished offsets, the tables' stores, and
+/// under transactions the cycle that writes what those events produced.
+pub(crate) struct CommitJob {
+    consumer: Option<Arc<dyn Consumer>>,
+    tracker: Arc<OffsetTracker>,
+    tables: Arc<Tables>,
+    transactions: Option<Arc<Transactions>>,
+    lifecycle: Arc<Lifecycle>,
+    sync: bool,
+}
+
+impl CommitJob {
+    pub(crate) fn run(self) {
+        if self.transactions.as_ref().is_some_and(|t| t.has_failed()) {
+            // The worker is stopping on that failure; a later commit would
+            // write the tables of events no transaction committed.
             return;
-        };
+        }
+        let offsets = self.tracker.take_committable();
+        if let Some(txn) = &self.transactions {
+            // The transaction first: the stores write the events it
+            // committed, no later.
+            let group = self.consumer.as_ref().and_then(|c| c.group_metadata());
+            if let Err(e) = txn.cycle(&offsets, group.as_ref()) {
+                // The worker's exit error: logged where it stops.
+                self.lifecycle.fail(e);
+                return;
+            }
+            self.tables.note_committed(&offsets);
+            if let Err(e) = self.tables.flush() {
+                tracing::error!("writing table stores: {e}; retrying at the next commit");
+            }
+            return;
+        }
         // Table writes first: a store's data, changelog offset and origins
         // go to disk in one batch, up to the events committed now (exact
         // state). Should the commit below not reach the broker, the events
         // it names come again and leave the tables alone.
-        let offsets = self.tracker.take_committable();
-        self.core.tables.note_committed(&offsets);
-        if let Err(e) = self.core.tables.flush() {
+        self.tables.note_committed(&offsets);
+        if let Err(e) = self.tables.flush() {
             tracing::error!("writing table stores: {e}; retrying at the next commit");
         }
+        let Some(consumer) = &self.consumer else {
+            return;
+        };
         if !offsets.is_empty() {
             tracing::debug!(?offsets, "storing finished offsets");
             consumer.store(&offsets);
         }
-        if let Err(e) = consumer.commit(sync) {
+        if let Err(e) = consumer.commit(self.sync) {
             tracing::warn!("{e}; retrying at the next commit");
         }
     }

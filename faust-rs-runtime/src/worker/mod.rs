@@ -12,6 +12,7 @@
 
 pub(crate) mod engine;
 pub(crate) mod lifecycle;
+pub(crate) mod transaction;
 
 use std::time::Duration;
 
@@ -61,6 +62,13 @@ pub async fn run_until(app: App, stop: impl std::future::Future<Output = ()>) ->
             return Ok(());
         }
     }
+    // Before any read: registering the transactional id aborts what a
+    // crashed incarnation left open, which read_committed readers (table
+    // recovery among them) would otherwise wait behind.
+    if let Some(txn) = engine.core.transactions.clone() {
+        tracing::info!("initialising transactional id `{}`", txn.id());
+        blocking(move || txn.init()).await?;
+    }
     let lifecycle = engine.lifecycle.clone();
     let mut units = JoinSet::new();
     for unit in engine.units() {
@@ -86,7 +94,8 @@ pub async fn run_until(app: App, stop: impl std::future::Future<Output = ()>) ->
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = ticker.tick() => engine.commit(false),
+            _ = ticker.tick() => commit(&engine, false).await,
+            _ = commit_wanted(&engine) => commit(&engine, false).await,
             Some(done) = units.join_next() => {
                 if let Ok(name) = done {
                     tracing::debug!(unit = %name, "unit finished");
@@ -108,7 +117,7 @@ pub async fn run_until(app: App, stop: impl std::future::Future<Output = ()>) ->
     if let Err(e) = engine.transport.flush(Duration::from_secs(10)).await {
         tracing::warn!("{e}");
     }
-    engine.commit(true);
+    commit(&engine, true).await;
     let error = engine.lifecycle.take_error();
     engine.close();
     match error {
@@ -120,12 +129,53 @@ pub async fn run_until(app: App, stop: impl std::future::Future<Output = ()>) ->
     }
 }
 
+/// Commits; a transactional commit blocks on the broker, so it runs on
+/// tokio's blocking pool.
+async fn commit(engine: &Engine, sync: bool) {
+    if !engine.is_transactional() {
+        engine.commit(sync);
+        return;
+    }
+    if let Some(job) = engine.commit_job(sync)
+        && let Err(e) = blocking(move || {
+            job.run();
+            Ok(())
+        })
+        .await
+    {
+        tracing::error!("{e}");
+    }
+}
+
+/// Resolves when agents wait for a transaction to make room; never
+/// without transactions.
+async fn commit_wanted(engine: &Engine) {
+    match &engine.core.transactions {
+        Some(txn) => txn.commit_wanted().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs `f` on tokio's blocking pool.
+async fn blocking(f: impl FnOnce() -> Result<()> + Send + 'static) -> Result<()> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(crate::error::Error::config(format!(
+            "a blocking call panicked: {e}"
+        )))
+    })
+}
+
 fn banner(engine: &Engine) {
     let app = &engine.app;
-    let guarantee = if app.settings.exact_state {
-        "outputs at least once, tables exact"
+    let guarantee = if let Some(txn) = &engine.core.transactions {
+        format!(
+            "exactly once (Kafka transactions, transactional id `{}`)",
+            txn.id()
+        )
+    } else if app.settings.exact_state {
+        "outputs at least once, tables exact".to_owned()
     } else {
-        "at least once"
+        "at least once".to_owned()
     };
     tracing::info!(
         "faust-rs worker starting: app `{}`, broker {}, guarantee: {guarantee}",

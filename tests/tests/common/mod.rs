@@ -486,7 +486,22 @@ pub(crate) struct Reader {
 impl Reader {
     /// `None` while the topic does not exist yet (a worker creates it).
     pub(crate) fn try_open(bootstrap: &str, topic: &str, test: &str) -> Option<Reader> {
-        let consumer: BaseConsumer = reader_config(bootstrap, test).create().expect("reader");
+        Self::try_open_with(bootstrap, topic, test, &[])
+    }
+
+    /// [`try_open`](Self::try_open) with more client properties, e.g.
+    /// `isolation.level`.
+    pub(crate) fn try_open_with(
+        bootstrap: &str,
+        topic: &str,
+        test: &str,
+        properties: &[(&str, &str)],
+    ) -> Option<Reader> {
+        let mut config = reader_config(bootstrap, test);
+        for (k, v) in properties {
+            config.set(*k, *v);
+        }
+        let consumer: BaseConsumer = config.create().expect("reader");
         let partitions = wait_for_topic(&consumer, topic, Duration::from_secs(2)).ok()?;
         let mut assignment = TopicPartitionList::new();
         for p in 0..partitions {
