@@ -14,3 +14,5 @@
 //! | `order_payments` | a stream-stream join within 10 minutes, and the orders left unpaid |
 //! | `prices_rpc` | asking an agent and waiting for its reply (`ask`, `join`) |
 //! | `scheduled` | a crontab in a time zone and a timer that runs on the group's leader only |
+//! | `exactly_once` | exact table counts through crashes (exact state), and a reader dropping repeated sink records with `Dedup` |
+//! | `transactions` | `processing_guarantee = "exactly_once"`: a ledger and balances in Kafka transactions, each payment once |
