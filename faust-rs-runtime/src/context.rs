@@ -59,7 +59,7 @@ pub(crate) struct EventCursor {
 #[derive(Debug, Default)]
 pub(crate) struct Cursor {
     /// The agent handling it.
-    pub(crate) agent: Arc<str>,
+    agent: Arc<str>,
     message: Mutex<Option<Arc<Message>>>,
     timestamp: AtomicI64,
     written: AtomicU32,

@@ -8,7 +8,13 @@
 //! window per event) and a hopping one (five windows per event), memory
 //! store; and the plain count with exact state (the default) against
 //! at-least-once tables (`exact_state(false)`), in memory and in RocksDB
-//! (issue 6: exact state at most 10% slower).
+//! (issue 6: exact state at most 10% slower). The `_exactly_once` ids
+//! run the same workloads under `processing_guarantee = "exactly_once"`
+//! (exact state is then always on): every commit is a transaction of the
+//! in-memory broker, holding each event's sink or changelog records until
+//! the event is committable, then writing them, the input offsets and the
+//! commit marker. Read them beside the exact-state at-least-once ids:
+//! `json_record_to_sink`, `plain_table_count`, `rocksdb_table_count`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -18,6 +24,7 @@ use faust::prelude::*;
 use faust::testing::TestDriver;
 
 const EVENTS: u64 = 100_000;
+const PARTITIONS: u32 = 4;
 
 #[agent(topic = "numbers")]
 async fn trivial(n: u64) -> Result<()> {
@@ -92,13 +99,23 @@ fn loaded<V: Clone + Payload>(
     value: V,
     rt: &tokio::runtime::Runtime,
 ) -> TestDriver {
-    let mut t = TestDriver::with_app(app.topic_partitions(4));
+    let mut t = TestDriver::with_app(app.topic_partitions(PARTITIONS));
     rt.block_on(async {
         for i in 0..EVENTS {
             t.send(topic, format!("k{}", i % 64), value.clone()).await;
         }
     });
     t
+}
+
+/// Panics unless `t` has committed every event sent to `topic`: checked
+/// once per id, before it is measured, so that no id times a run whose
+/// commit (under `exactly_once`, its transaction) did not happen.
+fn assert_committed(t: &TestDriver, topic: &str) {
+    let committed: i64 = (0..PARTITIONS as i32)
+        .map(|p| t.committed(topic, p).unwrap_or(0))
+        .sum();
+    assert_eq!(committed, EVENTS as i64, "committed offsets of `{topic}`");
 }
 
 fn bench(c: &mut Criterion) {
@@ -132,7 +149,7 @@ fn bench(c: &mut Criterion) {
             || {
                 TestDriver::with_app(
                     App::bare("bench")
-                        .topic_partitions(4)
+                        .topic_partitions(PARTITIONS)
                         .agent(&trivial::AGENT),
                 )
             },
@@ -153,23 +170,33 @@ fn bench(c: &mut Criterion) {
         account: "alice".into(),
         amount: 12.5,
     };
-    group.bench_function("json_record_to_sink", |b| {
-        b.iter_batched(
-            || {
-                loaded(
-                    App::bare("bench").agent(&enrich::AGENT),
-                    "orders",
-                    order.clone(),
-                    &rt,
-                )
-            },
-            |mut t| {
-                rt.block_on(async { t.run_until_idle().await.expect("idle") });
-                t // dropped outside the measurement
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    // `run_until_idle` commits: under `exactly_once`, the transaction.
+    let to_sink = |mut t: TestDriver| {
+        rt.block_on(async { t.run_until_idle().await.expect("idle") });
+        t // dropped outside the measurement
+    };
+    for (name, guarantee) in [
+        ("json_record_to_sink", ProcessingGuarantee::AtLeastOnce),
+        (
+            "json_record_to_sink_exactly_once",
+            ProcessingGuarantee::ExactlyOnce,
+        ),
+    ] {
+        let setup = || {
+            loaded(
+                App::bare("bench")
+                    .processing_guarantee(guarantee)
+                    .agent(&enrich::AGENT),
+                "orders",
+                order.clone(),
+                &rt,
+            )
+        };
+        assert_committed(&to_sink(setup()), "orders");
+        group.bench_function(name, |b| {
+            b.iter_batched(&setup, &to_sink, BatchSize::PerIteration)
+        });
+    }
     group.finish();
 
     let mut tables = c.benchmark_group("tables");
@@ -178,6 +205,7 @@ fn bench(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(15));
     let plain = || App::bare("bench").table(&PLAIN).agent(&count_plain::AGENT);
+    let exactly_once = || plain().processing_guarantee(ProcessingGuarantee::ExactlyOnce);
     let rocks_dir = std::env::temp_dir().join(format!("faust-bench-driver-{}", std::process::id()));
     let rocks = format!("rocksdb://{}", rocks_dir.display());
     let cases: Vec<(&str, App)> = vec![
@@ -186,10 +214,15 @@ fn bench(c: &mut Criterion) {
             "plain_table_count_at_least_once",
             plain().exact_state(false),
         ),
+        ("plain_table_count_exactly_once", exactly_once()),
         ("rocksdb_table_count", plain().store(&rocks)),
         (
             "rocksdb_table_count_at_least_once",
             plain().store(&rocks).exact_state(false),
+        ),
+        (
+            "rocksdb_table_count_exactly_once",
+            exactly_once().store(&rocks),
         ),
         (
             "tumbling_window_count",
@@ -204,22 +237,22 @@ fn bench(c: &mut Criterion) {
                 .agent(&count_hopping::AGENT),
         ),
     ];
+    let count = |mut t: TestDriver| {
+        // `run_until_idle` commits (under `exactly_once`, the
+        // transaction); then the stores write what the commit covers.
+        rt.block_on(async { t.run_until_idle().await.expect("idle") });
+        t.commit();
+        t
+    };
     for (name, app) in cases {
+        let setup = || {
+            // A fresh RocksDB store per run.
+            let _ = std::fs::remove_dir_all(&rocks_dir);
+            loaded(app.clone(), "counted", 1u64, &rt)
+        };
+        assert_committed(&count(setup()), "counted");
         tables.bench_function(name, |b| {
-            b.iter_batched(
-                || {
-                    // A fresh RocksDB store per run.
-                    let _ = std::fs::remove_dir_all(&rocks_dir);
-                    loaded(app.clone(), "counted", 1u64, &rt)
-                },
-                |mut t| {
-                    rt.block_on(async { t.run_until_idle().await.expect("idle") });
-                    // The stores write what the commit covers.
-                    t.commit();
-                    t
-                },
-                BatchSize::PerIteration,
-            )
+            b.iter_batched(&setup, &count, BatchSize::PerIteration)
         });
     }
     let _ = std::fs::remove_dir_all(&rocks_dir);

@@ -46,6 +46,10 @@ pub(crate) struct AgentRuntime {
     pub(crate) core: Arc<AppCore>,
     /// The repartition stage in front of the handler, if any.
     pub(crate) forward: Option<Forward>,
+    /// Under transactions: what the handler holds for its commit, and
+    /// what the repartition stage holds (each waits on its own count).
+    pub(crate) held: Arc<crate::worker::transaction::Owner>,
+    forward_held: Arc<crate::worker::transaction::Owner>,
 }
 
 /// An agent's repartition stage (`group_by`, `through`): reads the agent's
@@ -215,6 +219,8 @@ impl AgentRuntime {
             concurrency,
             core: core.clone(),
             forward,
+            held: Arc::default(),
+            forward_held: Arc::default(),
         })
     }
 
@@ -249,7 +255,7 @@ impl AgentRuntime {
                 if envelope.is_revoked() {
                     return Ok(());
                 }
-                this.room(&this.name).await;
+                this.room(&this.held).await;
                 let pending = Pending::default();
                 this.process(&envelope.message, &pending).await?;
                 pending
@@ -278,16 +284,16 @@ impl AgentRuntime {
             let mut done = Completions::default();
             let max_waiting = self.core.queue_capacity;
             // Under transactions each stage counts what it holds.
-            let owner: Arc<str> = match stage {
-                Stage::Handler => self.name.clone(),
-                Stage::Forward => Arc::from(format!("{} (repartition)", self.name)),
+            let owner = match stage {
+                Stage::Handler => &self.held,
+                Stage::Forward => &self.forward_held,
             };
             loop {
                 // Ahead of the broker by a full queue: wait for it first.
                 if let Err(e) = done.wait_below(max_waiting).await {
                     return Err(self.delivery_failed(e));
                 }
-                self.room(&owner).await;
+                self.room(owner).await;
                 let next = {
                     let recv = inbox.next();
                     let failure = done.failure();
@@ -314,7 +320,7 @@ impl AgentRuntime {
                         if step.is_ok()
                             && let Some(txn) = &self.core.transactions
                         {
-                            txn.hold_event(&owner, &envelope.message, &pending);
+                            txn.hold_event(owner, &envelope.message, &pending);
                         }
                         step
                     }
@@ -367,7 +373,7 @@ impl AgentRuntime {
 
     /// Under transactions: waits while too many records wait for a
     /// commit.
-    pub(crate) async fn room(&self, owner: &str) {
+    pub(crate) async fn room(&self, owner: &crate::worker::transaction::Owner) {
         if let Some(txn) = &self.core.transactions {
             txn.room(owner).await;
         }
@@ -377,7 +383,7 @@ impl AgentRuntime {
     /// its offset is committable. Before its ack.
     fn hold(&self, message: &Message, pending: &Pending) {
         if let Some(txn) = &self.core.transactions {
-            txn.hold_event(&self.name, message, pending);
+            txn.hold_event(&self.held, message, pending);
         }
     }
 

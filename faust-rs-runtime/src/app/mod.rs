@@ -569,10 +569,10 @@ impl AppCore {
     pub(crate) fn send_then(
         &self,
         record: crate::transport::OutgoingRecord,
-        then: crate::transport::AfterDelivery,
+        then: impl FnOnce(&crate::transport::RecordMetadata) + Send + 'static,
     ) -> crate::transport::Delivery {
         if let Some(staging) = &self.staging {
-            return staging.stage(None, record, Some(then));
+            return staging.stage(None, record, Some(Box::new(then)));
         }
         let delivery = self.producer.send(record);
         crate::transport::Delivery::pending(async move {

@@ -71,6 +71,7 @@ impl StreamSource {
         let control = Arc::new(StreamControl {
             cursor: Arc::new(Cursor::new(agent.name.clone())),
             transactions: agent.core.transactions.clone(),
+            held: agent.held.clone(),
             ..StreamControl::default()
         });
         StreamSource {
@@ -101,8 +102,10 @@ pub(crate) struct StreamControl {
     finished: AtomicBool,
     /// Partition and time of the event handed out last.
     cursor: Arc<Cursor>,
-    /// Under `exactly_once`: where released events' writes wait.
+    /// Under `exactly_once`: where released events' writes wait, and the
+    /// agent's count of them.
     transactions: Option<Arc<crate::worker::transaction::Transactions>>,
+    held: Arc<crate::worker::transaction::Owner>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -157,7 +160,11 @@ impl StreamControl {
                 if positions.is_empty() {
                     positions.extend(self.cursor.position());
                 }
-                txn.hold(&self.cursor.agent, positions, staged);
+                txn.hold(
+                    &self.held,
+                    crate::worker::transaction::Positions::Many(positions),
+                    staged,
+                );
             }
         }
         completions.push_deliveries(&self.pending);
@@ -323,7 +330,7 @@ impl<T: Send + 'static> Stream<T> {
             control.set_stop(self.agent.delivery_failed(e));
             return None;
         }
-        self.agent.room(&self.agent.name).await;
+        self.agent.room(&self.agent.held).await;
         let next = {
             let item = self.inner.next();
             let failure = control.delivery_failure();

@@ -396,10 +396,9 @@ impl TableState {
         let delivery = if self.def.kind.is_global() {
             scope.core.producer.send(record)
         } else {
-            scope.core.send_then(
-                record,
-                Box::new(move |meta| store.delivered(seq, meta.offset)),
-            )
+            scope
+                .core
+                .send_then(record, move |meta| store.delivered(seq, meta.offset))
         };
         scope.pending.push(delivery);
         Ok(())

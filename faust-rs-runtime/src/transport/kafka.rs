@@ -491,7 +491,7 @@ impl TransactionalProducer for KafkaTransactional {
             match enqueue(&self.inner, &record) {
                 Ok(future) => return Delivery::kafka(future, record.topic.clone()),
                 Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
-                    self.inner.poll(OVERFLOW_BACKOFF);
+                    std::thread::sleep(OVERFLOW_BACKOFF);
                 }
                 Err(e) => {
                     return Delivery::ready(Err(transport_error(

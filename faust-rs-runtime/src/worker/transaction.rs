@@ -60,12 +60,37 @@ impl std::fmt::Debug for Staged {
     }
 }
 
+/// An agent (or repartition stage) that holds records: how many, for its
+/// backpressure. Per agent: an agent ahead of another on the same
+/// partition waits for that one, which must not wait for it in turn.
+#[derive(Debug, Default)]
+pub(crate) struct Owner {
+    held: std::sync::atomic::AtomicUsize,
+}
+
+/// The events held records came from: one (a per-event agent), or a
+/// stream's batch.
+#[derive(Debug)]
+pub(crate) enum Positions {
+    One(Position),
+    Many(Vec<Position>),
+}
+
+impl Positions {
+    fn iter(&self) -> impl Iterator<Item = &Position> {
+        let (one, many) = match self {
+            Positions::One(p) => (Some(p), &[][..]),
+            Positions::Many(ps) => (None, &ps[..]),
+        };
+        one.into_iter().chain(many)
+    }
+}
+
 /// The records of finished events, waiting until every event they came
 /// from is committable.
 struct Held {
-    /// The agent (or repartition stage) that wrote them.
-    owner: Arc<str>,
-    positions: Vec<Position>,
+    owner: Arc<Owner>,
+    positions: Positions,
     records: Vec<Staged>,
 }
 
@@ -84,11 +109,8 @@ pub(crate) struct Transactions {
     /// Set once a cycle failed: the worker stops, and commits nothing
     /// more (not even at shutdown).
     failed: std::sync::atomic::AtomicBool,
-    /// Records held now by each agent, and how many one may hold before
-    /// it waits for a commit (backpressure: held records are memory). Per
-    /// agent: an agent ahead of another on the same partition waits for
-    /// that one, which must not wait for it in turn.
-    held_records: Mutex<HashMap<Arc<str>, usize>>,
+    /// How many records one [`Owner`] may hold before it waits for a
+    /// commit (backpressure: held records are memory).
     limit: usize,
     /// Woken when a cycle released records.
     room: tokio::sync::Notify,
@@ -130,7 +152,6 @@ impl Transactions {
             busy: Mutex::new(false),
             idle: Condvar::new(),
             failed: std::sync::atomic::AtomicBool::new(false),
-            held_records: Mutex::default(),
             limit: limit.max(1),
             room: tokio::sync::Notify::new(),
             wanted: tokio::sync::Notify::new(),
@@ -152,16 +173,11 @@ impl Transactions {
 
     /// Holds what the event(s) at `positions` wrote until all of them are
     /// committable. Called before the events are acked.
-    pub(crate) fn hold(&self, owner: &Arc<str>, positions: Vec<Position>, records: Vec<Staged>) {
+    pub(crate) fn hold(&self, owner: &Arc<Owner>, positions: Positions, records: Vec<Staged>) {
         if records.is_empty() {
             return;
         }
-        let held = {
-            let mut counts = lock(&self.held_records);
-            let count = counts.entry(owner.clone()).or_default();
-            *count += records.len();
-            *count
-        };
+        let held = records.len() + owner.held.fetch_add(records.len(), Ordering::AcqRel);
         lock(&self.held).push_back(Held {
             owner: owner.clone(),
             positions,
@@ -172,19 +188,15 @@ impl Transactions {
         }
     }
 
-    fn held_by(&self, owner: &str) -> usize {
-        lock(&self.held_records).get(owner).copied().unwrap_or(0)
-    }
-
     /// Waits while `owner` holds more than the limit of records (an
     /// agent's backpressure under transactions); the commit loop hears of
     /// it.
-    pub(crate) async fn room(&self, owner: &str) {
+    pub(crate) async fn room(&self, owner: &Owner) {
         loop {
             let room = self.room.notified();
             futures_util::pin_mut!(room);
             room.as_mut().enable();
-            if self.held_by(owner) <= self.limit {
+            if owner.held.load(Ordering::Acquire) <= self.limit {
                 return;
             }
             self.wanted.notify_one();
@@ -199,28 +211,27 @@ impl Transactions {
     }
 
     /// Counts `released` off their owners, and wakes the waiting agents.
-    fn released<'a>(&self, released: impl IntoIterator<Item = (&'a Arc<str>, usize)>) {
-        let mut counts = lock(&self.held_records);
-        for (owner, n) in released {
-            if let Some(count) = counts.get_mut(owner) {
-                *count = count.saturating_sub(n);
-            }
+    fn released<'a>(&self, released: impl IntoIterator<Item = &'a Held>) {
+        for h in released {
+            h.owner.held.fetch_sub(h.records.len(), Ordering::AcqRel);
         }
-        drop(counts);
         self.room.notify_waiters();
     }
 
     /// Holds what the event at `message` left in `pending`.
     pub(crate) fn hold_event(
         &self,
-        owner: &Arc<str>,
+        owner: &Arc<Owner>,
         message: &crate::transport::Message,
         pending: &Pending,
     ) {
         let records = pending.take_staged();
+        if records.is_empty() {
+            return;
+        }
         self.hold(
             owner,
-            vec![(message.topic.clone(), message.partition, message.offset)],
+            Positions::One((message.topic.clone(), message.partition, message.offset)),
             records,
         );
     }
@@ -247,7 +258,7 @@ impl Transactions {
             .partition(|h| h.positions.iter().any(|(t, p, _)| revoked(t, *p)));
         *held = kept;
         drop(held);
-        self.released(lost.iter().map(|h| (&h.owner, h.records.len())));
+        self.released(&lost);
         let dropped = lost.len();
         if dropped > 0 {
             tracing::debug!(
@@ -315,12 +326,11 @@ impl Transactions {
                 .all(|(t, p, o)| committed.get(&(t.clone(), *p)).is_some_and(|next| o < next))
         };
         let mut records = Vec::new();
-        let mut counts: HashMap<Arc<str>, usize> = HashMap::new();
         let mut held = lock(&self.held);
-        let mut kept = VecDeque::with_capacity(held.len());
+        let mut kept = VecDeque::new();
         for h in held.drain(..) {
             if ready(&h) {
-                *counts.entry(h.owner).or_default() += h.records.len();
+                h.owner.held.fetch_sub(h.records.len(), Ordering::AcqRel);
                 records.extend(h.records);
             } else {
                 kept.push_back(h);
@@ -328,7 +338,7 @@ impl Transactions {
         }
         *held = kept;
         drop(held);
-        self.released(counts.iter().map(|(owner, n)| (owner, *n)));
+        self.room.notify_waiters();
         records.append(&mut lock(&self.loose));
         records
     }
@@ -345,8 +355,10 @@ impl Transactions {
             sent.push((delivery, staged.then, staged.reply));
         }
         let mut first_error = None;
+        let waker = Arc::new(ThreadWaker(std::thread::current())).into();
+        let mut cx = std::task::Context::from_waker(&waker);
         for (delivery, then, reply) in sent {
-            let result = futures_executor_block_on(delivery);
+            let result = block_on(delivery, &mut cx);
             if let (Ok(meta), Some(then)) = (&result, then) {
                 then(meta);
             }
@@ -412,14 +424,12 @@ impl Transactions {
     }
 }
 
-/// Waits for a delivery on the calling (blocking) thread.
-fn futures_executor_block_on(delivery: Delivery) -> Result<RecordMetadata> {
-    futures_util::pin_mut!(delivery);
-    let waker = std::sync::Arc::new(ThreadWaker(std::thread::current())).into();
-    let mut cx = std::task::Context::from_waker(&waker);
+/// Waits for a delivery on the calling (blocking) thread, whose waker
+/// `cx` holds.
+fn block_on(mut delivery: Delivery, cx: &mut std::task::Context<'_>) -> Result<RecordMetadata> {
     loop {
         if let std::task::Poll::Ready(result) =
-            std::future::Future::poll(delivery.as_mut(), &mut cx)
+            std::future::Future::poll(std::pin::Pin::new(&mut delivery), cx)
         {
             return result;
         }
@@ -569,15 +579,15 @@ mod tests {
         let input: Arc<str> = Arc::from("in");
         let group = GroupMetadata::Memory("g".into());
         // Event 5 of partition 0, and a batch spanning partitions 0 and 1.
-        let agent: Arc<str> = Arc::from("agent");
+        let agent = Arc::new(Owner::default());
         txn.hold(
             &agent,
-            vec![(input.clone(), 0, 5)],
+            Positions::One((input.clone(), 0, 5)),
             vec![staged("out", "a")],
         );
         txn.hold(
             &agent,
-            vec![(input.clone(), 0, 6), (input.clone(), 1, 2)],
+            Positions::Many(vec![(input.clone(), 0, 6), (input.clone(), 1, 2)]),
             vec![staged("out", "b")],
         );
         // Offset 5 committable means up to 4: nothing goes out.
@@ -598,20 +608,20 @@ mod tests {
         let txn = Transactions::new(Arc::new(broker.transactional("t-1")), 2);
         txn.init().unwrap();
         let input: Arc<str> = Arc::from("in");
-        let (ahead, behind): (Arc<str>, Arc<str>) = (Arc::from("ahead"), Arc::from("behind"));
+        let (ahead, behind) = (Arc::new(Owner::default()), Owner::default());
         for offset in 0..3 {
             txn.hold(
                 &ahead,
-                vec![(input.clone(), 0, offset)],
+                Positions::One((input.clone(), 0, offset)),
                 vec![staged("out", "x")],
             );
         }
         assert!(
-            txn.room("ahead").now_or_never().is_none(),
+            txn.room(&ahead).now_or_never().is_none(),
             "over the limit: it waits"
         );
         assert!(
-            txn.room("behind").now_or_never().is_some(),
+            txn.room(&behind).now_or_never().is_some(),
             "another agent goes on"
         );
         assert!(
@@ -621,7 +631,7 @@ mod tests {
         let group = GroupMetadata::Memory("g".into());
         txn.cycle(&[(input, 0, 3)], Some(&group)).unwrap();
         assert!(
-            txn.room("ahead").now_or_never().is_some(),
+            txn.room(&ahead).now_or_never().is_some(),
             "the commit made room"
         );
         assert_eq!(values(&broker, "out").len(), 3);
@@ -633,15 +643,15 @@ mod tests {
         let txn = Transactions::new(Arc::new(broker.transactional("t-1")), 100);
         txn.init().unwrap();
         let input: Arc<str> = Arc::from("in");
-        let agent: Arc<str> = Arc::from("agent");
+        let agent = Arc::new(Owner::default());
         txn.hold(
             &agent,
-            vec![(input.clone(), 0, 0)],
+            Positions::One((input.clone(), 0, 0)),
             vec![staged("out", "p0")],
         );
         txn.hold(
             &agent,
-            vec![(input.clone(), 1, 0)],
+            Positions::One((input.clone(), 1, 0)),
             vec![staged("out", "p1")],
         );
         txn.revoke(|topic, partition| topic == "in" && partition == 1);
@@ -692,8 +702,8 @@ mod tests {
         txn.init().unwrap();
         let input: Arc<str> = Arc::from("in");
         txn.hold(
-            &Arc::from("agent"),
-            vec![(input.clone(), 0, 0)],
+            &Arc::new(Owner::default()),
+            Positions::One((input.clone(), 0, 0)),
             vec![staged("out", "a"), staged("out", "b")],
         );
         broker.crash_after(1);
