@@ -292,11 +292,12 @@ impl Transactions {
     }
 
     fn run_cycle(&self, offsets: &[Position], group: Option<&GroupMetadata>) -> Result<usize> {
-        let records = self.release(offsets);
-        if records.is_empty() && offsets.is_empty() {
+        let (ready, loose) = self.release(offsets);
+        let written = ready.iter().map(|h| h.records.len()).sum::<usize>() + loose.len();
+        if written == 0 && offsets.is_empty() {
             return Ok(0);
         }
-        let written = records.len();
+        let records = ready.into_iter().flat_map(|h| h.records).chain(loose);
         self.producer
             .begin()
             .map_err(|e| self.failed("beginning a transaction", e))?;
@@ -313,70 +314,74 @@ impl Transactions {
         Ok(written)
     }
 
-    /// The records whose events are all committable now, in the order
-    /// their events finished, then the loose ones.
-    fn release(&self, offsets: &[Position]) -> Vec<Staged> {
+    /// The held records whose events are all committable now, in the
+    /// order their events finished, and the loose ones.
+    fn release(&self, offsets: &[Position]) -> (Vec<Held>, Vec<Staged>) {
         let mut committed = lock(&self.committed);
         for (topic, partition, offset) in offsets {
             committed.insert((topic.clone(), *partition), *offset);
         }
-        let ready = |h: &Held| {
-            h.positions
-                .iter()
-                .all(|(t, p, o)| committed.get(&(t.clone(), *p)).is_some_and(|next| o < next))
+        // Runs of one partition are the rule: its offset is looked up once
+        // per run.
+        let mut last: Option<(Arc<str>, i32, i64)> = None;
+        let mut committable = |(topic, partition, offset): &Position| {
+            let next = match &last {
+                Some((t, p, next)) if Arc::ptr_eq(t, topic) && p == partition => *next,
+                _ => {
+                    let next = committed
+                        .get(&(topic.clone(), *partition))
+                        .copied()
+                        .unwrap_or(i64::MIN);
+                    last = Some((topic.clone(), *partition, next));
+                    next
+                }
+            };
+            *offset < next
         };
-        let mut records = Vec::new();
-        let mut held = lock(&self.held);
+        // Sorted out without the lock: agents hold records meanwhile.
+        let all = std::mem::take(&mut *lock(&self.held));
+        let mut ready = Vec::new();
         let mut kept = VecDeque::new();
-        for h in held.drain(..) {
-            if ready(&h) {
+        for h in all {
+            if h.positions.iter().all(&mut committable) {
                 h.owner.held.fetch_sub(h.records.len(), Ordering::AcqRel);
-                records.extend(h.records);
+                ready.push(h);
             } else {
                 kept.push_back(h);
             }
         }
+        drop(committed);
+        let mut held = lock(&self.held);
+        kept.append(&mut held);
         *held = kept;
         drop(held);
         self.room.notify_waiters();
-        records.append(&mut lock(&self.loose));
-        records
+        (ready, std::mem::take(&mut *lock(&self.loose)))
     }
 
     fn write(
         &self,
-        records: Vec<Staged>,
+        records: impl Iterator<Item = Staged>,
         offsets: &[Position],
         group: Option<&GroupMetadata>,
     ) -> Result<()> {
-        let mut sent = Vec::with_capacity(records.len());
-        for staged in records {
-            let delivery = self.producer.send(staged.record);
-            sent.push((delivery, staged.then, staged.reply));
-        }
-        let mut first_error = None;
         let waker = Arc::new(ThreadWaker(std::thread::current())).into();
         let mut cx = std::task::Context::from_waker(&waker);
-        for (delivery, then, reply) in sent {
-            let result = block_on(delivery, &mut cx);
-            if let (Ok(meta), Some(then)) = (&result, then) {
-                then(meta);
-            }
-            match (&result, reply) {
-                (Ok(meta), Some(reply)) => {
-                    let _ = reply.send(Ok(*meta));
+        let mut first_error = None;
+        // A delivery already known (the in-memory broker's) is done at
+        // once; the others are waited for after every record is sent.
+        let mut waiting = Vec::new();
+        for staged in records {
+            let mut delivery = self.producer.send(staged.record);
+            match std::future::Future::poll(std::pin::Pin::new(&mut delivery), &mut cx) {
+                std::task::Poll::Ready(result) => {
+                    delivered(result, staged.then, staged.reply, &mut first_error);
                 }
-                (Err(e), Some(reply)) => {
-                    let _ = reply.send(Err(Error::Transport {
-                        what: "writing in a transaction".into(),
-                        source: e.to_string().into(),
-                    }));
-                }
-                _ => {}
+                std::task::Poll::Pending => waiting.push((delivery, staged.then, staged.reply)),
             }
-            if let Err(e) = result {
-                first_error.get_or_insert(e);
-            }
+        }
+        for (delivery, then, reply) in waiting {
+            delivered(block_on(delivery, &mut cx), then, reply, &mut first_error);
         }
         if let Some(e) = first_error {
             return Err(self.failed("writing a record", e));
@@ -421,6 +426,34 @@ impl Transactions {
                 })
             })
         })
+    }
+}
+
+/// What a delivered (or failed) record leads to: its `then`, the reply a
+/// task waits for, and the cycle's first error.
+fn delivered(
+    result: Result<RecordMetadata>,
+    then: Option<AfterDelivery>,
+    reply: Option<tokio::sync::oneshot::Sender<Result<RecordMetadata>>>,
+    first_error: &mut Option<Error>,
+) {
+    if let (Ok(meta), Some(then)) = (&result, then) {
+        then(meta);
+    }
+    match (&result, reply) {
+        (Ok(meta), Some(reply)) => {
+            let _ = reply.send(Ok(*meta));
+        }
+        (Err(e), Some(reply)) => {
+            let _ = reply.send(Err(Error::Transport {
+                what: "writing in a transaction".into(),
+                source: e.to_string().into(),
+            }));
+        }
+        _ => {}
+    }
+    if let Err(e) = result {
+        first_error.get_or_insert(e);
     }
 }
 
