@@ -519,6 +519,100 @@ pub(crate) fn show(tokens: &impl ToTokens) -> String {
     }
 }
 
+/// A type as a person writes it: `Option<Address>`, `Vec<(String, u32)>`,
+/// `&'static str`, `[u8; 4]` (where `to_string` gives `Option < Address >`).
+pub(crate) fn show_type(ty: &impl ToTokens) -> String {
+    let mut out = String::new();
+    write_type(ty.to_token_stream(), &mut out);
+    out
+}
+
+fn write_type(tokens: TokenStream, out: &mut String) {
+    use proc_macro2::{Delimiter, Spacing, TokenTree};
+    // Whether the last token was a word (an identifier, a literal or a
+    // group), which a following word is separated from by a space.
+    let mut after_word = false;
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        match token {
+            TokenTree::Ident(ident) => {
+                if after_word {
+                    out.push(' ');
+                }
+                out.push_str(&ident.to_string());
+                after_word = true;
+            }
+            TokenTree::Literal(lit) => {
+                if after_word {
+                    out.push(' ');
+                }
+                out.push_str(&lit.to_string());
+                after_word = true;
+            }
+            TokenTree::Punct(punct) => {
+                match punct.as_char() {
+                    ',' | ';' => {
+                        out.push(punct.as_char());
+                        out.push(' ');
+                    }
+                    '=' | '+' => {
+                        out.push(' ');
+                        out.push(punct.as_char());
+                        out.push(' ');
+                    }
+                    '-' if punct.spacing() == Spacing::Joint
+                        && matches!(tokens.peek(), Some(TokenTree::Punct(p)) if p.as_char() == '>') =>
+                    {
+                        tokens.next();
+                        out.push_str(" -> ");
+                    }
+                    '\'' if after_word => out.push_str(" '"),
+                    c => out.push(c),
+                }
+                after_word = false;
+            }
+            TokenTree::Group(group) => {
+                let (open, close) = match group.delimiter() {
+                    Delimiter::Parenthesis => ("(", ")"),
+                    Delimiter::Bracket => ("[", "]"),
+                    Delimiter::Brace => ("{", "}"),
+                    Delimiter::None => ("", ""),
+                };
+                if after_word && group.delimiter() == Delimiter::None {
+                    out.push(' ');
+                }
+                out.push_str(open);
+                write_type(group.stream(), out);
+                let trimmed = out.trim_end().len();
+                out.truncate(trimmed);
+                out.push_str(close);
+                after_word = true;
+            }
+        }
+    }
+}
+
+/// The text of an item's doc comments (`///` lines and `#[doc = "..."]`),
+/// one line each, without the space after `///`, trimmed; empty without
+/// any.
+pub(crate) fn doc_text(attrs: &[syn::Attribute]) -> String {
+    let mut lines = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("doc")) {
+        if let syn::Meta::NameValue(nv) = &attr.meta
+            && let Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(s), ..
+            }) = &nv.value
+        {
+            let value = s.value();
+            // `split`, not `lines`: an empty `///` is an empty line.
+            for line in value.split('\n') {
+                lines.push(line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned());
+            }
+        }
+    }
+    lines.join("\n").trim().to_owned()
+}
+
 /// The expected name closest to `name`, if it is close enough to be a typo.
 fn closest<'a>(name: &str, expected: &[&'a str]) -> Option<&'a str> {
     expected
@@ -566,6 +660,42 @@ mod tests {
             Ok(()) => Ok(value.expect("no error means a value")),
             Err(e) => Err(e.into_iter().map(|e| e.to_string()).collect()),
         }
+    }
+
+    #[test]
+    fn types_are_shown_as_written() {
+        let show = |ty: TokenStream| show_type(&syn::parse2::<syn::Type>(ty).unwrap());
+        assert_eq!(show(quote!(Option<Address>)), "Option<Address>");
+        assert_eq!(show(quote!(Vec<(String, u32)>)), "Vec<(String, u32)>");
+        assert_eq!(
+            show(quote!(std::collections::HashMap<String, Vec<u8> >)),
+            "std::collections::HashMap<String, Vec<u8>>"
+        );
+        assert_eq!(show(quote!(&'static str)), "&'static str");
+        assert_eq!(show(quote!([u8; 4])), "[u8; 4]");
+        assert_eq!(show(quote!((u8,))), "(u8,)");
+        assert_eq!(
+            show(quote!(Box<dyn Fn(u8) -> u8 + Send>)),
+            "Box<dyn Fn(u8) -> u8 + Send>"
+        );
+        assert_eq!(show(quote!(r#type)), "r#type");
+    }
+
+    #[test]
+    fn doc_text_joins_the_doc_lines() {
+        let item: syn::ItemStruct = syn::parse_quote! {
+            /// An order.
+            ///
+            ///   Indented.
+            #[doc = " As sent."]
+            #[derive(Debug)]
+            struct A;
+        };
+        assert_eq!(doc_text(&item.attrs), "An order.\n\n  Indented.\nAs sent.");
+        let bare: syn::ItemStruct = syn::parse_quote!(
+            struct B;
+        );
+        assert_eq!(doc_text(&bare.attrs), "");
     }
 
     #[test]

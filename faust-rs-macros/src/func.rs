@@ -1,6 +1,6 @@
-//! What `#[agent]`, `#[task]` and `#[timer]` share: reading the annotated
-//! item as a function, checking its signature, and the hidden module each of
-//! them emits next to the function.
+//! What `#[agent]`, `#[task]`, `#[timer]` and `#[command]` share: reading
+//! the annotated item as a function, checking its signature, and the hidden
+//! module each of them emits next to the function.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
@@ -16,6 +16,9 @@ pub(crate) enum Params {
     None,
     /// Exactly one typed argument: the agent's event or stream.
     One,
+    /// Any number of typed arguments, each checked by the caller:
+    /// commands.
+    Any,
 }
 
 /// Reads `item` as a function. Any other item is an error naming what was
@@ -116,6 +119,7 @@ pub(crate) fn check_signature<'a>(
             None
         }
         Params::One => check_one_argument(cx, attr, sig, &typed),
+        Params::Any => None,
     };
 
     if matches!(sig.output, syn::ReturnType::Default) {

@@ -1,5 +1,5 @@
 //! Attribute macros of [faust-rs]: `#[agent]`, `#[task]`, `#[timer]`,
-//! `#[crontab]`, `#[topic]`, `#[table]` and `#[record]`.
+//! `#[crontab]`, `#[topic]`, `#[table]`, `#[record]` and `#[command]`.
 //!
 //! Use them through the `faust-rs` crate (`faust::agent`, or
 //! `use faust::prelude::*`), never from this crate directly: the code they
@@ -14,6 +14,7 @@
 
 mod agent;
 mod attr;
+mod command;
 mod ctxt;
 mod decl;
 mod emit;
@@ -145,6 +146,90 @@ pub fn agent(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
     task::expand(task::Kind::Task, args.into(), item.into()).into()
+}
+
+/// Turns an `async fn` into a subcommand of the program's command line
+/// (Python Faust's `@app.command()`): `my-app reset-totals --account
+/// alice --dry-run`.
+///
+/// ```ignore
+/// /// Sets an account's total back to zero.
+/// #[faust::command]
+/// async fn reset_totals(account: String, to: Option<f64>, dry_run: bool) -> faust::Result<()> {
+///     if !dry_run {
+///         RESETS.send(account, to.unwrap_or(0.0)).await?;
+///     }
+///     Ok(())
+/// }
+/// ```
+///
+/// The function must be a free `async fn`, not generic, returning
+/// `Result<(), E>`. Its doc comment is the command's help (`my-app
+/// reset-totals --help`); the command is listed in `my-app --help`. Each
+/// argument is a flag named after it, `_` written `-`:
+///
+/// | argument | on the command line |
+/// | --- | --- |
+/// | `name: T` | `--name VALUE`, required |
+/// | `name: Option<T>` | `--name VALUE`, optional (`None` without it) |
+/// | `name: bool` | `--name` alone sets it (`false` without it) |
+///
+/// `T` is any owned type with a `FromStr` whose error implements
+/// `Display`: `String`, the integers, `f64`, `PathBuf`, your own. A value
+/// that does not parse is a usage error naming the flag, before the
+/// command runs. A borrowed type (`&str`) or a type without `FromStr` is a
+/// compile error at the argument's type.
+///
+/// The command runs with the app's context, like a `#[task]`:
+/// `Topic::send`, agents' `send` and `ask` and `faust::sleep` work, through
+/// the broker the config file, environment and `--broker` name. It joins
+/// no consumer group and holds no table partitions (use `table get`). The
+/// program exits once what it sent is acknowledged: 0 after `Ok`, 1 after
+/// printing the error. A command named like a built-in one (`worker`,
+/// `send`, ...) or an argument named like a global flag (`broker`,
+/// `config`, `loglevel`) is an error when the program starts.
+///
+/// # Options
+///
+/// | option | value | default |
+/// | --- | --- | --- |
+/// | `name` | `"zero"`: the subcommand's name | the function's name, `_` written `-` |
+///
+/// # Expansion
+///
+/// ```text
+/// async fn reset_totals(account: String, to: Option<f64>, dry_run: bool) -> faust::Result<()> { ... }
+///
+/// static __faust_command_args_reset_totals: [CommandArg; 3] = [
+///     CommandArg { name: "account", long: "account", value_name: "ACCOUNT", ty: "String",
+///                  kind: ArgKind::Required, parse: parse_command_arg::<String> },
+///     // to: ArgKind::Optional, parse_command_arg::<f64>; dry_run: ArgKind::Flag
+/// ];
+/// fn __faust_command_run_reset_totals(args: &CommandArgs) -> Result<TaskFuture> {
+///     Ok(task_future(reset_totals(
+///         args.value::<String>("account")?,
+///         args.option::<f64>("to")?,
+///         args.flag("dry_run")?,
+///     )))
+/// }
+///
+/// #[doc(hidden)]
+/// mod reset_totals {
+///     pub static COMMAND: CommandDef = CommandDef {
+///         name: "reset-totals",
+///         doc: "Sets an account's total back to zero.",
+///         args: &super::__faust_command_args_reset_totals,
+///         location: ...,
+///         run: super::__faust_command_run_reset_totals,
+///     };
+///     register! { command COMMAND }
+/// }
+/// ```
+///
+/// An app built with `App::bare` adds it with `.command(&reset_totals::COMMAND)`.
+#[proc_macro_attribute]
+pub fn command(args: TokenStream, item: TokenStream) -> TokenStream {
+    command::expand(args.into(), item.into()).into()
 }
 
 /// Turns an `async fn` without arguments into a timer the worker runs every
@@ -367,6 +452,11 @@ pub fn table(args: TokenStream, item: TokenStream) -> TokenStream {
 /// yourself; `#[serde(...)]` attributes work as usual) and implements
 /// `Payload`. Structs with named fields only, not generic.
 ///
+/// `Payload::SCHEMA` describes the record: its doc comment, codec,
+/// namespace and timestamp field, and per field its name, Rust type as
+/// written, doc comment and `#[validate]` rules (`my-app model Order`
+/// prints it).
+///
 /// # Options
 ///
 /// | option | value | default |
@@ -402,6 +492,19 @@ pub fn table(args: TokenStream, item: TokenStream) -> TokenStream {
 /// impl Payload for Order {
 ///     const DEFAULT_CODEC: &'static str = "json";
 ///     const FAUST_NAMESPACE: Option<&'static str> = Some("shop.models.Order");
+///     const SCHEMA: Option<&'static RecordSchema> = {   // always
+///         static RECORD_SCHEMA: RecordSchema = RecordSchema {
+///             name: "Order", module: module_path!(), doc: "...", serializer: "json",
+///             namespace: Some("shop.models.Order"), timestamp: None, validate: true,
+///             fields: &[
+///                 FieldSchema { name: "account", ty: "String", doc: "",
+///                               rules: &[FieldRule::Length { min: Some(1usize), max: None }],
+///                               nested: None },
+///                 // ...; a `nested` field: `nested: Some(|| nested_record(|r: &Order| &r.field))`
+///             ],
+///         };
+///         Some(&RECORD_SCHEMA)
+///     };
 ///     // with `timestamp = "created_at"`:
 ///     // fn event_time(&self) -> Option<i64> { EventTime::event_time_ms(&self.created_at) }
 ///     fn validate(&self) -> Result<(), ValidationError> {   // only with `validate`

@@ -4,7 +4,9 @@
 //! [`Record::from_ast`] checks the struct and reads the container options
 //! and each field's `#[validate(...)]` rules into a [`Record`];
 //! [`generate`] derives serde's traits (through the facade's serde) and
-//! implements `Payload`, with a `validate` method when asked for.
+//! implements `Payload`, with a `validate` method when asked for and,
+//! always, a `SCHEMA` constant describing the fields (names, Rust types,
+//! doc comments, rules) for the command line's `model`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
@@ -536,6 +538,7 @@ pub(crate) fn generate(record: &Record) -> TokenStream {
         .map(|rules| validate_fn(&ident.unraw().to_string(), rules));
     // Spanned at the field: a field of a type that is no event time is
     // reported there.
+    let schema = schema_const(record);
     let event_time = record.timestamp.as_ref().map(|field| {
         let call = quote_spanned!(field.span()=>
             ::faust::__private::EventTime::event_time_ms(&self.#field));
@@ -554,9 +557,91 @@ pub(crate) fn generate(record: &Record) -> TokenStream {
         impl ::faust::__private::Payload for #ident {
             const DEFAULT_CODEC: &'static str = #codec;
             const FAUST_NAMESPACE: ::core::option::Option<&'static str> = #namespace;
+            #schema
             #validate
             #event_time
         }
+    }
+}
+
+/// `const SCHEMA`: the record's `RecordSchema`, in a static so every use
+/// shares one.
+fn schema_const(record: &Record) -> TokenStream {
+    let p = quote!(::faust::__private);
+    let item = &record.item;
+    let ident = &item.ident;
+    let name = ident.unraw().to_string();
+    let doc = attr::doc_text(&item.attrs);
+    let serializer = &record.serializer;
+    let namespace = emit::option(record.namespace.as_ref());
+    let timestamp = emit::option(record.timestamp.as_ref().map(|t| t.unraw().to_string()));
+    let validate = record.validation.is_some();
+    let no_rules = Vec::new();
+    let rules = record.validation.as_ref().unwrap_or(&no_rules);
+    let fields = item.fields.iter().filter_map(|field| {
+        let member = field.ident.as_ref()?;
+        let field_name = member.unraw().to_string();
+        let ty = attr::show_type(&field.ty);
+        let field_doc = attr::doc_text(&field.attrs);
+        let mine: Vec<&FieldRule> = rules.iter().filter(|r| &r.member == member).collect();
+        let shown = mine.iter().map(|r| schema_rule(&r.rule));
+        let nested = if mine.iter().any(|r| matches!(r.rule, Rule::Nested)) {
+            quote! {
+                ::core::option::Option::Some(
+                    (|| #p::validate::nested_record(|r: &#ident| &r.#member))
+                        as fn() -> ::core::option::Option<&'static #p::RecordSchema>
+                )
+            }
+        } else {
+            quote!(::core::option::Option::None)
+        };
+        Some(quote! {
+            #p::FieldSchema {
+                name: #field_name,
+                ty: #ty,
+                doc: #field_doc,
+                rules: &[#(#shown),*],
+                nested: #nested,
+            }
+        })
+    });
+    quote! {
+        const SCHEMA: ::core::option::Option<&'static #p::RecordSchema> = {
+            static RECORD_SCHEMA: #p::RecordSchema = #p::RecordSchema {
+                name: #name,
+                module: ::core::module_path!(),
+                doc: #doc,
+                serializer: #serializer,
+                namespace: #namespace,
+                timestamp: #timestamp,
+                validate: #validate,
+                fields: &[#(#fields),*],
+            };
+            ::core::option::Option::Some(&RECORD_SCHEMA)
+        };
+    }
+}
+
+/// A rule as the schema shows it: `FieldRule::Range { min: Some("0.0"), .. }`.
+fn schema_rule(rule: &Rule) -> TokenStream {
+    let p = quote!(::faust::__private::FieldRule);
+    match rule {
+        Rule::Range { min, max } => {
+            let min = emit::option(min.as_ref().map(attr::show));
+            let max = emit::option(max.as_ref().map(attr::show));
+            quote!(#p::Range { min: #min, max: #max })
+        }
+        Rule::Length { min, max } => {
+            let min = emit::option(min.map(proc_macro2::Literal::usize_suffixed));
+            let max = emit::option(max.map(proc_macro2::Literal::usize_suffixed));
+            quote!(#p::Length { min: #min, max: #max })
+        }
+        Rule::Pattern(pattern) => quote!(#p::Pattern(#pattern)),
+        Rule::Custom(path) => {
+            let shown = attr::show(path);
+            quote!(#p::Custom(#shown))
+        }
+        Rule::Nested => quote!(#p::Nested),
     }
 }
 
@@ -891,6 +976,63 @@ mod tests {
         assert_eq!(
             e,
             ["#[record] derives `Serialize` itself; remove it from this #[derive]"]
+        );
+    }
+
+    #[test]
+    fn generated_code_carries_the_schema_of_every_field() {
+        let r = record(quote!(validate, timestamp = "at"), {
+            quote! {
+                /// An order.
+                struct Order {
+                    /// What it costs.
+                    #[validate(range(min = -5))]
+                    amount: f64,
+                    #[validate(length(min = 1, max = 8), pattern = "^[A-Z]+$")]
+                    sku: Vec<(String, u8)>,
+                    #[validate(custom = checks::account)]
+                    account: String,
+                    #[validate(nested)]
+                    address: Option<Address>,
+                    at: i64,
+                }
+            }
+        })
+        .unwrap();
+        let code = generate(&r).to_string();
+        for expect in [
+            "const SCHEMA : :: core :: option :: Option < & 'static :: faust :: __private :: RecordSchema >",
+            "name : \"Order\" , module : :: core :: module_path ! () , doc : \"An order.\"",
+            "timestamp : :: core :: option :: Option :: Some (\"at\") , validate : true",
+            "name : \"amount\" , ty : \"f64\" , doc : \"What it costs.\"",
+            "FieldRule :: Range { min : :: core :: option :: Option :: Some (\"-5.0\")",
+            "ty : \"Vec<(String, u8)>\"",
+            "FieldRule :: Length { min : :: core :: option :: Option :: Some (1usize) , max : :: core :: option :: Option :: Some (8usize) }",
+            "FieldRule :: Pattern (\"^[A-Z]+$\")",
+            "FieldRule :: Custom (\"checks::account\")",
+            "validate :: nested_record (| r : & Order | & r . address)",
+            "name : \"at\" , ty : \"i64\" , doc : \"\" , rules : & [] , nested : :: core :: option :: Option :: None",
+        ] {
+            assert!(code.contains(expect), "no `{expect}` in {code}");
+        }
+    }
+
+    #[test]
+    fn a_record_without_validation_has_a_schema_without_rules() {
+        let r = record(
+            quote!(),
+            quote!(
+                struct A {
+                    x: u8,
+                }
+            ),
+        )
+        .unwrap();
+        let code = generate(&r).to_string();
+        assert!(code.contains("validate : false"), "{code}");
+        assert!(
+            code.contains("name : \"x\" , ty : \"u8\" , doc : \"\" , rules : & []"),
+            "{code}"
         );
     }
 

@@ -30,7 +30,7 @@ pub enum Error {
          rename one of them (the `name = \"...\"` option)"
     )]
     Duplicate {
-        /// `agent`, `task`, `timer` or `topic`.
+        /// `agent`, `task`, `timer`, `topic`, `table` or `command`.
         kind: &'static str,
         /// The shared name.
         name: String,
@@ -102,11 +102,21 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A `#[command]` returned an error.
+    #[error("command `{command}` failed: {source}")]
+    CommandFailed {
+        /// The command's name.
+        command: String,
+        /// What it returned.
+        #[source]
+        source: BoxError,
+    },
+
     /// A call that needs a running app (`Topic::send`, `faust::sleep`) was
-    /// made outside an agent, task or timer.
+    /// made outside an agent, task, timer or command.
     #[error(
-        "`{what}` was called outside a running faust app; call it from an agent, task or \
-         timer, or in tests use `TestDriver`"
+        "`{what}` was called outside a running faust app; call it from an agent, task, \
+         timer or #[command], or in tests use `TestDriver`"
     )]
     NoContext {
         /// The call that was made.

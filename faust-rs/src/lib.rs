@@ -50,7 +50,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 #[doc(inline)]
-pub use faust_rs_macros::{agent, crontab, record, table, task, timer, topic};
+pub use faust_rs_macros::{agent, command, crontab, record, table, task, timer, topic};
 
 #[doc(inline)]
 pub use faust_rs_runtime::{
@@ -72,7 +72,9 @@ pub mod codec {
 }
 
 #[doc(inline)]
-pub use faust_rs_runtime::record::{FieldFailure, ValidationError};
+pub use faust_rs_runtime::record::{
+    FieldFailure, FieldRule, FieldSchema, RecordSchema, ValidationError,
+};
 
 /// Time: the app's clock (virtual under the test driver).
 pub mod time {
@@ -149,12 +151,12 @@ pub mod prelude {
     #[doc(no_inline)]
     pub use crate::{
         App, BoxError, Event, Headers, Json, Many, OnError, Payload, ProcessingGuarantee, Result,
-        Stream, Table, Topic, agent, crontab, record, table, task, timer, topic,
+        Stream, Table, Topic, agent, command, crontab, record, table, task, timer, topic,
     };
 }
 
 /// The program's `main`: parses the command line (`worker`, `agents`,
-/// `--help`) and runs the app.
+/// `topics`, `model`, the `#[command]`s, `--help`, ...) and runs the app.
 ///
 /// ```no_run
 /// # #![allow(dead_code)]
@@ -200,11 +202,13 @@ pub mod __private {
     pub use faust_rs_runtime::agent::{AgentHandler, per_event, stream};
     pub use faust_rs_runtime::agent::{AgentInput, HandlerResult, InputCodecs, regroup};
     pub use faust_rs_runtime::app::registry::{
-        AgentDef, Location, OnError, Repartition, SinkRef, TableDef, TableKind, TableTypes,
-        TaskDef, TimerDef, TopicDef,
+        AgentDef, ArgKind, CommandArg, CommandDef, Location, OnError, Repartition, SinkRef,
+        TableDef, TableKind, TableTypes, TaskDef, TimerDef, TopicDef,
     };
+    pub use faust_rs_runtime::cli::{CommandArgs, CommandValue, parse_arg as parse_command_arg};
     pub use faust_rs_runtime::codec::{CodecError, Codecs};
     pub use faust_rs_runtime::codec::{EventTime, Payload};
+    pub use faust_rs_runtime::record::{FieldRule, FieldSchema, RecordSchema};
     pub use faust_rs_runtime::record::{ValidationError, validate};
     pub use faust_rs_runtime::table::Table;
     pub use faust_rs_runtime::time::{TaskFuture, task_future};
@@ -213,4 +217,5 @@ pub mod __private {
     pub use faust_rs_runtime::window::{
         ClosedWindow, LateEvent, LatePolicy, TimeSource, WindowDef, WindowKind,
     };
+    pub use faust_rs_runtime::{Error, Result};
 }

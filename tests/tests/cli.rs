@@ -1,7 +1,7 @@
 //! The generated command line, run as a process (`src/bin/cli_app.rs`):
 //! help, `agents`, `send` through the in-memory broker, `tables` and
-//! `table get`, and configuration errors from the file, the environment
-//! and the flags.
+//! `table get`, `topics`, `model`, the app's `#[command]`s, and
+//! configuration errors from the file, the environment and the flags.
 //!
 //! Each run gets an empty environment and its own working directory, so
 //! neither the caller's `FAUST_*` variables nor a stray `faust.toml` leak in.
@@ -59,6 +59,28 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The cells of each line of aligned-column output (columns are two or
+/// more spaces apart; a cell holds single spaces at most).
+fn cells(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(|line| {
+            line.split("  ")
+                .map(str::trim)
+                .filter(|cell| !cell.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
+}
+
+/// The row of `table` whose first cell is `first`.
+fn row<'a>(table: &'a [Vec<String>], first: &str) -> &'a [String] {
+    table
+        .iter()
+        .find(|row| row.first().is_some_and(|c| c == first))
+        .unwrap_or_else(|| panic!("no `{first}` row in {table:#?}"))
+}
+
 #[test]
 fn help_names_the_app_and_every_command() {
     let dir = WorkDir::new("help");
@@ -66,9 +88,24 @@ fn help_names_the_app_and_every_command() {
     assert!(out.status.success(), "{}", stderr(&out));
     let help = stdout(&out);
     assert!(help.contains("faust-rs app `cli-app`"), "{help}");
-    for command in ["worker", "agents", "send", "tables", "table"] {
+    for command in [
+        "worker",
+        "agents",
+        "send",
+        "tables",
+        "table",
+        "topics",
+        "model",
+        "greet-someone",
+        "announce",
+    ] {
         assert!(help.contains(command), "{command} missing from\n{help}");
     }
+    // A user command's help line is the first paragraph of its doc comment.
+    assert!(
+        help.contains("Sends a greeting to `greetings`, as a worker would receive it."),
+        "{help}"
+    );
     let out = dir.run(&["send", "--help"], &[]);
     assert!(
         stdout(&out).contains("--header <NAME=VALUE>"),
@@ -222,8 +259,9 @@ fn table_get_of_an_unknown_table_names_the_known_ones() {
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("no table named `nosuchtable` in app `cli-app`")
-            && err.contains("its tables are: counts"),
+        err.contains("no table named `nosuchtable` in app `cli-app`; its tables are: ")
+            && err.contains("counts")
+            && err.contains("last-order"),
         "{err}"
     );
 }
@@ -344,5 +382,277 @@ fn worker_logs_each_setting_and_where_it_came_from_at_debug_level() {
     let _ = child.wait();
     for e in expected {
         assert!(seen.iter().any(|l| l.contains(e)), "no `{e}` in {seen:#?}");
+    }
+}
+
+#[test]
+fn topics_lists_every_topic_with_its_partitions_and_what_uses_it() {
+    let dir = WorkDir::new("topics");
+    let out = dir.run(&["topics"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let table = cells(&printed);
+    assert_eq!(table[0], ["topic", "partitions", "used by"], "{printed}");
+    let expected: &[(&str, &str, &str)] = &[
+        (
+            "greetings",
+            "2 (default)",
+            "#[topic] in cli_app, input of agent greet",
+        ),
+        ("announcements", "3", "#[topic] in cli_app"),
+        ("orders", "2 (default)", "input of agent bill"),
+        ("receipts", "2 (default)", "sink of agent bill"),
+        ("orders-dlq", "2 (default)", "dead letters of agent bill"),
+        (
+            "cli-app-counts-changelog",
+            "2",
+            "changelog of table counts (compacted)",
+        ),
+        (
+            "cli-app-last-order-changelog",
+            "4",
+            "changelog of table last-order (compacted)",
+        ),
+        (
+            "cli-app-__leader",
+            "1",
+            "leader election (for hourly_report)",
+        ),
+    ];
+    for (topic, partitions, used_by) in expected {
+        assert_eq!(
+            row(&table, topic),
+            [*topic, *partitions, *used_by],
+            "{printed}"
+        );
+    }
+    assert_eq!(table.len(), expected.len() + 1, "{printed}");
+    // No broker is needed to list them: nothing warns about one.
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+#[test]
+fn topics_uses_the_partitions_the_settings_give() {
+    let dir = WorkDir::new("topics-settings");
+    dir.write("faust.toml", "topic_partitions = 6\n");
+    let out = dir.run(&["topics"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = cells(&stdout(&out));
+    assert_eq!(row(&table, "orders")[1], "6 (default)");
+    assert_eq!(row(&table, "cli-app-counts-changelog")[1], "6");
+    // A table that names its partitions keeps them.
+    assert_eq!(row(&table, "cli-app-last-order-changelog")[1], "4");
+    assert_eq!(row(&table, "announcements")[1], "3");
+}
+
+#[test]
+fn model_lists_the_records_the_agents_and_tables_use() {
+    let dir = WorkDir::new("model");
+    let out = dir.run(&["model"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let table = cells(&printed);
+    assert_eq!(
+        table[0],
+        ["record", "module", "fields", "used by"],
+        "{printed}"
+    );
+    assert_eq!(
+        row(&table, "Order"),
+        [
+            "Order",
+            "cli_app",
+            "3",
+            "input of agent bill, value of table last-order"
+        ],
+        "{printed}"
+    );
+    assert_eq!(
+        row(&table, "Receipt"),
+        ["Receipt", "cli_app", "2", "output of agent bill"],
+        "{printed}"
+    );
+    assert_eq!(
+        row(&table, "Address"),
+        ["Address", "cli_app", "1", "field ship_to of Order"],
+        "{printed}"
+    );
+    assert_eq!(table.len(), 4, "only records: no String, no u64\n{printed}");
+}
+
+#[test]
+fn model_name_prints_the_fields_types_rules_and_docs() {
+    let dir = WorkDir::new("model-order");
+    let out = dir.run(&["model", "Order"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(
+        lines[..6],
+        [
+            "Order (cli_app)",
+            "  An order as the shop sends it.",
+            "",
+            "  Amounts are in euros.",
+            "  serializer json, namespace shop.Order, validated",
+            "  used by: input of agent bill, value of table last-order",
+        ],
+        "{printed}"
+    );
+    let table = cells(&lines[7..].join("\n"));
+    assert_eq!(table[0], ["field", "type", "rules", "doc"], "{printed}");
+    assert_eq!(
+        table[1..],
+        [
+            vec!["account", "String", "length(min = 1)", "Who pays."],
+            vec!["amount", "f64", "range(min = 0.0)", "What it costs."],
+            vec![
+                "ship_to",
+                "Option<Address>",
+                "nested",
+                "Where it goes, if anywhere."
+            ],
+        ],
+        "{printed}"
+    );
+
+    // Also by module path; a record without rules says so.
+    let out = dir.run(&["model", "cli_app::Receipt"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    assert!(
+        printed.contains("serializer json, not validated"),
+        "{printed}"
+    );
+    assert!(printed.contains("cents    u64"), "{printed}");
+}
+
+#[test]
+fn model_of_an_unknown_record_names_the_known_ones() {
+    let dir = WorkDir::new("model-unknown");
+    let out = dir.run(&["model", "Ordr"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    assert_eq!(
+        stderr(&out).trim_end(),
+        "error: no record named `Ordr` in app `cli-app`; its records are: Order, Receipt, Address"
+    );
+}
+
+#[test]
+fn a_user_command_sends_through_the_broker_with_its_arguments() {
+    let dir = WorkDir::new("command");
+    // The default broker: the embedded Kafka-protocol one.
+    let out = dir.run(
+        &[
+            "greet-someone",
+            "--name",
+            "alice",
+            "--times",
+            "3",
+            "--shout",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 3, "{printed}");
+    // One key, one partition: the offsets follow each other.
+    let partition = lines[0]
+        .strip_prefix("sent ALICE to greetings[")
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| panic!("unexpected line {:?}", lines[0]));
+    for (offset, line) in lines.iter().enumerate() {
+        assert_eq!(
+            *line,
+            format!("sent ALICE to greetings[{partition}]@{offset}"),
+            "{printed}"
+        );
+    }
+    assert!(
+        stderr(&out).contains("a running worker will not see what it sends"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Optional arguments left out, global flags after the command.
+    let out = dir.run(
+        &["greet-someone", "--name", "bob", "--broker", "memory://"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).lines().collect::<Vec<_>>().len(),
+        1,
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).starts_with("sent bob to greetings["),
+        "{}",
+        stdout(&out)
+    );
+
+    // A command renamed with `name = ...`, whose send is not awaited.
+    let out = dir.run(
+        &["announce", "--text", "hello", "--broker", "memory://"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_failing_user_command_exits_1_with_its_error() {
+    let dir = WorkDir::new("command-fails");
+    let out = dir.run(
+        &[
+            "greet-someone",
+            "--name",
+            "a",
+            "--times",
+            "0",
+            "--broker",
+            "memory://",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error: command `greet-someone` failed: --times must be at least 1"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn user_command_arguments_are_checked_before_it_runs() {
+    let dir = WorkDir::new("command-args");
+    let out = dir.run(&["greet-someone", "--name", "a", "--times", "many"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("invalid value 'many' for '--times <TIMES>'") && err.contains("invalid digit"),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty(), "it did not run: {}", stdout(&out));
+
+    let out = dir.run(&["greet-someone", "--times", "2"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--name <NAME>"), "{}", stderr(&out));
+
+    let out = dir.run(&["greet-someone", "--help"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let help = stdout(&out);
+    for expect in [
+        "Sends a greeting to `greetings`, as a worker would receive it.",
+        "Each copy is sent keyed by the name",
+        "--name <NAME>",
+        "--times <TIMES>",
+        "Option<u32>",
+        "--shout",
+        "--broker <URL>",
+    ] {
+        assert!(help.contains(expect), "{expect} missing from\n{help}");
     }
 }

@@ -47,6 +47,7 @@ use bytes::Bytes;
 use crate::codec::{CodecError, CodecRef, Codecs, Payload};
 use crate::context::Pending;
 use crate::error::BoxError;
+use crate::record::RecordSchema;
 use crate::stream::{Stream, StreamSource};
 use crate::transport::{Headers, Message, OutgoingRecord, Producer};
 
@@ -177,6 +178,13 @@ pub trait AgentInput: Sized + Send + 'static {
     /// The decoded value (`T`, or `V` of an `Event<V>`).
     type Value;
 
+    /// The value's record schema, if it is a `#[record]`.
+    const RECORD: Option<&'static RecordSchema> = None;
+
+    /// The key's record schema, for an `Event<V, K>` whose `K` is a
+    /// `#[record]`.
+    const KEY_RECORD: Option<&'static RecordSchema> = None;
+
     /// The decoded value.
     fn value(&self) -> &Self::Value;
 
@@ -197,6 +205,7 @@ pub trait AgentInput: Sized + Send + 'static {
 
 impl<T: Payload> AgentInput for T {
     type Value = T;
+    const RECORD: Option<&'static RecordSchema> = T::SCHEMA;
 
     fn value(&self) -> &T {
         self
@@ -224,6 +233,8 @@ impl<T: Payload> AgentInput for T {
 
 impl<V: Payload, K: Payload> AgentInput for Event<V, K> {
     type Value = V;
+    const RECORD: Option<&'static RecordSchema> = V::SCHEMA;
+    const KEY_RECORD: Option<&'static RecordSchema> = K::SCHEMA;
 
     fn value(&self) -> &V {
         &self.value
@@ -260,6 +271,8 @@ impl<V: Payload, K: Payload> AgentInput for Event<V, K> {
 pub struct BoundSink {
     pub(crate) topic: Arc<str>,
     pub(crate) codec: Option<CodecRef>,
+    /// `faust_events_out_total` of this agent and topic.
+    pub(crate) sent: metrics::Counter,
 }
 
 /// Where an agent's output goes; handed to [`AgentOutput::emit`].
@@ -306,6 +319,7 @@ impl EmitCx<'_> {
             };
             crate::context::stamp_origin(&mut record.headers);
             self.pending.push(self.producer.send(record));
+            sink.sent.increment(1);
         }
         Ok(())
     }
@@ -318,6 +332,9 @@ impl EmitCx<'_> {
     note = "return `()`, a value type (a #[faust::record] struct, String, ...) or `Option` of one, inside a Result"
 )]
 pub trait AgentOutput: Send + 'static {
+    /// The record schema of what goes to the sinks, if it is a `#[record]`.
+    const RECORD: Option<&'static RecordSchema> = None;
+
     /// The codec for a sink with this value serializer; `None` when the
     /// agent returns nothing.
     fn bind(
@@ -348,6 +365,8 @@ impl AgentOutput for () {
 }
 
 impl<T: Payload> AgentOutput for T {
+    const RECORD: Option<&'static RecordSchema> = T::SCHEMA;
+
     fn bind(
         codecs: &Codecs,
         value_serializer: Option<&str>,
@@ -365,6 +384,8 @@ impl<T: Payload> AgentOutput for T {
 }
 
 impl<T: Payload> AgentOutput for Option<T> {
+    const RECORD: Option<&'static RecordSchema> = T::SCHEMA;
+
     fn bind(
         codecs: &Codecs,
         value_serializer: Option<&str>,
@@ -417,6 +438,8 @@ impl<T> From<Vec<T>> for Many<T> {
 }
 
 impl<T: Payload> AgentOutput for Many<T> {
+    const RECORD: Option<&'static RecordSchema> = T::SCHEMA;
+
     fn bind(
         codecs: &Codecs,
         value_serializer: Option<&str>,
@@ -506,10 +529,30 @@ impl fmt::Debug for AgentHandler {
     }
 }
 
+impl AgentHandler {
+    /// The `#[record]` types the handler reads and returns.
+    pub(crate) fn records(&self) -> HandlerRecords {
+        match &self.0 {
+            HandlerKind::PerEvent(h) => h.records(),
+            HandlerKind::Stream(h) => h.records(),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub(crate) enum HandlerKind {
     PerEvent(Arc<dyn EventHandler>),
     Stream(Arc<dyn StreamHandler>),
+}
+
+/// The record schemas of a handler's input value, input key and output
+/// (`None` where the type is not a `#[record]`, or, for a stream agent's
+/// output, not known).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct HandlerRecords {
+    pub(crate) input: Option<&'static RecordSchema>,
+    pub(crate) key: Option<&'static RecordSchema>,
+    pub(crate) output: Option<&'static RecordSchema>,
 }
 
 pub(crate) trait EventHandler: Send + Sync {
@@ -532,6 +575,8 @@ pub(crate) trait EventHandler: Send + Sync {
         input: &'a InputCodecs,
         emit: EmitCx<'a>,
     ) -> BoxFuture<'a, Result<(), Failure>>;
+
+    fn records(&self) -> HandlerRecords;
 }
 
 pub(crate) trait StreamHandler: Send + Sync {
@@ -543,6 +588,8 @@ pub(crate) trait StreamHandler: Send + Sync {
     ) -> Result<InputCodecs, CodecError>;
 
     fn run(&self, source: StreamSource) -> BoxFuture<'static, Result<(), BoxError>>;
+
+    fn records(&self) -> HandlerRecords;
 }
 
 struct PerEvent<F, I, O> {
@@ -594,6 +641,14 @@ where
             }
             output.emit(&emit).map_err(Failure::Output)
         })
+    }
+
+    fn records(&self) -> HandlerRecords {
+        HandlerRecords {
+            input: I::RECORD,
+            key: I::KEY_RECORD,
+            output: O::RECORD,
+        }
     }
 }
 
@@ -687,6 +742,13 @@ where
     fn run(&self, source: StreamSource) -> BoxFuture<'static, Result<(), BoxError>> {
         let fut = (self.f)(Stream::from_source(source));
         Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+
+    fn records(&self) -> HandlerRecords {
+        HandlerRecords {
+            input: T::SCHEMA,
+            ..HandlerRecords::default()
+        }
     }
 }
 

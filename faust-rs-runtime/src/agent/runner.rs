@@ -50,6 +50,9 @@ pub(crate) struct AgentRuntime {
     /// what the repartition stage holds (each waits on its own count).
     pub(crate) held: Arc<crate::worker::transaction::Owner>,
     forward_held: Arc<crate::worker::transaction::Owner>,
+    /// `faust_handler_seconds` of this agent: each event's handling,
+    /// retries and policy included.
+    latency: metrics::Histogram,
 }
 
 /// An agent's repartition stage (`group_by`, `through`): reads the agent's
@@ -200,6 +203,11 @@ impl AgentRuntime {
                 sinks.push(BoundSink {
                     topic: topic.clone(),
                     codec,
+                    sent: metrics::counter!(
+                        "faust_events_out_total",
+                        "agent" => name.to_owned(),
+                        "topic" => topic.to_string()
+                    ),
                 });
             }
         }
@@ -221,6 +229,7 @@ impl AgentRuntime {
             forward,
             held: Arc::default(),
             forward_held: Arc::default(),
+            latency: metrics::histogram!("faust_handler_seconds", "agent" => name.to_owned()),
         })
     }
 
@@ -444,10 +453,12 @@ impl AgentRuntime {
             partition = message.partition,
             offset = message.offset
         );
+        let started = std::time::Instant::now();
         let result = self
             .process_in_span(handler, message, pending)
             .instrument(span)
             .await;
+        self.latency.record(started.elapsed());
         match &result {
             Ok(()) => self.hold(message, pending),
             // The worker stops: nothing the event wrote goes out.
@@ -506,6 +517,8 @@ impl AgentRuntime {
                     offset = message.offset, attempt, error = %failure,
                     "handler failed; retrying in {delay:?}"
                 );
+                metrics::counter!("faust_retries_total", "agent" => self.name.to_string())
+                    .increment(1);
                 self.core.clock.sleep(delay).await;
                 continue;
             }
@@ -592,6 +605,12 @@ impl AgentRuntime {
         attempts: u32,
         pending: &Pending,
     ) -> Result<()> {
+        metrics::counter!(
+            "faust_errors_total",
+            "agent" => self.name.to_string(),
+            "kind" => failure.kind()
+        )
+        .increment(1);
         // An asker hears of the failure instead of waiting out its timeout.
         if let Some(reply) = ReplyTo::of(message) {
             let record = reply.record(None, Some(failure.to_string()));
@@ -633,6 +652,8 @@ impl AgentRuntime {
             offset = message.offset, kind = failure.kind(), error = %failure,
             dead_letter = %dead_letter, "event failed; writing it to the dead-letter topic"
         );
+        metrics::counter!("faust_dead_letters_total", "agent" => self.name.to_string())
+            .increment(1);
         let record = self.dead_letter_record(message, failure, attempts, dead_letter.clone());
         let mut sent = self.core.send_for(pending, record.clone()).await;
         if let Err(e) = &sent

@@ -39,6 +39,9 @@
 //! | outputs carry the `faust.source` header (their input event) | `true` | [`origin_headers(on)`](crate::App::origin_headers) | `origin_headers` (`true`, `false`) | `FAUST_ORIGIN_HEADERS` | — |
 //! | exact table state: replayed events leave tables alone, recovery stops at the committed input | `true` | [`exact_state(on)`](crate::App::exact_state) | `exact_state` (`true`, `false`) | `FAUST_EXACT_STATE` | — |
 //! | processing guarantee: outputs, changelogs and input offsets in one Kafka transaction with `exactly_once` | `at_least_once` | [`processing_guarantee(g)`](crate::App::processing_guarantee) | `processing_guarantee` (`"at_least_once"`, `"exactly_once"`) | `FAUST_PROCESSING_GUARANTEE` | — |
+//! | the web endpoint (`/metrics`, `/health`, `/ready`, `/agents`, `/topics`, `/tables/{table}/{key}`) | on | [`web(on)`](crate::App::web) | `web_enabled` (`true`, `false`) | `FAUST_WEB_ENABLED` | — |
+//! | the web endpoint's address (loopback unless told otherwise) | `127.0.0.1` | [`web_bind(addr)`](crate::App::web_bind) | `web_bind` (string) | `FAUST_WEB_BIND` | — |
+//! | the web endpoint's port (0: any free port) | `6066` | [`web_port(n)`](crate::App::web_port) | `web_port` (integer 0..=65535) | `FAUST_WEB_PORT` | — |
 //! | transactional id of this worker (`exactly_once`): stable across its restarts, unique among workers | `<app id>-<host name>` | [`transactional_id(id)`](crate::App::transactional_id) | `transactional_id` (string) | `FAUST_TRANSACTIONAL_ID` | — |
 //! | warm copies of other workers' table partitions | `0` | [`standby_replicas(n)`](crate::App::standby_replicas) | `standby_replicas` (integer ≥ 0) | `FAUST_STANDBY_REPLICAS` | — |
 //! | RocksDB block cache, shared by all partitions | `64MiB` | [`rocksdb(settings)`](crate::App::rocksdb) | `rocksdb_block_cache` (bytes or `"64MiB"`) | `FAUST_ROCKSDB_BLOCK_CACHE` | — |
@@ -205,6 +208,13 @@ pub struct Settings {
     /// restart fences what the crashed one left open) and differ between
     /// workers (each fences the other otherwise).
     pub transactional_id: String,
+    /// Whether the worker serves its web endpoint (Faust's `web_enabled`).
+    pub web_enabled: bool,
+    /// The web endpoint's address (Faust's `web_bind`), loopback by
+    /// default.
+    pub web_bind: String,
+    /// The web endpoint's port (Faust's `web_port`); 0 picks a free one.
+    pub web_port: u16,
     /// RocksDB tuning, for tables stored in RocksDB.
     pub rocksdb: RocksDbSettings,
     /// Raw librdkafka properties for the consumer, e.g. `fetch.min.bytes`.
@@ -586,6 +596,9 @@ impl Default for Settings {
             origin_headers: true,
             processing_guarantee: ProcessingGuarantee::AtLeastOnce,
             transactional_id: String::new(),
+            web_enabled: true,
+            web_bind: "127.0.0.1".to_owned(),
+            web_port: 6066,
             rocksdb: RocksDbSettings::default(),
             consumer: BTreeMap::new(),
             producer: BTreeMap::new(),
@@ -610,6 +623,9 @@ impl fmt::Debug for Settings {
             .field("origin_headers", &self.origin_headers)
             .field("processing_guarantee", &self.processing_guarantee)
             .field("transactional_id", &self.transactional_id)
+            .field("web_enabled", &self.web_enabled)
+            .field("web_bind", &self.web_bind)
+            .field("web_port", &self.web_port)
             .field("rocksdb", &self.rocksdb)
             .field("consumer", &Masked(&self.consumer))
             .field("producer", &Masked(&self.producer))
@@ -738,6 +754,9 @@ enum Scalar {
     OriginHeaders,
     ProcessingGuarantee,
     TransactionalId,
+    WebEnabled,
+    WebBind,
+    WebPort,
     RocksDbBlockCache,
     RocksDbWriteBuffer,
     RocksDbCompression,
@@ -745,7 +764,7 @@ enum Scalar {
 }
 
 impl Scalar {
-    const ALL: [Scalar; 15] = [
+    const ALL: [Scalar; 18] = [
         Scalar::Broker,
         Scalar::TopicPartitions,
         Scalar::TopicReplicationFactor,
@@ -757,6 +776,9 @@ impl Scalar {
         Scalar::OriginHeaders,
         Scalar::ProcessingGuarantee,
         Scalar::TransactionalId,
+        Scalar::WebEnabled,
+        Scalar::WebBind,
+        Scalar::WebPort,
         Scalar::RocksDbBlockCache,
         Scalar::RocksDbWriteBuffer,
         Scalar::RocksDbCompression,
@@ -780,6 +802,9 @@ impl Scalar {
             Scalar::OriginHeaders => "origin_headers",
             Scalar::ProcessingGuarantee => "processing_guarantee",
             Scalar::TransactionalId => "transactional_id",
+            Scalar::WebEnabled => "web_enabled",
+            Scalar::WebBind => "web_bind",
+            Scalar::WebPort => "web_port",
             Scalar::RocksDbBlockCache => "rocksdb_block_cache",
             Scalar::RocksDbWriteBuffer => "rocksdb_write_buffer",
             Scalar::RocksDbCompression => "rocksdb_compression",
@@ -800,6 +825,9 @@ impl Scalar {
             Scalar::OriginHeaders => "FAUST_ORIGIN_HEADERS",
             Scalar::ProcessingGuarantee => "FAUST_PROCESSING_GUARANTEE",
             Scalar::TransactionalId => "FAUST_TRANSACTIONAL_ID",
+            Scalar::WebEnabled => "FAUST_WEB_ENABLED",
+            Scalar::WebBind => "FAUST_WEB_BIND",
+            Scalar::WebPort => "FAUST_WEB_PORT",
             Scalar::RocksDbBlockCache => "FAUST_ROCKSDB_BLOCK_CACHE",
             Scalar::RocksDbWriteBuffer => "FAUST_ROCKSDB_WRITE_BUFFER",
             Scalar::RocksDbCompression => "FAUST_ROCKSDB_COMPRESSION",
@@ -820,6 +848,9 @@ impl Scalar {
             Scalar::ExactState | Scalar::OriginHeaders => "true or false",
             Scalar::ProcessingGuarantee => "at_least_once or exactly_once",
             Scalar::TransactionalId => "a transactional id such as orders-worker-1",
+            Scalar::WebEnabled => "true or false",
+            Scalar::WebBind => "an IP address to listen on, such as 127.0.0.1",
+            Scalar::WebPort => "a port number from 0 to 65535 (0: any free port)",
             Scalar::RocksDbBlockCache | Scalar::RocksDbWriteBuffer => {
                 "a size in bytes such as 67108864, 64MiB or 1GiB"
             }
@@ -840,6 +871,9 @@ impl Scalar {
             Scalar::ExactState | Scalar::OriginHeaders => "true",
             Scalar::ProcessingGuarantee => "exactly_once",
             Scalar::TransactionalId => "orders-worker-1",
+            Scalar::WebEnabled => "true",
+            Scalar::WebBind => "127.0.0.1",
+            Scalar::WebPort => "6066",
             Scalar::RocksDbBlockCache | Scalar::RocksDbWriteBuffer => "64MiB",
             Scalar::RocksDbCompression => "lz4",
             Scalar::RocksDbMaxOpenFiles => "256",
@@ -857,6 +891,7 @@ impl Scalar {
                 | Scalar::RocksDbCompression
                 | Scalar::ProcessingGuarantee
                 | Scalar::TransactionalId
+                | Scalar::WebBind
         )
     }
 
@@ -875,7 +910,10 @@ impl Scalar {
         match value {
             toml::Value::String(s) => Ok(s.clone()),
             toml::Value::Boolean(b)
-                if matches!(self, Scalar::ExactState | Scalar::OriginHeaders) =>
+                if matches!(
+                    self,
+                    Scalar::ExactState | Scalar::OriginHeaders | Scalar::WebEnabled
+                ) =>
             {
                 Ok(b.to_string())
             }
@@ -925,6 +963,12 @@ impl Scalar {
                 }
             }
             Scalar::TransactionalId => settings.transactional_id = raw.to_owned(),
+            Scalar::WebEnabled => settings.web_enabled = raw.parse().map_err(|_| ())?,
+            Scalar::WebBind => {
+                raw.parse::<std::net::IpAddr>().map_err(|_| ())?;
+                settings.web_bind = raw.to_owned();
+            }
+            Scalar::WebPort => settings.web_port = raw.parse().map_err(|_| ())?,
             Scalar::RocksDbBlockCache => {
                 settings.rocksdb.block_cache = parse_bytes(raw).filter(|n| *n > 0).ok_or(())?;
             }
@@ -966,6 +1010,9 @@ impl Scalar {
             Scalar::OriginHeaders => settings.origin_headers.to_string(),
             Scalar::ProcessingGuarantee => format!("{:?}", settings.processing_guarantee.as_str()),
             Scalar::TransactionalId => format!("{:?}", settings.transactional_id),
+            Scalar::WebEnabled => settings.web_enabled.to_string(),
+            Scalar::WebBind => format!("{:?}", settings.web_bind),
+            Scalar::WebPort => settings.web_port.to_string(),
             // Exact bytes: they read back as they were.
             Scalar::RocksDbBlockCache => settings.rocksdb.block_cache.to_string(),
             Scalar::RocksDbWriteBuffer => settings.rocksdb.write_buffer.to_string(),
@@ -1394,7 +1441,7 @@ mod tests {
             msg,
             "configuration error: faust.toml: unknown key `brokers`; the known keys are broker, \
              topic_partitions, topic_replication_factor, commit_interval, queue_capacity, store, \
-             standby_replicas, exact_state, origin_headers, processing_guarantee, transactional_id, rocksdb_block_cache, rocksdb_write_buffer, rocksdb_compression, \
+             standby_replicas, exact_state, origin_headers, processing_guarantee, transactional_id, web_enabled, web_bind, web_port, rocksdb_block_cache, rocksdb_write_buffer, rocksdb_compression, \
              rocksdb_max_open_files, consumer, producer, admin"
         );
     }

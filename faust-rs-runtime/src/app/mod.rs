@@ -1,8 +1,8 @@
 //! The application: its id, broker, topics, codecs and agents.
 //!
 //! An [`App`] is a description: what to run and with which settings. By
-//! default it takes every `#[agent]`, `#[task]`, `#[timer]` and `#[topic]`
-//! linked into the program ([`registry`]); [`App::bare`] starts from nothing
+//! default it takes every `#[agent]`, `#[task]`, `#[timer]`, `#[topic]`,
+//! `#[table]` and `#[command]` linked into the program ([`registry`]); [`App::bare`] starts from nothing
 //! so a test can name exactly the definitions it wants. The worker (or the
 //! test driver) turns an `App` into running agents; start-up checks
 //! (duplicate names, unknown codecs, sinks that go nowhere) fail there with
@@ -39,7 +39,7 @@ use crate::time::Clock;
 use crate::transport::Producer;
 use config::Source;
 pub use config::{ProcessingGuarantee, Settings};
-use registry::{AgentDef, Location, OnError, TableDef, TaskDef, TimerDef, TopicDef};
+use registry::{AgentDef, CommandDef, Location, OnError, TableDef, TaskDef, TimerDef, TopicDef};
 
 /// Settings that override an agent's attribute options, by agent name.
 ///
@@ -108,6 +108,7 @@ pub struct App {
     pub(crate) timers: Vec<&'static TimerDef>,
     pub(crate) topics: Vec<&'static TopicDef>,
     pub(crate) tables: Vec<&'static TableDef>,
+    pub(crate) commands: Vec<&'static CommandDef>,
     pub(crate) agent_options: HashMap<String, AgentOptions>,
 }
 
@@ -136,13 +137,18 @@ impl fmt::Debug for App {
                 "tables",
                 &self.tables.iter().map(|t| t.name).collect::<Vec<_>>(),
             )
+            .field(
+                "commands",
+                &self.commands.iter().map(|c| c.name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
 
 impl App {
     /// An app with id `id` (its Kafka consumer group) running every agent,
-    /// task, timer and topic declared in the program.
+    /// task, timer, topic and table declared in the program, with every
+    /// command.
     pub fn new(id: impl Into<String>) -> Self {
         let mut app = Self::bare(id);
         app.agents = registry::AGENTS.iter().copied().collect();
@@ -150,6 +156,7 @@ impl App {
         app.timers = registry::TIMERS.iter().copied().collect();
         app.topics = registry::TOPICS.iter().copied().collect();
         app.tables = registry::TABLES.iter().copied().collect();
+        app.commands = registry::COMMANDS.iter().copied().collect();
         app
     }
 
@@ -165,6 +172,7 @@ impl App {
             timers: Vec::new(),
             topics: Vec::new(),
             tables: Vec::new(),
+            commands: Vec::new(),
             agent_options: HashMap::new(),
         }
     }
@@ -307,6 +315,32 @@ impl App {
         self
     }
 
+    /// Whether the worker serves its web endpoint (default on): metrics in
+    /// Prometheus' format, health, readiness, agents, topics and table
+    /// queries. See [the worker's docs](crate::worker#the-web-endpoint)
+    /// for the routes and metrics.
+    pub fn web(mut self, on: bool) -> Self {
+        self.settings.web_enabled = on;
+        self.settings.mark("web_enabled", Source::App);
+        self
+    }
+
+    /// The address the web endpoint listens on (default `127.0.0.1`: only
+    /// this machine; `0.0.0.0` exposes it).
+    pub fn web_bind(mut self, addr: impl Into<String>) -> Self {
+        self.settings.web_bind = addr.into();
+        self.settings.mark("web_bind", Source::App);
+        self
+    }
+
+    /// The web endpoint's port (default 6066, Faust's; 0 picks a free
+    /// one, logged at start).
+    pub fn web_port(mut self, port: u16) -> Self {
+        self.settings.web_port = port;
+        self.settings.mark("web_port", Source::App);
+        self
+    }
+
     /// RocksDB tuning: the block cache and memtable budget every partition
     /// shares, compression, open files.
     ///
@@ -402,6 +436,13 @@ impl App {
         self
     }
 
+    /// Adds a command definition (`my_command::COMMAND`): a subcommand of
+    /// the program's command line.
+    pub fn command(mut self, def: &'static CommandDef) -> Self {
+        self.commands.push(def);
+        self
+    }
+
     /// Adds a topic declaration.
     pub fn topic<K, V>(mut self, topic: &'static crate::topic::Topic<K, V>) -> Self {
         self.topics.push(topic.def());
@@ -475,7 +516,9 @@ impl App {
     }
 }
 
-fn check_unique(
+/// Fails on two definitions of one `kind` with the same name (the same
+/// definition listed twice is fine).
+pub(crate) fn check_unique(
     kind: &'static str,
     items: impl Iterator<Item = (&'static str, Location)>,
 ) -> Result<()> {

@@ -2,7 +2,7 @@
 //! distributed slices that collect them.
 //!
 //! Each macro emits its item plus one `static` definition (`AgentDef`,
-//! `TaskDef`, `TimerDef`, `TopicDef`) and registers a reference to it in a
+//! `TaskDef`, `TimerDef`, `TopicDef`, `TableDef`, `CommandDef`) and registers a reference to it in a
 //! slice through [`__register!`](crate::__register). The worker reads the
 //! slices at start; nothing runs before `main`. Tests may instead build an
 //! [`App`](crate::App) from an explicit list of definitions.
@@ -163,6 +163,73 @@ impl fmt::Debug for TaskDef {
     }
 }
 
+/// A `#[command]`: a subcommand of the program's command line, run with
+/// the app's context (see [`cli`](crate::cli)).
+#[doc(hidden)]
+pub struct CommandDef {
+    /// The subcommand's name (the function's, `_` written `-`).
+    pub name: &'static str,
+    /// The function's doc comment: the command's help.
+    pub doc: &'static str,
+    /// Its arguments, in the function's order.
+    pub args: &'static [CommandArg],
+    /// Where the command is defined.
+    pub location: Location,
+    /// Starts one run with the parsed arguments.
+    pub run: fn(&crate::cli::CommandArgs) -> crate::Result<TaskFuture>,
+}
+
+impl fmt::Debug for CommandDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommandDef")
+            .field("name", &self.name)
+            .field("args", &self.args)
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One argument of a `#[command]`, given as `--long VALUE` (or `--long`
+/// alone for a flag).
+#[doc(hidden)]
+pub struct CommandArg {
+    /// The function argument's name (`dry_run`).
+    pub name: &'static str,
+    /// The flag's name (`dry-run`, for `--dry-run`).
+    pub long: &'static str,
+    /// The value's placeholder in the help (`DRY_RUN`).
+    pub value_name: &'static str,
+    /// Its Rust type, as written (`Option<u32>`).
+    pub ty: &'static str,
+    /// Required, optional or a flag.
+    pub kind: ArgKind,
+    /// Parses a value (of the inner type, for an `Option`): the parsed
+    /// value, or the message of the type's `FromStr` error.
+    pub parse: fn(&str) -> Result<Box<dyn std::any::Any>, String>,
+}
+
+impl fmt::Debug for CommandArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommandArg")
+            .field("name", &self.name)
+            .field("ty", &self.ty)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a `#[command]` argument is given.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgKind {
+    /// `name: T`: `--name VALUE` must be given.
+    Required,
+    /// `name: Option<T>`: `--name VALUE` may be given.
+    Optional,
+    /// `name: bool`: `--name` alone sets it.
+    Flag,
+}
+
 /// A `#[timer]` (runs every `interval`, first after one interval) or a
 /// `#[crontab]` (runs at the times its cron expression names).
 #[doc(hidden)]
@@ -293,6 +360,10 @@ pub struct TableTypes {
     pub key_from_text: fn(&Codecs, Option<&str>, &str) -> crate::Result<bytes::Bytes>,
     /// Decodes a stored value with the value codec and renders it as JSON.
     pub value_to_json: fn(&Codecs, Option<&str>, &[u8]) -> crate::Result<serde_json::Value>,
+    /// The key type's record schema, if it is a `#[record]`.
+    pub key_record: Option<&'static crate::record::RecordSchema>,
+    /// The value type's record schema, if it is a `#[record]`.
+    pub value_record: Option<&'static crate::record::RecordSchema>,
 }
 
 impl fmt::Debug for TableTypes {
@@ -326,8 +397,14 @@ pub static TOPICS: [&'static TopicDef];
 #[linkme::distributed_slice]
 pub static TABLES: [&'static TableDef];
 
+/// Every `#[command]` linked into the program.
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static COMMANDS: [&'static CommandDef];
+
 /// Registers a definition in its slice. Called by generated code only:
-/// `__register!(agent PATH_TO_STATIC)`, likewise `task`, `timer`, `topic`.
+/// `__register!(agent PATH_TO_STATIC)`, likewise `task`, `timer`, `topic`,
+/// `table`, `command`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __register {
@@ -345,6 +422,9 @@ macro_rules! __register {
     };
     (table $def:path) => {
         $crate::__register!(@slice TABLES, TableDef, $def);
+    };
+    (command $def:path) => {
+        $crate::__register!(@slice COMMANDS, CommandDef, $def);
     };
     (@slice $slice:ident, $ty:ident, $def:path) => {
         const _: () = {

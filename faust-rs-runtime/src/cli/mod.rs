@@ -8,6 +8,9 @@
 //!                                         send one record through the configured broker
 //! my-app tables                           list the tables: kind, partitions, store, changelog, keys
 //! my-app table get TABLE KEY              print KEY's value in TABLE as JSON
+//! my-app topics                           list every topic the app uses: partitions, what uses it
+//! my-app model [NAME]                     list the records the app uses, or print NAME's schema
+//! my-app NAME [--ARG VALUE ...]           run a #[command] (each is listed in --help)
 //! my-app --help, my-app COMMAND --help
 //! ```
 //!
@@ -29,6 +32,35 @@
 //! `send` writes VALUE's UTF-8 bytes as the record's value (and `--key`'s
 //! as its key) through the same transport the worker uses, waits for the
 //! broker's acknowledgement and prints `sent to TOPIC[partition]@offset`.
+//!
+//! `topics` prints the topics the worker would declare, with the
+//! partition counts the settings give them (`(default)`: the app's
+//! `topic_partitions`) and what uses each one (an agent's input, sink,
+//! repartition or dead letters, a table's changelog or closed windows,
+//! the leader election); it connects to no broker. `model` lists the
+//! `#[record]` types the app's agents and tables use, and `model NAME`
+//! prints one's fields, Rust types, `#[validate]` rules and doc comments
+//! ([`RecordSchema`](crate::record::RecordSchema)).
+//!
+//! Every `#[command]` in the program is a subcommand too: `my-app NAME
+//! --ARG VALUE`, its doc comment as its help. An argument `name: T` is
+//! `--name VALUE` (required), `name: Option<T>` is optional, `name: bool`
+//! a flag, with `_` written `-`; `T` is any `FromStr` type, and a value
+//! that does not parse is a usage error. The command runs like a
+//! `#[task]`, with the app's context (so `Topic::send` and agents' `ask`
+//! work) through the configured broker; it joins no consumer group and
+//! holds no table partitions. The program exits once what it sent is
+//! acknowledged: 0 when it returned `Ok`, 1 after printing its error. A
+//! command named like a built-in one, or with an argument named like a
+//! global flag (`--broker`, `--config`, `--loglevel`), stops every start
+//! with an error naming it.
+
+mod command;
+mod model;
+mod topics;
+
+#[doc(hidden)]
+pub use command::{CommandArgs, CommandValue, parse_arg};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,8 +84,28 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// returns the process's exit code (failure after printing the error).
 /// A command-line mistake prints clap's message and exits with code 2.
 pub fn main(app: App) -> ExitCode {
-    let command = Cli::command().about(format!("faust-rs app `{}`", app.id()));
-    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+    let base = base_command();
+    if let Err(e) = command::check(&app, &base) {
+        return fail(e);
+    }
+    let mut cli_command = base.about(format!("faust-rs app `{}`", app.id()));
+    for def in &app.commands {
+        cli_command = cli_command.subcommand(command::subcommand(def));
+    }
+    let matches = cli_command.get_matches();
+    let user_command = matches
+        .subcommand()
+        .and_then(|(name, sub)| Some((*app.commands.iter().find(|c| c.name == name)?, sub)));
+    if let Some((def, sub)) = user_command {
+        let global = match GlobalArgs::from_arg_matches(&matches) {
+            Ok(global) => global,
+            Err(e) => e.exit(),
+        };
+        init_logging(global.loglevel.as_deref());
+        let args = command::args_of(def, sub);
+        return command::run(app, &global.overrides(), def, args);
+    }
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
@@ -70,7 +122,15 @@ pub fn main(app: App) -> ExitCode {
         Command::Table(TableCommand::Get { table, key }) => {
             run_table_get(&app, &overrides, &table, &key)
         }
+        Command::Topics => topics::run(app, &overrides),
+        Command::Model { name } => model::run(&app, name.as_deref()),
     }
+}
+
+/// The built-in command line, before the app's name and `#[command]`s are
+/// added.
+fn base_command() -> clap::Command {
+    Cli::command()
 }
 
 /// The parsed command line.
@@ -130,6 +190,18 @@ enum Command {
     /// Look into one table.
     #[command(subcommand)]
     Table(TableCommand),
+    /// List every topic the app uses: partitions, and what uses it (agents'
+    /// inputs, sinks and dead letters, changelogs, repartition topics, the
+    /// leader election).
+    Topics,
+    /// List the records the app's agents and tables use, or print one's
+    /// schema: fields, types, validation rules.
+    Model {
+        /// The record's name (`Order`, or `module::Order` when two share
+        /// it); none lists the records.
+        #[arg(value_name = "NAME")]
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -482,6 +554,39 @@ fn fail(error: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// Prints `rows` under `header` in aligned columns (see [`columns`]).
+fn print_columns(header: &[&str], rows: &[Vec<String>]) {
+    print!("{}", columns(header, rows));
+}
+
+/// `rows` under `header`, each column as wide as its widest cell plus two
+/// spaces; the last column is not padded, and lines carry no trailing
+/// spaces.
+fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 < row.len() {
+                let pad = widths.get(i).copied().unwrap_or(0) + 2;
+                line.push_str(&format!("{cell:<pad$}"));
+            } else {
+                line.push_str(cell);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,6 +698,8 @@ mod tests {
             (&["agents", "--help"][..], "List the agents"),
             (&["send", "--help"][..], "--header <NAME=VALUE>"),
             (&["help", "send"][..], "--partition <N>"),
+            (&["topics", "--help"][..], "what uses it"),
+            (&["model", "--help"][..], "[NAME]"),
         ] {
             let e = parse(args).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::DisplayHelp, "{args:?}");
@@ -609,6 +716,41 @@ mod tests {
         assert_eq!(
             parse(&["worker", "--brokr", "x"]).unwrap_err().kind(),
             ErrorKind::UnknownArgument
+        );
+    }
+
+    #[test]
+    fn model_takes_an_optional_name_and_topics_none() {
+        assert!(matches!(
+            parse(&["model"]).unwrap().command,
+            Some(Command::Model { name: None })
+        ));
+        assert!(matches!(
+            parse(&["model", "Order"]).unwrap().command,
+            Some(Command::Model { name: Some(n) }) if n == "Order"
+        ));
+        assert!(matches!(
+            parse(&["topics"]).unwrap().command,
+            Some(Command::Topics)
+        ));
+        assert_eq!(
+            parse(&["topics", "extra"]).unwrap_err().kind(),
+            ErrorKind::UnknownArgument
+        );
+    }
+
+    #[test]
+    fn columns_are_as_wide_as_their_widest_cell() {
+        let text = columns(
+            &["a", "bb", "c"],
+            &[
+                vec!["long-name".into(), "1".into(), "x, y".into()],
+                vec!["s".into(), "22".into(), String::new()],
+            ],
+        );
+        assert_eq!(
+            text,
+            "a          bb  c\nlong-name  1   x, y\ns          22\n"
         );
     }
 

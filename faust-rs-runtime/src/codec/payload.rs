@@ -6,7 +6,7 @@ use std::ops::{Deref, DerefMut};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::record::ValidationError;
+use crate::record::{RecordSchema, ValidationError};
 
 /// A type that can be a key or a value on a topic.
 ///
@@ -15,7 +15,8 @@ use crate::record::ValidationError;
 /// the integers, `f32`, `f64`, `char`, `serde_json::Value` and [`Json<T>`]
 /// (`json`). Any other serde type can travel as `Json<T>`.
 ///
-/// A hand-written implementation is a serde type plus three optional items:
+/// A hand-written implementation is a serde type plus optional items (the
+/// schema, [`Payload::SCHEMA`], is left out here):
 ///
 /// ```
 /// use faust_rs_runtime::codec::Payload;
@@ -77,6 +78,11 @@ pub trait Payload: Serialize + DeserializeOwned + Send + 'static {
     /// fields as `"__faust": {"ns": "orders.models.Order"}`, which Python
     /// Faust uses to pick the record class. Decoding never needs it.
     const FAUST_NAMESPACE: Option<&'static str> = None;
+
+    /// The record's schema: its fields, their types and their validation
+    /// rules. `#[record]` writes it; `None` for other types. The command
+    /// line's `model` prints it.
+    const SCHEMA: Option<&'static RecordSchema> = None;
 
     /// Checks the value's field constraints; runs after every decode.
     ///

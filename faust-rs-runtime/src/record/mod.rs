@@ -32,9 +32,18 @@
 //! [`validate`] module; a hand-written [`Payload::validate`](crate::codec::Payload::validate)
 //! may use them the same way.
 //!
+//! Each record also carries its [`RecordSchema`] (its fields, their Rust
+//! types and their rules, in [`Payload::SCHEMA`](crate::codec::Payload::SCHEMA)),
+//! which the command line's `model` prints.
+//!
 //! This module may call `codec` (for the `Payload` trait); nothing else.
 
+mod schema;
+
 use std::fmt;
+
+pub(crate) use schema::same_record;
+pub use schema::{FieldRule, FieldSchema, RecordSchema};
 
 /// A decoded record broke one or more of its field constraints.
 ///
@@ -105,7 +114,7 @@ pub mod validate {
 
     use regex::Regex;
 
-    use super::{FieldFailure, ValidationError};
+    use super::{FieldFailure, RecordSchema, ValidationError};
     use crate::codec::Payload;
 
     /// Collects the failures of one record's constraints.
@@ -480,9 +489,24 @@ pub mod validate {
     /// A field [`nested`] can validate. `M` tells the shapes apart (a record,
     /// an `Option`, a `Vec` or a `Box` of one) and is always inferred.
     pub trait NestedField<M> {
+        /// The schema of the record the field holds, if it has one.
+        const RECORD: Option<&'static RecordSchema> = None;
+
         /// Appends the failures of the nested record(s), with paths relative
         /// to this field (`city`, `[2].price`).
         fn nested_failures(&self, out: &mut Vec<FieldFailure>);
+    }
+
+    /// The schema of the record a `nested` field holds: `field` picks the
+    /// field out of its record, so the field's type (and its shape `M`) is
+    /// inferred. Generated code puts it in the field's
+    /// [`FieldSchema`](super::FieldSchema).
+    pub fn nested_record<R, F, M>(field: impl Fn(&R) -> &F) -> Option<&'static RecordSchema>
+    where
+        F: NestedField<M> + ?Sized,
+    {
+        let _ = field;
+        F::RECORD
     }
 
     /// [`NestedField`] shape: the field is a record.
@@ -499,6 +523,8 @@ pub mod validate {
     pub struct Boxed<M>(std::marker::PhantomData<M>);
 
     impl<T: Payload> NestedField<One> for T {
+        const RECORD: Option<&'static RecordSchema> = T::SCHEMA;
+
         fn nested_failures(&self, out: &mut Vec<FieldFailure>) {
             if let Err(e) = self.validate() {
                 out.extend(e.failures);
@@ -507,6 +533,8 @@ pub mod validate {
     }
 
     impl<M, T: NestedField<M>> NestedField<Opt<M>> for Option<T> {
+        const RECORD: Option<&'static RecordSchema> = T::RECORD;
+
         fn nested_failures(&self, out: &mut Vec<FieldFailure>) {
             if let Some(inner) = self {
                 inner.nested_failures(out);
@@ -515,12 +543,16 @@ pub mod validate {
     }
 
     impl<M, T: NestedField<M>> NestedField<Boxed<M>> for Box<T> {
+        const RECORD: Option<&'static RecordSchema> = T::RECORD;
+
         fn nested_failures(&self, out: &mut Vec<FieldFailure>) {
             (**self).nested_failures(out);
         }
     }
 
     impl<M, T: NestedField<M>> NestedField<Many<M>> for Vec<T> {
+        const RECORD: Option<&'static RecordSchema> = T::RECORD;
+
         fn nested_failures(&self, out: &mut Vec<FieldFailure>) {
             for (i, item) in self.iter().enumerate() {
                 let start = out.len();

@@ -427,7 +427,11 @@ impl<K: Payload, V: Payload + Ord> SetTable<K, V> {
     pub const KIND: TableKind = TableKind::Set;
     /// What `#[table]` records about the types.
     #[doc(hidden)]
-    pub const TYPES: TableTypes = types::<K, Json<BTreeSet<V>>>();
+    pub const TYPES: TableTypes = TableTypes {
+        // The schema of a member, not of the stored set.
+        value_record: V::SCHEMA,
+        ..types::<K, Json<BTreeSet<V>>>()
+    };
 
     /// A handle from a registered declaration; used by `#[table]`.
     #[doc(hidden)]
@@ -508,7 +512,11 @@ impl<K: Payload, V: Payload + Ord> SetGlobalTable<K, V> {
     pub const KIND: TableKind = TableKind::SetGlobal;
     /// What `#[table]` records about the types.
     #[doc(hidden)]
-    pub const TYPES: TableTypes = types::<K, Json<BTreeSet<V>>>();
+    pub const TYPES: TableTypes = TableTypes {
+        // The schema of a member, not of the stored set.
+        value_record: V::SCHEMA,
+        ..types::<K, Json<BTreeSet<V>>>()
+    };
 
     /// A handle from a registered declaration; used by `#[table]`.
     #[doc(hidden)]
@@ -648,6 +656,8 @@ pub(crate) const fn types<K: Payload, V: Payload>() -> TableTypes {
     TableTypes {
         key_from_text: key_from_text::<K>,
         value_to_json: value_to_json::<V>,
+        key_record: K::SCHEMA,
+        value_record: V::SCHEMA,
     }
 }
 
@@ -671,4 +681,36 @@ fn value_to_json<V: Payload>(
 ) -> Result<serde_json::Value> {
     let value: V = codecs.for_type::<V>(codec)?.decode(Some(bytes))?;
     serde_json::to_value(&value).map_err(|e| Error::msg(format!("cannot show the value: {e}")))
+}
+
+/// `key`'s value in `table` as JSON, from the partitions this process
+/// holds: a windowed table's every window of the key, oldest first, as
+/// `[{"start", "end", "value"}]`. `None` when there is none. For the
+/// CLI's `table get` and the web endpoint's table queries.
+pub(crate) fn lookup_json(
+    codecs: &Codecs,
+    def: &TableDef,
+    table: &TableState,
+    key: &[u8],
+) -> Result<Option<serde_json::Value>> {
+    let to_json = |value: &[u8]| (def.types.value_to_json)(codecs, def.value_serializer, value);
+    if table.window.is_some() {
+        let windows = table.find_windows(key)?;
+        if windows.is_empty() {
+            return Ok(None);
+        }
+        let mut list = Vec::new();
+        for (window, value) in windows {
+            list.push(serde_json::json!({
+                "start": window.start,
+                "end": window.end,
+                "value": to_json(&value)?,
+            }));
+        }
+        return Ok(Some(serde_json::Value::Array(list)));
+    }
+    table
+        .find(key)?
+        .map(|(_, value)| to_json(&value))
+        .transpose()
 }

@@ -32,6 +32,9 @@ pub(crate) struct TableState {
     /// Exact state (the `exact_state` setting; never for global tables,
     /// whose partitions many workers write).
     exact: bool,
+    /// `faust_table_gets_total` and `faust_table_sets_total` of this table.
+    gets: metrics::Counter,
+    sets: metrics::Counter,
 }
 
 impl fmt::Debug for TableState {
@@ -91,6 +94,8 @@ impl TableState {
             stores: Mutex::new(HashMap::new()),
             window: def.window.map(WindowState::new),
             exact: settings.exact_state && !def.kind.is_global(),
+            gets: metrics::counter!("faust_table_gets_total", "table" => def.name),
+            sets: metrics::counter!("faust_table_sets_total", "table" => def.name),
         })
     }
 
@@ -107,6 +112,8 @@ impl TableState {
             stores: Mutex::new(HashMap::new()),
             window: def.window.map(WindowState::new),
             exact: settings.exact_state && !def.kind.is_global(),
+            gets: metrics::Counter::noop(),
+            sets: metrics::Counter::noop(),
         }
     }
 
@@ -290,6 +297,7 @@ impl TableState {
     }
 
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.gets.increment(1);
         self.get_at(self.partition_of(key), key)
     }
 
@@ -345,6 +353,7 @@ impl TableState {
         value: Option<Bytes>,
     ) -> Result<()> {
         let store = self.open(partition)?;
+        self.sets.increment(1);
         let origin = if self.exact {
             scope
                 .source
@@ -454,6 +463,9 @@ pub(crate) struct Tables {
     standby: bool,
     /// Set at the first assignment: until then nothing is followed.
     assigned: std::sync::atomic::AtomicBool,
+    /// Set while an assignment rebuilds partitions (the worker is not
+    /// ready).
+    recovering: std::sync::atomic::AtomicBool,
     /// A recovery that failed where it could not be returned (a rebalance
     /// callback): the fetcher stops the worker with it.
     failure: Mutex<Option<Error>>,
@@ -474,6 +486,7 @@ impl Tables {
             owned: Mutex::new(BTreeSet::new()),
             standby,
             assigned: std::sync::atomic::AtomicBool::new(false),
+            recovering: std::sync::atomic::AtomicBool::new(false),
             failure: Mutex::new(None),
             committed: Mutex::default(),
         }
@@ -561,7 +574,11 @@ impl Tables {
                 });
             }
         }
+        self.recovering
+            .store(true, std::sync::atomic::Ordering::Release);
         let result = recover_partitions(&targets, reader, "recovering", None, resume);
+        self.recovering
+            .store(false, std::sync::atomic::Ordering::Release);
         for target in &targets {
             target.table.open(target.partition)?.mark_recovered()?;
         }
@@ -663,6 +680,11 @@ impl Tables {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
+    }
+
+    /// Whether an assignment is rebuilding partitions now.
+    pub(crate) fn is_recovering(&self) -> bool {
+        self.recovering.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Whether this worker was assigned partitions at least once (before,

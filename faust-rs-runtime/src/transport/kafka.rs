@@ -63,6 +63,8 @@ pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     // prefetch keeps memory low at no cost in throughput.
     ("queued.min.messages", "20000"),
     ("queued.max.messages.kbytes", "16384"),
+    // Per-partition high watermarks and lag for the metrics.
+    ("statistics.interval.ms", "2000"),
 ];
 
 /// The librdkafka producer properties faust sets before the user's
@@ -1047,6 +1049,26 @@ impl ClientContext for FaustContext {
         LogContext.log(level, fac, message);
     }
 
+    /// librdkafka's statistics (every `statistics.interval.ms`): each
+    /// assigned partition's high watermark and lag.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                if *partition < 0 || p.hi_offset < 0 {
+                    continue;
+                }
+                let labels = [
+                    ("topic", topic.clone()),
+                    ("partition", partition.to_string()),
+                ];
+                metrics::gauge!("faust_high_watermark", &labels).set(p.hi_offset as f64);
+                if p.consumer_lag >= 0 {
+                    metrics::gauge!("faust_consumer_lag", &labels).set(p.consumer_lag as f64);
+                }
+            }
+        }
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         LogContext.error(error, reason);
     }
@@ -1150,6 +1172,12 @@ impl FaustContext {
 
 impl ConsumerContext for FaustContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let kind = match rebalance {
+            Rebalance::Assign(_) => "assign",
+            Rebalance::Revoke(_) => "revoke",
+            Rebalance::Error(_) => "error",
+        };
+        metrics::counter!("faust_rebalances_total", "kind" => kind).increment(1);
         match rebalance {
             Rebalance::Revoke(tpl) if self.transactions.is_some() => {
                 self.revoke_transactional(tpl);

@@ -830,6 +830,10 @@ impl Consumer for MemoryConsumer {
         Ok(())
     }
 
+    fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
+        Some(self.broker.end_offset(topic, partition))
+    }
+
     fn group_metadata(&self) -> Option<crate::transport::GroupMetadata> {
         self.commits
             .then(|| crate::transport::GroupMetadata::Memory(self.group.clone()))

@@ -194,6 +194,13 @@ pub(crate) trait Consumer: Send + Sync + fmt::Debug {
     /// Commits what was stored. `sync` waits for the broker's answer.
     fn commit(&self, sync: bool) -> Result<()>;
 
+    /// The end offset of `topic`/`partition` when it is known without a
+    /// broker round trip (the in-memory broker); the Kafka consumer
+    /// reports it from librdkafka's statistics instead.
+    fn high_watermark(&self, _topic: &str, _partition: i32) -> Option<i64> {
+        None
+    }
+
     /// The group member this consumer is, for offsets committed in a
     /// transaction; `None` outside a group.
     fn group_metadata(&self) -> Option<GroupMetadata> {

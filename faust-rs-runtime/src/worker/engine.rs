@@ -642,10 +642,31 @@ pub(crate) struct CommitJob {
 
 impl CommitJob {
     pub(crate) fn run(self) {
+        let offsets = self.commit();
+        // What the metrics say of the partitions committed now.
+        for (topic, partition, offset) in &offsets {
+            let labels = [
+                ("topic", topic.to_string()),
+                ("partition", partition.to_string()),
+            ];
+            metrics::gauge!("faust_committed_offset", &labels).set(*offset as f64);
+            if let Some(high) = self
+                .consumer
+                .as_ref()
+                .and_then(|c| c.high_watermark(topic, *partition))
+            {
+                metrics::gauge!("faust_high_watermark", &labels).set(high as f64);
+                metrics::gauge!("faust_consumer_lag", &labels).set((high - offset).max(0) as f64);
+            }
+        }
+    }
+
+    /// Commits; returns the offsets it committed.
+    fn commit(&self) -> Vec<(Arc<str>, i32, i64)> {
         if self.transactions.as_ref().is_some_and(|t| t.has_failed()) {
             // The worker is stopping on that failure; a later commit would
             // write the tables of events no transaction committed.
-            return;
+            return Vec::new();
         }
         let offsets = self.tracker.take_committable();
         if let Some(txn) = &self.transactions {
@@ -655,13 +676,13 @@ impl CommitJob {
             if let Err(e) = txn.cycle(&offsets, group.as_ref()) {
                 // The worker's exit error: logged where it stops.
                 self.lifecycle.fail(e);
-                return;
+                return Vec::new();
             }
             self.tables.note_committed(&offsets);
             if let Err(e) = self.tables.flush() {
                 tracing::error!("writing table stores: {e}; retrying at the next commit");
             }
-            return;
+            return offsets;
         }
         // Table writes first: a store's data, changelog offset and origins
         // go to disk in one batch, up to the events committed now (exact
@@ -672,7 +693,7 @@ impl CommitJob {
             tracing::error!("writing table stores: {e}; retrying at the next commit");
         }
         let Some(consumer) = &self.consumer else {
-            return;
+            return offsets;
         };
         if !offsets.is_empty() {
             tracing::debug!(?offsets, "storing finished offsets");
@@ -681,6 +702,7 @@ impl CommitJob {
         if let Err(e) = consumer.commit(self.sync) {
             tracing::warn!("{e}; retrying at the next commit");
         }
+        offsets
     }
 }
 
@@ -697,6 +719,14 @@ async fn dispatch(
         return true;
     };
     let targets = routes.get(&first.topic).unwrap_or(no_targets);
+    let labels = [
+        ("topic", first.topic.to_string()),
+        ("partition", first.partition.to_string()),
+    ];
+    metrics::counter!("faust_events_in_total", &labels).increment(run.len() as u64);
+    if let Some(last) = run.last() {
+        metrics::gauge!("faust_read_offset", &labels).set((last.offset + 1) as f64);
+    }
     let mut acks = tracker.partition(&first.topic, first.partition);
     if acks.is_revoked() {
         acks = tracker.partition(&first.topic, first.partition);

@@ -7,6 +7,35 @@
 //! and returns. A second signal exits at once. If an agent's policy stops
 //! the worker, `run` returns that error after the same orderly shutdown.
 //!
+//! # The web endpoint
+//!
+//! Unless `web_enabled = false`, the worker serves HTTP on `web_bind:web_port`
+//! (default `127.0.0.1:6066`, Faust's; when that default port is taken, by
+//! another worker on the machine, it takes a free port and logs which):
+//!
+//! | route | answers |
+//! | --- | --- |
+//! | `GET /health` | `200 {"status":"ok"}` while the worker runs, `503` once it stops |
+//! | `GET /ready` | `200 {"ready":true}` once the worker has its partitions and their tables are rebuilt; `503 {"ready":false,"reason":...}` before (waiting for the group, recovering, stopping) |
+//! | `GET /metrics` | the metrics below, in Prometheus' text format |
+//! | `GET /agents` | each agent: topics, sinks, concurrency, error policy, dead-letter topic |
+//! | `GET /topics` | the topics the app uses, with partitions and configs |
+//! | `GET /tables/{table}/{key}` | the key's value as JSON (a windowed table: each window); `404` for an unknown table or key; `421` with the partition when another worker owns the key |
+//!
+//! Metrics (through the `metrics` crate; a program that installs its own
+//! recorder first gets them there instead):
+//! `faust_events_in_total{topic,partition}`, `faust_read_offset`,
+//! `faust_committed_offset`, `faust_high_watermark` and
+//! `faust_consumer_lag` (per topic and partition),
+//! `faust_events_out_total{agent,topic}`, `faust_handler_seconds{agent}`
+//! (histogram), `faust_errors_total{agent,kind}`,
+//! `faust_retries_total{agent}`, `faust_dead_letters_total{agent}`,
+//! `faust_table_gets_total{table}`, `faust_table_sets_total{table}`,
+//! `faust_recovery_records_total{table}`,
+//! `faust_recovery_remaining_records`, `faust_rebalances_total{kind}`,
+//! `faust_transactions_committed_total`, and the windows' and exact
+//! state's counters.
+//!
 //! This module may call everything below it: `app`, `agent`, `transport`,
 //! `time`, `context`.
 
@@ -51,6 +80,11 @@ pub async fn run(app: App) -> Result<()> {
 /// ```
 pub async fn run_until(app: App, stop: impl std::future::Future<Output = ()>) -> Result<()> {
     tokio::pin!(stop);
+    if app.settings.web_enabled {
+        // Before anything registers a metric: handles taken earlier would
+        // stay bound to no recorder.
+        crate::web::prometheus();
+    }
     let clock = Clock::real();
     let transport = crate::transport::connect(&app.settings, clock.clone())?;
     let engine = Engine::build(app, transport, clock)?;
@@ -69,8 +103,30 @@ pub async fn run_until(app: App, stop: impl std::future::Future<Output = ()>) ->
         tracing::info!("initialising transactional id `{}`", txn.id());
         blocking(move || txn.init()).await?;
     }
+    let web = if engine.app.settings.web_enabled {
+        let settings = &engine.app.settings;
+        let chosen = *settings.source("web_port") != crate::app::config::Source::Default;
+        let listener = crate::web::bind(&settings.web_bind, settings.web_port, chosen).await?;
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(
+                "web endpoint on http://{addr} (/metrics, /health, /ready, /agents, /topics, /tables/{{table}}/{{key}})"
+            );
+        }
+        Some((listener, crate::web::state_of(&engine)))
+    } else {
+        None
+    };
     let lifecycle = engine.lifecycle.clone();
     let mut units = JoinSet::new();
+    if let Some((listener, state)) = web {
+        let lifecycle = lifecycle.clone();
+        units.spawn(async move {
+            if let Err(e) = crate::web::serve(listener, state).await {
+                lifecycle.fail(e);
+            }
+            "web endpoint".to_owned()
+        });
+    }
     for unit in engine.units() {
         let name = unit.name;
         let future = unit.future;
