@@ -363,35 +363,20 @@ fn run_table_get(app: &App, overrides: &CliOverrides, name: &str, key: &str) -> 
         let Some(table) = tables.get(name) else {
             return Ok(ExitCode::FAILURE);
         };
-        if table.window.is_some() {
-            // A windowed table: every window of the key, oldest first.
-            let windows = table.find_windows(&key_bytes)?;
-            if windows.is_empty() {
-                println!("null");
-                eprintln!("table `{name}` has no window for key {key:?}");
-                return Ok(ExitCode::FAILURE);
-            }
-            let mut list = Vec::new();
-            for (window, value) in windows {
-                let value = (def.types.value_to_json)(&app.codecs, def.value_serializer, &value)?;
-                list.push(serde_json::json!({
-                    "start": window.start,
-                    "end": window.end,
-                    "value": value,
-                }));
-            }
-            println!("{}", serde_json::Value::Array(list));
-            return Ok(ExitCode::SUCCESS);
-        }
-        match table.find(&key_bytes)? {
-            Some((_, value)) => {
-                let json = (def.types.value_to_json)(&app.codecs, def.value_serializer, &value)?;
+        // A windowed table: every window of the key, oldest first.
+        match crate::table::lookup_json(&app.codecs, def, table, &key_bytes)? {
+            Some(json) => {
                 println!("{json}");
                 Ok(ExitCode::SUCCESS)
             }
             None => {
                 println!("null");
-                eprintln!("table `{name}` has no value for key {key:?}");
+                let what = if table.window.is_some() {
+                    "window"
+                } else {
+                    "value"
+                };
+                eprintln!("table `{name}` has no {what} for key {key:?}");
                 Ok(ExitCode::FAILURE)
             }
         }
