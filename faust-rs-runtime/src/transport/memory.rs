@@ -89,6 +89,24 @@ impl State {
                 .contains(&(message.topic.clone(), message.partition, message.offset))
     }
 
+    /// What a `read_committed` reader sees of `topic`/`partition`'s `log`
+    /// from `from`, at most `max` records looked at: those before the last
+    /// stable offset, aborted ones left out; and the offset to read next.
+    fn visible<'a>(
+        &'a self,
+        topic: &Arc<str>,
+        partition: i32,
+        log: &'a [Arc<Message>],
+        from: i64,
+        max: usize,
+    ) -> (impl Iterator<Item = &'a Arc<Message>> + 'a, usize) {
+        let stable = self.stable_end(topic, partition, log.len());
+        let start = from.clamp(0, stable as i64) as usize;
+        let end = start.saturating_add(max).min(stable);
+        let seen = log[start..end].iter().filter(|m| !self.is_aborted(m));
+        (seen, end)
+    }
+
     /// Aborts `log`'s open transaction: its records stay hidden forever.
     fn abort_open(&mut self, id: &str) {
         let Some(open) = self.transactions.get_mut(id).and_then(|t| t.open.take()) else {
@@ -297,14 +315,8 @@ impl MemoryBroker {
         else {
             return Vec::new();
         };
-        let stable = state.stable_end(name, partition, log.len());
-        let start = offset.clamp(0, stable as i64) as usize;
-        let end = start.saturating_add(max).min(stable);
-        log[start..end]
-            .iter()
-            .filter(|m| !state.is_aborted(m))
-            .map(|m| Message::clone(m))
-            .collect()
+        let (seen, _) = state.visible(name, partition, log, offset, max);
+        seen.map(|m| Message::clone(m)).collect()
     }
 
     /// Every record of `topic`, partition by partition.
@@ -312,17 +324,12 @@ impl MemoryBroker {
         let state = self.lock();
         state
             .topics
-            .get(topic)
-            .map(|parts| {
+            .get_key_value(topic)
+            .map(|(name, parts)| {
                 parts
                     .iter()
-                    .flat_map(|log| {
-                        let stable = log
-                            .first()
-                            .map_or(0, |m| state.stable_end(&m.topic, m.partition, log.len()));
-                        log[..stable].iter()
-                    })
-                    .filter(|m| !state.is_aborted(m))
+                    .enumerate()
+                    .flat_map(|(p, log)| state.visible(name, p as i32, log, 0, usize::MAX).0)
                     .map(|m| Message::clone(m))
                     .collect()
             })
@@ -543,16 +550,9 @@ impl MemoryConsumer {
                         start
                     }
                 };
-                let stable = state.stable_end(name, p as i32, log.len());
-                let start = pos.clamp(0, stable as i64) as usize;
-                let end = start.saturating_add(max_per_partition).min(stable);
-                if start < end {
-                    batch.extend(
-                        log[start..end]
-                            .iter()
-                            .filter(|m| !state.is_aborted(m))
-                            .cloned(),
-                    );
+                let (seen, end) = state.visible(name, p as i32, log, pos, max_per_partition);
+                batch.extend(seen.cloned());
+                if end as i64 > pos {
                     positions.insert(key, end as i64);
                 }
             }
