@@ -14,6 +14,8 @@
 //! first worker of a process installs a Prometheus recorder, unless the
 //! program installed its own, in which case `/metrics` says so.
 
+pub(crate) mod client;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
