@@ -165,7 +165,7 @@ fn read_name(cx: &Ctxt, opt: &attr::Opt) -> Option<String> {
 
 /// One argument: `name: T`, `name: Option<T>` or `name: bool`, with `T`
 /// owned.
-fn read_arg(cx: &Ctxt, pat: &Pat, ty: &Type) -> Option<Arg> {
+pub(crate) fn read_arg(cx: &Ctxt, pat: &Pat, ty: &Type) -> Option<Arg> {
     let ident = match pat {
         Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => &p.ident,
         other => {
@@ -357,7 +357,7 @@ pub(crate) fn generate(command: &Command) -> TokenStream {
     }
 }
 
-fn with_errors(mut item: TokenStream, error: syn::Error) -> TokenStream {
+pub(crate) fn with_errors(mut item: TokenStream, error: syn::Error) -> TokenStream {
     item.extend(error.into_compile_error());
     item
 }

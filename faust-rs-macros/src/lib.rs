@@ -1,5 +1,6 @@
 //! Attribute macros of [faust-rs]: `#[agent]`, `#[task]`, `#[timer]`,
-//! `#[crontab]`, `#[topic]`, `#[table]`, `#[record]` and `#[command]`.
+//! `#[crontab]`, `#[topic]`, `#[table]`, `#[record]`, `#[command]` and
+//! `#[page]`.
 //!
 //! Use them through the `faust-rs` crate (`faust::agent`, or
 //! `use faust::prelude::*`), never from this crate directly: the code they
@@ -19,6 +20,7 @@ mod ctxt;
 mod decl;
 mod emit;
 mod func;
+mod page;
 mod record;
 mod table;
 mod task;
@@ -230,6 +232,72 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn command(args: TokenStream, item: TokenStream) -> TokenStream {
     command::expand(args.into(), item.into()).into()
+}
+
+/// Turns an `async fn` into a page of the worker's web endpoint (Python
+/// Faust's `@app.page`): it answers `GET` on its path.
+///
+/// ```ignore
+/// /// A word's count, from this worker's copy of the table.
+/// #[faust::page("/counts/{word}")]
+/// async fn word_count(word: String, default: Option<u64>) -> faust::Result<u64> {
+///     Ok(COUNTS.get(&word)?.or(default).unwrap_or(0))
+/// }
+/// ```
+///
+/// `GET /counts/hello?default=0` answers `42` (JSON). Each `{name}`
+/// segment of the path is the argument of that name, parsed from the
+/// segment with its `FromStr`; an `Option<T>` argument is read from the
+/// query string, and a `bool` is true when the query string names it
+/// (`?verbose`). A value that does not parse answers `400` naming the
+/// parameter. Arguments and path parameters that do not match, a
+/// parameter that is not a whole segment, or a path without its leading
+/// `/` are compile errors.
+///
+/// The function must be a free `async fn`, not generic, returning
+/// `Result<T, E>`: `T` is any `Serialize` value, answered as JSON, or a
+/// `faust::web::Reply` for HTML, text or another status; an `Err` answers
+/// `500` with `{"error": "..."}`. It runs with the app's context, like a
+/// `#[task]`: tables, `Topic::send` and agents' `ask` work. A path that is
+/// one of the endpoint's own routes (`/metrics`, `/tables/{t}/{k}`, ...)
+/// or another page's is an error when the worker starts. Test a page with
+/// `TestDriver::get("/counts/hello")`.
+///
+/// # Options
+///
+/// One: the path, a string starting with `/`.
+///
+/// # Expansion
+///
+/// ```text
+/// async fn word_count(word: String, default: Option<u64>) -> faust::Result<u64> { ... }
+///
+/// static __faust_page_args_word_count: [CommandArg; 2] = [
+///     CommandArg { name: "word", long: "word", value_name: "WORD", ty: "String",
+///                  kind: ArgKind::Required, parse: parse_command_arg::<String> },
+///     // default: ArgKind::Optional, parse_command_arg::<u64>
+/// ];
+/// fn __faust_page_run_word_count(args: &CommandArgs) -> Result<PageFuture> {
+///     Ok(page_future(word_count(args.value::<String>("word")?, args.option::<u64>("default")?)))
+/// }
+///
+/// #[doc(hidden)]
+/// mod word_count {
+///     pub static PAGE: PageDef = PageDef {
+///         path: "/counts/{word}",
+///         doc: "A word's count, from this worker's copy of the table.",
+///         args: &super::__faust_page_args_word_count,
+///         location: ...,
+///         run: super::__faust_page_run_word_count,
+///     };
+///     register! { page PAGE }
+/// }
+/// ```
+///
+/// An app built with `App::bare` adds it with `.page(&word_count::PAGE)`.
+#[proc_macro_attribute]
+pub fn page(args: TokenStream, item: TokenStream) -> TokenStream {
+    page::expand(args.into(), item.into()).into()
 }
 
 /// Turns an `async fn` without arguments into a timer the worker runs every

@@ -34,7 +34,7 @@ pub mod testing;
 pub mod time;
 pub mod topic;
 pub mod transport;
-pub(crate) mod web;
+pub mod web;
 pub mod window;
 pub mod worker;
 

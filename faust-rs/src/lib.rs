@@ -50,7 +50,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 #[doc(inline)]
-pub use faust_rs_macros::{agent, command, crontab, record, table, task, timer, topic};
+pub use faust_rs_macros::{agent, command, crontab, page, record, table, task, timer, topic};
 
 #[doc(inline)]
 pub use faust_rs_runtime::{
@@ -138,6 +138,12 @@ pub mod memory {
     pub use faust_rs_runtime::transport::memory::{MemoryBroker, MemoryConsumer};
 }
 
+/// The worker's web endpoint: what a `#[page]` answers.
+pub mod web {
+    #[doc(inline)]
+    pub use faust_rs_runtime::web::{IntoReply, Reply};
+}
+
 /// Running an app: the worker loop and the command line.
 pub mod worker {
     #[doc(inline)]
@@ -151,7 +157,7 @@ pub mod prelude {
     #[doc(no_inline)]
     pub use crate::{
         App, BoxError, Event, Headers, Json, Many, OnError, Payload, ProcessingGuarantee, Result,
-        Stream, Table, Topic, agent, command, crontab, record, table, task, timer, topic,
+        Stream, Table, Topic, agent, command, crontab, page, record, table, task, timer, topic,
     };
 }
 
@@ -202,8 +208,8 @@ pub mod __private {
     pub use faust_rs_runtime::agent::{AgentHandler, per_event, stream};
     pub use faust_rs_runtime::agent::{AgentInput, HandlerResult, InputCodecs, regroup};
     pub use faust_rs_runtime::app::registry::{
-        AgentDef, ArgKind, CommandArg, CommandDef, Location, OnError, Repartition, SinkRef,
-        TableDef, TableKind, TableTypes, TaskDef, TimerDef, TopicDef,
+        AgentDef, ArgKind, CommandArg, CommandDef, Location, OnError, PageDef, Repartition,
+        SinkRef, TableDef, TableKind, TableTypes, TaskDef, TimerDef, TopicDef,
     };
     pub use faust_rs_runtime::cli::{CommandArgs, CommandValue, parse_arg as parse_command_arg};
     pub use faust_rs_runtime::codec::{CodecError, Codecs};
@@ -214,6 +220,7 @@ pub mod __private {
     pub use faust_rs_runtime::time::{TaskFuture, task_future};
     pub use faust_rs_runtime::topic::Topic;
     pub use faust_rs_runtime::transport::Message;
+    pub use faust_rs_runtime::web::{PageFuture, page_future};
     pub use faust_rs_runtime::window::{
         ClosedWindow, LateEvent, LatePolicy, TimeSource, WindowDef, WindowKind,
     };

@@ -23,6 +23,13 @@ async fn count(event: Event<u64>) -> Result<u64> {
     Ok(event.value * 2)
 }
 
+/// A user page on the same endpoint.
+#[page("/counts/{key}")]
+async fn count_page(key: String, doubled: bool) -> Result<u64> {
+    let n = COUNTS.get(&key)?.unwrap_or(0);
+    Ok(if doubled { n * 2 } else { n })
+}
+
 #[task]
 async fn feed() -> Result<()> {
     for i in 0..300u64 {
@@ -74,7 +81,8 @@ async fn the_endpoint_reports_health_readiness_metrics_lag_agents_topics_and_tab
         .web_port(port)
         .table(&COUNTS)
         .agent(&count::AGENT)
-        .task(&feed::TASK);
+        .task(&feed::TASK)
+        .page(&count_page::PAGE);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(faust::worker::run_until(app, async {
         let _ = stopped.await;
@@ -144,6 +152,12 @@ async fn the_endpoint_reports_health_readiness_metrics_lag_agents_topics_and_tab
         assert_eq!(status, 404, "{body}");
         let (status, body) = get(port, "/tables/nope/k1").expect("unknown table");
         assert!(status == 404 && body.contains("web-counts"), "{body}");
+        // The user's page, served beside the built-in routes.
+        assert_eq!(get(port, "/counts/k2"), Some((200, "60".to_owned())));
+        assert_eq!(
+            get(port, "/counts/k2?doubled"),
+            Some((200, "120".to_owned()))
+        );
     });
     let result = checks.await;
     let _ = stop.send(());

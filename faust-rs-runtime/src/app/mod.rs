@@ -39,7 +39,9 @@ use crate::time::Clock;
 use crate::transport::Producer;
 use config::Source;
 pub use config::{ProcessingGuarantee, Settings};
-use registry::{AgentDef, CommandDef, Location, OnError, TableDef, TaskDef, TimerDef, TopicDef};
+use registry::{
+    AgentDef, CommandDef, Location, OnError, PageDef, TableDef, TaskDef, TimerDef, TopicDef,
+};
 
 /// Settings that override an agent's attribute options, by agent name.
 ///
@@ -109,6 +111,7 @@ pub struct App {
     pub(crate) topics: Vec<&'static TopicDef>,
     pub(crate) tables: Vec<&'static TableDef>,
     pub(crate) commands: Vec<&'static CommandDef>,
+    pub(crate) pages: Vec<&'static PageDef>,
     pub(crate) agent_options: HashMap<String, AgentOptions>,
 }
 
@@ -141,6 +144,10 @@ impl fmt::Debug for App {
                 "commands",
                 &self.commands.iter().map(|c| c.name).collect::<Vec<_>>(),
             )
+            .field(
+                "pages",
+                &self.pages.iter().map(|p| p.path).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -148,7 +155,7 @@ impl fmt::Debug for App {
 impl App {
     /// An app with id `id` (its Kafka consumer group) running every agent,
     /// task, timer, topic and table declared in the program, with every
-    /// command.
+    /// command and page.
     pub fn new(id: impl Into<String>) -> Self {
         let mut app = Self::bare(id);
         app.agents = registry::AGENTS.iter().copied().collect();
@@ -157,6 +164,7 @@ impl App {
         app.topics = registry::TOPICS.iter().copied().collect();
         app.tables = registry::TABLES.iter().copied().collect();
         app.commands = registry::COMMANDS.iter().copied().collect();
+        app.pages = registry::PAGES.iter().copied().collect();
         app
     }
 
@@ -173,6 +181,7 @@ impl App {
             topics: Vec::new(),
             tables: Vec::new(),
             commands: Vec::new(),
+            pages: Vec::new(),
             agent_options: HashMap::new(),
         }
     }
@@ -443,6 +452,13 @@ impl App {
         self
     }
 
+    /// Adds a page definition (`my_page::PAGE`): a route of the worker's
+    /// web endpoint.
+    pub fn page(mut self, def: &'static PageDef) -> Self {
+        self.pages.push(def);
+        self
+    }
+
     /// Adds a topic declaration.
     pub fn topic<K, V>(mut self, topic: &'static crate::topic::Topic<K, V>) -> Self {
         self.topics.push(topic.def());
@@ -493,6 +509,7 @@ impl App {
                 .iter()
                 .filter_map(|t| t.location.map(|l| (t.name, l))),
         )?;
+        crate::web::page::check(&self.pages)?;
         for timer in &self.timers {
             crate::time::cron::CronSchedule::of(timer)?;
         }

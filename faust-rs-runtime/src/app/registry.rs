@@ -2,7 +2,7 @@
 //! distributed slices that collect them.
 //!
 //! Each macro emits its item plus one `static` definition (`AgentDef`,
-//! `TaskDef`, `TimerDef`, `TopicDef`, `TableDef`, `CommandDef`) and registers a reference to it in a
+//! `TaskDef`, `TimerDef`, `TopicDef`, `TableDef`, `CommandDef`, `PageDef`) and registers a reference to it in a
 //! slice through [`__register!`](crate::__register). The worker reads the
 //! slices at start; nothing runs before `main`. Tests may instead build an
 //! [`App`](crate::App) from an explicit list of definitions.
@@ -183,6 +183,33 @@ impl fmt::Debug for CommandDef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CommandDef")
             .field("name", &self.name)
+            .field("args", &self.args)
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A `#[page]`: a route of the worker's web endpoint served by a user
+/// function (see [`web`](crate::web)).
+#[doc(hidden)]
+pub struct PageDef {
+    /// The route (`/counts/{word}`), each `{name}` a path parameter.
+    pub path: &'static str,
+    /// The function's doc comment.
+    pub doc: &'static str,
+    /// Its arguments, in the function's order: `Required` ones are path
+    /// parameters, `Optional` ones and flags come from the query string.
+    pub args: &'static [CommandArg],
+    /// Where the page is defined.
+    pub location: Location,
+    /// Starts one answer with the request's parameters.
+    pub run: fn(&crate::cli::CommandArgs) -> crate::Result<crate::web::PageFuture>,
+}
+
+impl fmt::Debug for PageDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PageDef")
+            .field("path", &self.path)
             .field("args", &self.args)
             .field("location", &self.location)
             .finish_non_exhaustive()
@@ -402,9 +429,14 @@ pub static TABLES: [&'static TableDef];
 #[linkme::distributed_slice]
 pub static COMMANDS: [&'static CommandDef];
 
+/// Every `#[page]` linked into the program.
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static PAGES: [&'static PageDef];
+
 /// Registers a definition in its slice. Called by generated code only:
 /// `__register!(agent PATH_TO_STATIC)`, likewise `task`, `timer`, `topic`,
-/// `table`, `command`.
+/// `table`, `command`, `page`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __register {
@@ -425,6 +457,9 @@ macro_rules! __register {
     };
     (command $def:path) => {
         $crate::__register!(@slice COMMANDS, CommandDef, $def);
+    };
+    (page $def:path) => {
+        $crate::__register!(@slice PAGES, PageDef, $def);
     };
     (@slice $slice:ident, $ty:ident, $def:path) => {
         const _: () = {

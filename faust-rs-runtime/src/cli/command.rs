@@ -31,7 +31,7 @@ use std::str::FromStr;
 use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::app::config::{CliOverrides, ProcessingGuarantee};
-use crate::app::registry::{ArgKind, CommandDef};
+use crate::app::registry::{ArgKind, CommandArg, CommandDef, PageDef};
 use crate::app::{App, check_unique};
 use crate::error::{Error, Result};
 
@@ -59,22 +59,46 @@ where
     }
 }
 
-/// The parsed arguments of one run of a `#[command]`, handed to its
-/// generated `run` function.
+/// The parsed arguments of one run of a `#[command]`, or of one request
+/// to a `#[page]`, handed to its generated `run` function.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct CommandArgs {
-    def: &'static CommandDef,
-    /// Per argument of `def`, in order: the text given (a flag: `"true"`
-    /// when given).
+    site: Site,
+    args: &'static [CommandArg],
+    /// Per argument, in order: the text given (a flag: any text when
+    /// given).
     values: Vec<Option<String>>,
+}
+
+/// Whose arguments they are, for the errors.
+#[derive(Debug, Clone, Copy)]
+enum Site {
+    /// A command, by name: arguments are `--flags`.
+    Command(&'static str),
+    /// A page, by path: arguments are path or query parameters.
+    Page(&'static str),
 }
 
 impl CommandArgs {
     /// The arguments `values` (one per argument of `def`, in order) for
     /// `def`.
     pub fn new(def: &'static CommandDef, values: Vec<Option<String>>) -> Self {
-        CommandArgs { def, values }
+        CommandArgs {
+            site: Site::Command(def.name),
+            args: def.args,
+            values,
+        }
+    }
+
+    /// The parameters `values` (one per argument of `def`, in order) of a
+    /// request to the page `def`.
+    pub fn for_page(def: &'static PageDef, values: Vec<Option<String>>) -> Self {
+        CommandArgs {
+            site: Site::Page(def.path),
+            args: def.args,
+            values,
+        }
     }
 
     /// A required argument's value.
@@ -104,28 +128,26 @@ impl CommandArgs {
         Ok(self.get(name)?.1.is_some())
     }
 
-    fn get(&self, name: &str) -> Result<(&'static crate::app::registry::CommandArg, Option<&str>)> {
+    fn get(&self, name: &str) -> Result<(&'static CommandArg, Option<&str>)> {
         let index = self
-            .def
             .args
             .iter()
             .position(|a| a.name == name)
             .ok_or_else(|| self.error(name, "is not one of its arguments"))?;
         let text = self.values.get(index).and_then(|v| v.as_deref());
-        Ok((&self.def.args[index], text))
+        Ok((&self.args[index], text))
     }
 
     fn error(&self, name: &str, problem: impl Display) -> Error {
         let long = self
-            .def
             .args
             .iter()
             .find(|a| a.name == name)
             .map_or(name, |a| a.long);
-        Error::config(format!(
-            "command `{}`: argument --{long} {problem}",
-            self.def.name
-        ))
+        Error::config(match self.site {
+            Site::Command(command) => format!("command `{command}`: argument --{long} {problem}"),
+            Site::Page(path) => format!("page `{path}`: parameter `{long}` {problem}"),
+        })
     }
 }
 

@@ -175,6 +175,16 @@ impl TestDriver {
         Ok((engine, transport))
     }
 
+    /// Answers `GET path` (with its query string, if any) from the app's
+    /// `#[page]`s, as the worker's web endpoint would, with no server:
+    /// the page runs with the app's context and sees its tables.
+    ///
+    /// A path no page serves answers 404 listing the pages; a parameter
+    /// that does not parse answers 400 naming it.
+    pub async fn get(&self, path: &str) -> crate::web::Reply {
+        crate::web::page::get(self.engine.core.clone(), &self.app.pages, path).await
+    }
+
     /// Commits the finished offsets and writes the tables' stores, as the
     /// worker does every `commit_interval` (and the driver does when
     /// virtual time passes it).

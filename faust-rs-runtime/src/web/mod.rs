@@ -9,12 +9,39 @@
 //! | `GET /agents` | the agents: topics, sinks, concurrency, error policy, dead-letter topic |
 //! | `GET /topics` | the topics the app uses, with partitions and configs |
 //! | `GET /tables/{table}/{key}` | the key's value as JSON (every window of it for a windowed table), from this worker's copy; `404` for an unknown table or key; `421` when another worker owns the key's partition, naming the partition |
+//! | `GET` a `#[page]`'s path | what the page answers: its value as JSON, or its [`Reply`] (see [Pages](#pages)) |
 //!
 //! The metrics recorder is process-wide (the `metrics` crate has one): the
 //! first worker of a process installs a Prometheus recorder, unless the
 //! program installed its own, in which case `/metrics` says so.
+//!
+//! # Pages
+//!
+//! Each `#[page("/path")]` function (Python Faust's `@app.page`) answers
+//! `GET` on its path, beside the routes above. A `{name}` segment of the
+//! path is the argument of that name, parsed from the segment's text
+//! (percent-decoded) with its `FromStr`; an `Option<T>` argument is read
+//! from the query string (`?limit=10`), and a `bool` argument is true when
+//! the query string names it (`?verbose`). A value that does not parse
+//! answers `400` naming the parameter.
+//!
+//! The function returns `Result<T, E>`: `T` is any `Serialize` value,
+//! answered as JSON, or a [`Reply`] for another content type or status
+//! ([`IntoReply`]). An `Err` answers `500` with `{"error": "..."}`. The
+//! page runs with the app's context, like a `#[task]`: tables,
+//! `Topic::send` and agents' `ask` work, and what it sends is on the broker
+//! before it answers. A table answers from this worker's copy, which holds
+//! the partitions this worker owns. A path that is a built-in route, or
+//! another page's path with other parameter names, stops the worker at
+//! start with an error naming both. The test driver answers pages without
+//! a server: [`TestDriver::get`](crate::testing::TestDriver::get).
 
 pub(crate) mod client;
+pub(crate) mod page;
+
+pub use page::{IntoReply, Reply};
+#[doc(hidden)]
+pub use page::{PageFuture, page_future};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -28,7 +55,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::{Value, json};
 
 use crate::app::AppCore;
-use crate::app::registry::TableDef;
+use crate::app::registry::{PageDef, TableDef};
 use crate::error::{Error, Result};
 use crate::worker::lifecycle::Lifecycle;
 
@@ -42,6 +69,8 @@ pub(crate) struct WebState {
     topics: Arc<Value>,
     /// Whether the worker reads any topic (without one it is ready at once).
     reads: bool,
+    /// The app's `#[page]`s.
+    pages: Arc<Vec<&'static PageDef>>,
 }
 
 impl std::fmt::Debug for WebState {
@@ -58,6 +87,7 @@ impl WebState {
         agents: Value,
         topics: Value,
         reads: bool,
+        pages: Vec<&'static PageDef>,
     ) -> Self {
         WebState {
             core,
@@ -66,6 +96,7 @@ impl WebState {
             agents: Arc::new(agents),
             topics: Arc::new(topics),
             reads,
+            pages: Arc::new(pages),
         }
     }
 }
@@ -140,6 +171,7 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: WebState) ->
             get(|State(s): State<WebState>| async move { Json((*s.topics).clone()) }),
         )
         .route("/tables/{table}/{key}", get(table_value))
+        .merge(page::routes(state.core.clone(), &state.pages))
         .with_state(state);
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { lifecycle.stopped().await })
@@ -289,5 +321,6 @@ pub(crate) fn state_of(engine: &crate::worker::engine::Engine) -> WebState {
         Value::Array(agents),
         Value::Array(topics),
         reads,
+        engine.app.pages.clone(),
     )
 }

@@ -21,6 +21,7 @@
 //! | `GET /agents` | each agent: topics, sinks, concurrency, error policy, dead-letter topic |
 //! | `GET /topics` | the topics the app uses, with partitions and configs |
 //! | `GET /tables/{table}/{key}` | the key's value as JSON (a windowed table: each window); `404` for an unknown table or key; `421` with the partition when another worker owns the key |
+//! | `GET` a `#[page]`'s path | what your `#[page]` answers (see [`web`](crate::web#pages)) |
 //!
 //! Metrics (through the `metrics` crate; a program that installs its own
 //! recorder first gets them there instead):
