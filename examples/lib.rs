@@ -16,3 +16,4 @@
 //! | `scheduled` | a crontab in a time zone and a timer that runs on the group's leader only |
 //! | `exactly_once` | exact table counts through crashes (exact state), and a reader dropping repeated sink records with `Dedup` |
 //! | `transactions` | `processing_guarantee = "exactly_once"`: a ledger and balances in Kafka transactions, each payment once |
+//! | `sensors` | a sensor (`App::sensor`) that logs the events an agent took too long over |

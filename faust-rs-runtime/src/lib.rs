@@ -9,6 +9,7 @@
 //! | `record` | validation of records |
 //! | `topic` | [`Topic`] handles |
 //! | `agent` | agents, events, error policies, acks |
+//! | `sensor` | [`Sensor`](sensor::Sensor)s: hooks into each step of the work |
 //! | `stream` | [`Stream`], what a stream agent iterates |
 //! | `table` | [`Table`]s, their stores, changelogs and recovery |
 //! | `window` | windowed tables: tumbling, hopping and sliding windows |
@@ -28,6 +29,7 @@ pub(crate) mod context;
 pub mod error;
 pub mod origin;
 pub mod record;
+pub mod sensor;
 pub mod stream;
 pub mod table;
 pub mod testing;

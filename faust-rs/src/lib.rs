@@ -119,11 +119,19 @@ pub use faust_rs_runtime::__bytes::Bytes;
 pub mod config {
     #[doc(inline)]
     pub use faust_rs_runtime::app::config::{
-        CliOverrides, DEFAULT_CONFIG_FILE, ProcessingGuarantee, RocksDbSettings, Settings, Source,
-        is_secret, resolve,
+        CliOverrides, DEFAULT_CONFIG_FILE, MetricsExporter, ProcessingGuarantee, RocksDbSettings,
+        Settings, Source, is_secret, resolve,
     };
     #[doc(inline)]
     pub use faust_rs_runtime::transport::kafka::{CONSUMER_DEFAULTS, PRODUCER_DEFAULTS};
+}
+
+/// Sensors: your code called at each step of the worker's work (records
+/// in, events handled, sends, table reads and writes, commits, errors,
+/// rebalances), Python Faust's `faust.Sensor`.
+pub mod sensor {
+    #[doc(inline)]
+    pub use faust_rs_runtime::sensor::*;
 }
 
 /// The test driver: agents under test with no broker and virtual time.
@@ -154,6 +162,8 @@ pub mod worker {
 
 /// What most programs need: `use faust::prelude::*;`.
 pub mod prelude {
+    #[doc(no_inline)]
+    pub use crate::sensor::Sensor;
     #[doc(no_inline)]
     pub use crate::{
         App, BoxError, Event, Headers, Json, Many, OnError, Payload, ProcessingGuarantee, Result,

@@ -96,6 +96,7 @@ fn help_names_the_app_and_every_command() {
         "table",
         "topics",
         "model",
+        "status",
         "greet-someone",
         "announce",
     ] {
@@ -418,6 +419,11 @@ fn topics_lists_every_topic_with_its_partitions_and_what_uses_it() {
             "1",
             "leader election (for hourly_report)",
         ),
+        (
+            "cli-app-__workers",
+            "1",
+            "worker directory for table queries (internal, compacted)",
+        ),
     ];
     for (topic, partitions, used_by) in expected {
         assert_eq!(
@@ -655,4 +661,121 @@ fn user_command_arguments_are_checked_before_it_runs() {
     ] {
         assert!(help.contains(expect), "{expect} missing from\n{help}");
     }
+}
+
+/// A loopback port nothing listens on (bound, then let go).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[test]
+fn status_asks_a_running_worker_and_prints_its_state_agents_partitions_and_tables() {
+    let dir = WorkDir::new("status");
+    let port = closed_port().to_string();
+    let env = [("FAUST_WEB_PORT", port.as_str())];
+    let mut worker = dir
+        .command(&["worker", "--broker", "memory://"], &env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the worker");
+    let url = format!("http://127.0.0.1:{port}");
+    // The worker takes a moment to listen: ask until it answers running.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let out = loop {
+        let out = dir.run(&["status", "--url", &url], &[]);
+        if out.status.success() && stdout(&out).contains(": running") {
+            break out;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = worker.kill();
+            let _ = worker.wait();
+            panic!(
+                "no running worker at {url}: {}{}",
+                stdout(&out),
+                stderr(&out)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Without --url: the address the settings give (FAUST_WEB_PORT here).
+    let default = dir.run(&["status"], &env);
+    let json = dir.run(&["status", "--url", &url, "--json"], &[]);
+    let _ = worker.kill();
+    let _ = worker.wait();
+
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("app cli-app: running, up ") && text.contains(&url),
+        "{text}"
+    );
+    let table = cells(&text);
+    assert_eq!(
+        row(&table, "greet")[1..],
+        ["greetings", "0", "0", "0"],
+        "{text}"
+    );
+    assert_eq!(
+        row(&table, "bill")[1..],
+        ["orders", "0", "0", "0"],
+        "{text}"
+    );
+    // Nothing was sent: every partition is empty, so none lags.
+    let orders: Vec<&Vec<String>> = table
+        .iter()
+        .filter(|r| r.first().is_some_and(|c| c == "orders"))
+        .collect();
+    assert_eq!(orders.len(), 2, "orders has 2 partitions: {text}");
+    assert!(
+        orders
+            .iter()
+            .all(|r| r.last().map(String::as_str) == Some("0")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("cli-app-__leader"),
+        "the election is not an input: {text}"
+    );
+    assert_eq!(
+        row(&table, "last-order")[1..],
+        ["Table", "memory", "0,1,2,3", "0", "nothing to recover"],
+        "{text}"
+    );
+
+    assert!(default.status.success(), "{}", stderr(&default));
+    assert!(
+        stdout(&default).contains("app cli-app: running"),
+        "{}",
+        stdout(&default)
+    );
+
+    assert!(json.status.success(), "{}", stderr(&json));
+    let status: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("JSON");
+    assert_eq!(status["app"], "cli-app");
+    assert_eq!(status["state"], "running");
+    assert_eq!(status["web"], url.as_str());
+    assert_eq!(status["agents"][0]["name"], "greet");
+}
+
+#[test]
+fn status_without_a_worker_names_the_address_and_what_to_check() {
+    let dir = WorkDir::new("status-closed");
+    let port = closed_port();
+    let out = dir.run(
+        &["status", "--url", &format!("http://127.0.0.1:{port}")],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("no worker answers at http://127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(err.contains("is `worker` running?"), "{err}");
+    assert!(err.contains("--url") && err.contains("web_port"), "{err}");
+    let out = dir.run(&["status", "--url", "https://127.0.0.1:6066"], &[]);
+    assert!(stderr(&out).contains("plain http"), "{}", stderr(&out));
 }

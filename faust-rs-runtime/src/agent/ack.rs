@@ -111,6 +111,17 @@ impl PartitionAcks {
 
 type PartitionKey = (Arc<str>, i32);
 
+/// Where a partition's reading stands.
+#[derive(Debug, Clone)]
+pub(crate) struct Position {
+    pub(crate) topic: Arc<str>,
+    pub(crate) partition: i32,
+    /// The next offset to read.
+    pub(crate) read: Option<i64>,
+    /// The offset last handed to the commit.
+    pub(crate) committed: Option<i64>,
+}
+
 /// The acks of every partition a worker reads.
 #[derive(Debug, Default)]
 pub(crate) struct OffsetTracker {
@@ -152,6 +163,25 @@ impl OffsetTracker {
         acks.revoked
             .store(true, std::sync::atomic::Ordering::Release);
         acks.take_committable()
+    }
+
+    /// Where each partition read since it was assigned stands (for the
+    /// status page).
+    pub(crate) fn positions(&self) -> Vec<Position> {
+        let parts = self.partitions.lock().unwrap_or_else(|e| e.into_inner());
+        parts
+            .values()
+            .map(|p| {
+                let state = p.lock();
+                let read = state.in_flight.back().map(|(o, _)| o + 1);
+                Position {
+                    topic: p.topic.clone(),
+                    partition: p.partition,
+                    read: read.or(state.committable),
+                    committed: state.reported,
+                }
+            })
+            .collect()
     }
 
     /// `(topic, partition, offset)` for every partition whose committable

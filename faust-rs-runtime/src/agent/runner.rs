@@ -16,6 +16,7 @@ use crate::app::registry::{AgentDef, OnError, Repartition, SinkRef};
 use crate::app::{AgentOptions, AppCore};
 use crate::context::{Pending, Scope, Source};
 use crate::error::{Error, Result};
+use crate::sensor::{ErrorAction, Outcome};
 use crate::stream::StreamSource;
 use crate::transport::{Message, OutgoingRecord};
 
@@ -53,6 +54,27 @@ pub(crate) struct AgentRuntime {
     /// `faust_handler_seconds` of this agent: each event's handling,
     /// retries and policy included.
     latency: metrics::Histogram,
+    /// What the status page shows of this agent.
+    pub(crate) counts: AgentCounts,
+}
+
+/// An agent's running totals for the status page (`/status`): kept beside
+/// the metrics, which only the recorder can read back.
+#[derive(Debug, Default)]
+pub(crate) struct AgentCounts {
+    /// Events handled (a stream agent's: taken from its stream).
+    pub(crate) events: std::sync::atomic::AtomicU64,
+    /// Events that failed for good (after their retries).
+    pub(crate) errors: std::sync::atomic::AtomicU64,
+    /// Events written to the dead-letter topic.
+    pub(crate) dead_letters: std::sync::atomic::AtomicU64,
+}
+
+impl AgentCounts {
+    /// Adds one to `count`.
+    pub(crate) fn add(count: &std::sync::atomic::AtomicU64) {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// An agent's repartition stage (`group_by`, `through`): reads the agent's
@@ -229,6 +251,7 @@ impl AgentRuntime {
             forward,
             held: Arc::default(),
             forward_held: Arc::default(),
+            counts: AgentCounts::default(),
             latency: metrics::histogram!("faust_handler_seconds", "agent" => name.to_owned()),
         })
     }
@@ -453,12 +476,33 @@ impl AgentRuntime {
             partition = message.partition,
             offset = message.offset
         );
-        let started = std::time::Instant::now();
+        // On the app's clock: the system's in a worker, the virtual one
+        // under the test driver (where backoffs take virtual time).
+        let started = self.core.clock.elapsed();
         let result = self
             .process_in_span(handler, message, pending)
             .instrument(span)
             .await;
-        self.latency.record(started.elapsed());
+        let took = self.core.clock.elapsed().saturating_sub(started);
+        self.latency.record(took);
+        AgentCounts::add(&self.counts.events);
+        if !self.core.sensors.is_empty() {
+            let outcome = match &result {
+                Ok(outcome) => *outcome,
+                Err(_) => Outcome::Stopped,
+            };
+            self.core.sensors.each(|s| {
+                s.on_event_out(&crate::sensor::EventOut {
+                    agent: &self.name,
+                    topic: &message.topic,
+                    partition: message.partition,
+                    offset: message.offset,
+                    duration: took,
+                    outcome,
+                })
+            });
+        }
+        let result = result.map(|_| ());
         match &result {
             Ok(()) => self.hold(message, pending),
             // The worker stops: nothing the event wrote goes out.
@@ -472,7 +516,7 @@ impl AgentRuntime {
         handler: &Arc<dyn super::EventHandler>,
         message: &Arc<Message>,
         pending: &Pending,
-    ) -> Result<()> {
+    ) -> Result<Outcome> {
         let input = self.input(&message.topic);
         let reply = ReplyTo::of(message);
         let mut attempt: u32 = 0;
@@ -503,7 +547,10 @@ impl AgentRuntime {
             {
                 Ok(()) => {
                     pending.take_undo();
-                    return self.finish_event(message, pending, source).await;
+                    return self
+                        .finish_event(message, pending, source)
+                        .await
+                        .map(|()| Outcome::Ok);
                 }
                 Err(failure) => failure,
             };
@@ -519,11 +566,31 @@ impl AgentRuntime {
                 );
                 metrics::counter!("faust_retries_total", "agent" => self.name.to_string())
                     .increment(1);
+                self.sense_error(message, &failure, attempt, ErrorAction::Retry(delay));
                 self.core.clock.sleep(delay).await;
                 continue;
             }
-            return self.fail(message, failure, attempt, pending).await;
+            return self
+                .fail(message, failure, attempt, pending)
+                .await
+                .map(|()| Outcome::DeadLettered);
         }
+    }
+
+    /// Tells the sensors of a failed attempt.
+    fn sense_error(&self, message: &Message, failure: &Failure, attempt: u32, action: ErrorAction) {
+        self.core.sensors.each(|s| {
+            s.on_error(&crate::sensor::EventError {
+                agent: &self.name,
+                topic: &message.topic,
+                partition: message.partition,
+                offset: message.offset,
+                attempt,
+                kind: failure.kind(),
+                error: failure,
+                action,
+            })
+        });
     }
 
     /// Puts back what a failed attempt's table writes replaced (each a
@@ -605,6 +672,7 @@ impl AgentRuntime {
         attempts: u32,
         pending: &Pending,
     ) -> Result<()> {
+        AgentCounts::add(&self.counts.errors);
         metrics::counter!(
             "faust_errors_total",
             "agent" => self.name.to_string(),
@@ -616,6 +684,11 @@ impl AgentRuntime {
             let record = reply.record(None, Some(failure.to_string()));
             drop(self.core.send_for(pending, record));
         }
+        let action = match (self.on_error, &self.dead_letter) {
+            (OnError::DeadLetter, Some(_)) => ErrorAction::DeadLetter,
+            _ => ErrorAction::Stop,
+        };
+        self.sense_error(message, &failure, attempts, action);
         let dead_letter = match (self.on_error, &self.dead_letter) {
             (OnError::DeadLetter, Some(topic)) => topic.clone(),
             _ => {
@@ -652,6 +725,7 @@ impl AgentRuntime {
             offset = message.offset, kind = failure.kind(), error = %failure,
             dead_letter = %dead_letter, "event failed; writing it to the dead-letter topic"
         );
+        AgentCounts::add(&self.counts.dead_letters);
         metrics::counter!("faust_dead_letters_total", "agent" => self.name.to_string())
             .increment(1);
         let record = self.dead_letter_record(message, failure, attempts, dead_letter.clone());

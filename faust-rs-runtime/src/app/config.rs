@@ -1,163 +1,7 @@
 //! Settings: every knob of an app, and where each value comes from.
+//! The reference below is also `docs/configuration.md`.
 //!
-//! An app's [`Settings`] are built in layers. Each layer overrides the ones
-//! below it, one setting at a time:
-//!
-//! | layer (lowest first) | how it is given | example |
-//! | --- | --- | --- |
-//! | 1. defaults | built in (the table below) | `broker = "embedded://"` |
-//! | 2. [`App`](crate::App) builder | methods on the app in `main` | `App::new("orders").broker("kafka://k1:9092")` |
-//! | 3. TOML file | `--config FILE`, else `FAUST_CONFIG`, else [`App::config_file`](crate::App::config_file), else `./faust.toml` if it exists | `broker = "kafka://k1:9092"` |
-//! | 4. environment | `FAUST_*` variables | `FAUST_BROKER=kafka://k1:9092` |
-//! | 5. command line | flags of `worker` and `send` | `--broker kafka://k1:9092` |
-//!
-//! The client-property tables (`consumer`, `producer`, `admin`) are layered
-//! property by property: `FAUST_CONSUMER__FETCH_MIN_BYTES=1` overrides the
-//! file's `fetch.min.bytes` and leaves the file's other consumer properties
-//! alone. Exactly one file is read: the first of the four sources named in
-//! row 3 that is set (`./faust.toml` is read only if it exists; a file named
-//! any other way must exist).
-//!
-//! The command line calls [`resolve`] at start to stack layers 3 to 5 on
-//! the app's settings; the worker then runs with the result. A program that
-//! calls [`worker::run`](crate::worker::run) itself (no CLI) gets layers 1
-//! and 2 only, unless it calls [`resolve`] too. With `--loglevel debug` the
-//! worker logs every setting with the layer it came from; in code,
-//! [`Settings::source`] tells the same, and a `Settings`' `Display` is a
-//! TOML file (secrets masked) with the source of each value as a comment.
-//!
-//! # Every setting
-//!
-//! | setting | default | `App` builder | TOML key | environment | command line |
-//! | --- | --- | --- | --- | --- | --- |
-//! | broker URL | `embedded://` | [`broker(url)`](crate::App::broker) | `broker` (string) | `FAUST_BROKER` | `--broker URL` |
-//! | partitions of topics the app creates | `8` | [`topic_partitions(n)`](crate::App::topic_partitions) | `topic_partitions` (integer ≥ 1) | `FAUST_TOPIC_PARTITIONS` | — |
-//! | replication factor of topics the app creates | `1` | [`topic_replication_factor(n)`](crate::App::topic_replication_factor) | `topic_replication_factor` (integer 1..=32767) | `FAUST_TOPIC_REPLICATION_FACTOR` | — |
-//! | offset commit interval | `2.8s` | [`commit_interval(d)`](crate::App::commit_interval) | `commit_interval` (duration string) | `FAUST_COMMIT_INTERVAL` | — |
-//! | records buffered per agent before reading pauses, and events it may run ahead of the broker | `4096` | [`queue_capacity(n)`](crate::App::queue_capacity) | `queue_capacity` (integer ≥ 1) | `FAUST_QUEUE_CAPACITY` | — |
-//! | where tables keep their data | `memory://` | [`store(url)`](crate::App::store) | `store` (`"memory://"`, `"rocksdb://DIR"`) | `FAUST_STORE` | — |
-//! | outputs carry the `faust.source` header (their input event) | `true` | [`origin_headers(on)`](crate::App::origin_headers) | `origin_headers` (`true`, `false`) | `FAUST_ORIGIN_HEADERS` | — |
-//! | exact table state: replayed events leave tables alone, recovery stops at the committed input | `true` | [`exact_state(on)`](crate::App::exact_state) | `exact_state` (`true`, `false`) | `FAUST_EXACT_STATE` | — |
-//! | processing guarantee: outputs, changelogs and input offsets in one Kafka transaction with `exactly_once` | `at_least_once` | [`processing_guarantee(g)`](crate::App::processing_guarantee) | `processing_guarantee` (`"at_least_once"`, `"exactly_once"`) | `FAUST_PROCESSING_GUARANTEE` | — |
-//! | the web endpoint (`/metrics`, `/health`, `/ready`, `/agents`, `/topics`, `/tables/{table}/{key}`) | on | [`web(on)`](crate::App::web) | `web_enabled` (`true`, `false`) | `FAUST_WEB_ENABLED` | — |
-//! | the web endpoint's address (loopback unless told otherwise) | `127.0.0.1` | [`web_bind(addr)`](crate::App::web_bind) | `web_bind` (string) | `FAUST_WEB_BIND` | — |
-//! | the web endpoint's port (0: any free port) | `6066` | [`web_port(n)`](crate::App::web_port) | `web_port` (integer 0..=65535) | `FAUST_WEB_PORT` | — |
-//! | transactional id of this worker (`exactly_once`): stable across its restarts, unique among workers | `<app id>-<host name>` | [`transactional_id(id)`](crate::App::transactional_id) | `transactional_id` (string) | `FAUST_TRANSACTIONAL_ID` | — |
-//! | warm copies of other workers' table partitions | `0` | [`standby_replicas(n)`](crate::App::standby_replicas) | `standby_replicas` (integer ≥ 0) | `FAUST_STANDBY_REPLICAS` | — |
-//! | RocksDB block cache, shared by all partitions | `64MiB` | [`rocksdb(settings)`](crate::App::rocksdb) | `rocksdb_block_cache` (bytes or `"64MiB"`) | `FAUST_ROCKSDB_BLOCK_CACHE` | — |
-//! | RocksDB memtable budget, shared by all partitions | `64MiB` | [`rocksdb(settings)`](crate::App::rocksdb) | `rocksdb_write_buffer` (bytes or `"64MiB"`) | `FAUST_ROCKSDB_WRITE_BUFFER` | — |
-//! | RocksDB compression | `lz4` | [`rocksdb(settings)`](crate::App::rocksdb) | `rocksdb_compression` (`"none"`, `"lz4"`, `"zstd"`) | `FAUST_ROCKSDB_COMPRESSION` | — |
-//! | files each RocksDB partition keeps open | `256` | [`rocksdb(settings)`](crate::App::rocksdb) | `rocksdb_max_open_files` (≥ 16, or -1) | `FAUST_ROCKSDB_MAX_OPEN_FILES` | — |
-//! | consumer's librdkafka properties | the transport's | [`consumer_config(k, v)`](crate::App::consumer_config) | `[consumer]` table | `FAUST_CONSUMER__<NAME>` | — |
-//! | producer's librdkafka properties | the transport's | [`producer_config(k, v)`](crate::App::producer_config) | `[producer]` table | `FAUST_PRODUCER__<NAME>` | — |
-//! | admin client's librdkafka properties | the transport's | [`admin_config(k, v)`](crate::App::admin_config) | `[admin]` table | `FAUST_ADMIN__<NAME>` | — |
-//! | the TOML file | `./faust.toml` if it exists | [`config_file(path)`](crate::App::config_file) | — | `FAUST_CONFIG` | `--config FILE` |
-//! | log level | `info` | — | — | `FAUST_LOGLEVEL`, then `RUST_LOG` | `--loglevel LEVEL`, `-l LEVEL` |
-//!
-//! * **Broker URL**: `kafka://host:9092[,host2:9092]` for a Kafka-protocol
-//!   cluster, `embedded://` for an in-process Kafka-protocol broker (a
-//!   quickstart needs nothing installed; it forgets everything at exit) or
-//!   `memory://` for the in-memory transport (no Kafka protocol).
-//! * **Durations** are written as in [`humantime`](https://docs.rs/humantime):
-//!   `"2.8s"`, `"500ms"`, `"1m 30s"`. Zero is refused.
-//! * **Client properties** are passed to librdkafka as they are, on top of
-//!   the defaults the transport picks for throughput; see librdkafka's
-//!   [CONFIGURATION.md](https://github.com/confluentinc/librdkafka/blob/master/CONFIGURATION.md)
-//!   for the names. A wrong name or value is reported by librdkafka when the
-//!   worker connects.
-//! * **Store**: `memory://` keeps tables in memory and rebuilds them from
-//!   their changelogs at every start; `rocksdb://DIR` keeps them on disk
-//!   under `DIR/<app id>/v1/<table>/<partition>`, so a restart replays only
-//!   the changelog's tail (`rocksdb://` alone: `./<app id>-data`). Give each
-//!   worker on one machine its own folder.
-//! * **Log level**: `error`, `warn`, `info`, `debug`, `trace` or a `tracing`
-//!   filter such as `faust_rs_runtime=debug,info`. `--loglevel` wins over
-//!   `FAUST_LOGLEVEL`, which wins over `RUST_LOG`.
-//!
-//! # The TOML file
-//!
-//! ```toml
-//! broker = "kafka://k1:9092,k2:9092"
-//! topic_partitions = 12
-//! topic_replication_factor = 3
-//! commit_interval = "1s"
-//! queue_capacity = 10000
-//!
-//! [consumer]
-//! fetch.min.bytes = 65536            # dotted keys are property names
-//! "fetch.wait.max.ms" = 100          # quoted keys work too
-//! enable.partition.eof = false
-//!
-//! [producer]
-//! linger.ms = 5
-//! compression.type = "lz4"
-//!
-//! [admin]
-//! request.timeout.ms = 10000
-//! ```
-//!
-//! Property values may be strings, integers, floats or booleans; they are
-//! handed to librdkafka as text (`true`, `65536`). A top-level key not in
-//! the table above is an error that names the key, the file and the known
-//! keys, so a typo never goes unnoticed.
-//!
-//! # Environment variables
-//!
-//! `FAUST_BROKER`, `FAUST_TOPIC_PARTITIONS`,
-//! `FAUST_TOPIC_REPLICATION_FACTOR`, `FAUST_COMMIT_INTERVAL` and
-//! `FAUST_QUEUE_CAPACITY` take the same values as the TOML keys (durations
-//! as text: `FAUST_COMMIT_INTERVAL=1s`). A client property is
-//! `FAUST_CONSUMER__`, `FAUST_PRODUCER__` or `FAUST_ADMIN__` followed by the
-//! property's name in capitals with `_` for `.`:
-//!
-//! | variable | property |
-//! | --- | --- |
-//! | `FAUST_CONSUMER__FETCH_MIN_BYTES=1` | consumer `fetch.min.bytes = "1"` |
-//! | `FAUST_PRODUCER__LINGER_MS=5` | producer `linger.ms = "5"` |
-//! | `FAUST_ADMIN__SASL_PASSWORD=…` | admin `sasl.password` |
-//!
-//! (No librdkafka property has `_` in its name, so the mapping is exact.)
-//! Other `FAUST_*` variables are ignored with a warning. `FAUST_CONFIG` names
-//! the TOML file and `FAUST_LOGLEVEL` the log level.
-//!
-//! # Errors
-//!
-//! A value that does not parse stops the start with a message that names
-//! where it came from, the value, and what to write instead:
-//!
-//! ```text
-//! configuration error: FAUST_TOPIC_PARTITIONS="eight": expected a whole number from 1 up; set e.g. FAUST_TOPIC_PARTITIONS=8
-//! configuration error: faust.toml: unknown key `brokers`; the known keys are broker, topic_partitions, ...
-//! ```
-//!
-//! Every problem in one layer is reported at once.
-//!
-//! # Secrets
-//!
-//! `Debug` and `Display` of [`Settings`] print `***` for the value of any
-//! client property whose name contains `password`, `secret`,
-//! `sasl.oauthbearer` or `ssl.key` ([`is_secret`]), so settings can be
-//! logged. Error messages never quote client-property values.
-//!
-//! ```
-//! use faust_rs_runtime::app::config::{CliOverrides, Source, resolve};
-//! use faust_rs_runtime::App;
-//!
-//! let app = App::new("orders-app")
-//!     .broker("kafka://localhost:9092")
-//!     .consumer_config("fetch.min.bytes", 1024)
-//!     .producer_config("sasl.password", "hunter2");
-//! let env = [("FAUST_CONSUMER__FETCH_MIN_BYTES".to_owned(), "1".to_owned())];
-//! let mut cli = CliOverrides::default();
-//! cli.broker = Some("kafka://k1:9092".into());
-//!
-//! let settings = resolve(app.settings(), env, &cli)?;
-//! assert_eq!(settings.broker, "kafka://k1:9092");
-//! assert_eq!(settings.source("broker"), &Source::Cli("--broker".into()));
-//! assert_eq!(settings.consumer["fetch.min.bytes"], "1");
-//! assert!(!settings.to_string().contains("hunter2"));
-//! # Ok::<(), faust_rs_runtime::Error>(())
-//! ```
+#![doc = include_str!("../../../docs/configuration.md")]
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -215,6 +59,15 @@ pub struct Settings {
     pub web_bind: String,
     /// The web endpoint's port (Faust's `web_port`); 0 picks a free one.
     pub web_port: u16,
+    /// Where metrics go: Prometheus (`/metrics`), StatsD, or nowhere.
+    pub metrics_exporter: MetricsExporter,
+    /// The StatsD agent's address: `host:port` (UDP), `unixgram://PATH` or
+    /// `unix://PATH`.
+    pub statsd_address: String,
+    /// What StatsD metric names start with, before a `.`; empty: nothing.
+    pub statsd_prefix: String,
+    /// StatsD lines carry the metrics' labels as DogStatsD tags.
+    pub statsd_tags: bool,
     /// RocksDB tuning, for tables stored in RocksDB.
     pub rocksdb: RocksDbSettings,
     /// Raw librdkafka properties for the consumer, e.g. `fetch.min.bytes`.
@@ -565,6 +418,32 @@ impl ProcessingGuarantee {
     }
 }
 
+/// Where the worker's metrics go (the `metrics_exporter` setting).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MetricsExporter {
+    /// Kept for the web endpoint's `/metrics`, in Prometheus' text format.
+    #[default]
+    Prometheus,
+    /// Sent to a StatsD agent at `statsd_address` (DogStatsD tags unless
+    /// `statsd_tags = false`); `/metrics` answers too while the web
+    /// endpoint is on.
+    Statsd,
+    /// Not kept anywhere.
+    None,
+}
+
+impl MetricsExporter {
+    /// The setting's value: `prometheus`, `statsd` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricsExporter::Prometheus => "prometheus",
+            MetricsExporter::Statsd => "statsd",
+            MetricsExporter::None => "none",
+        }
+    }
+}
+
 impl Settings {
     /// The transactional id under `exactly_once`: the setting, or
     /// `<app_id>-<host name>`.
@@ -599,6 +478,10 @@ impl Default for Settings {
             web_enabled: true,
             web_bind: "127.0.0.1".to_owned(),
             web_port: 6066,
+            metrics_exporter: MetricsExporter::Prometheus,
+            statsd_address: "127.0.0.1:8125".to_owned(),
+            statsd_prefix: "faust".to_owned(),
+            statsd_tags: true,
             rocksdb: RocksDbSettings::default(),
             consumer: BTreeMap::new(),
             producer: BTreeMap::new(),
@@ -626,6 +509,10 @@ impl fmt::Debug for Settings {
             .field("web_enabled", &self.web_enabled)
             .field("web_bind", &self.web_bind)
             .field("web_port", &self.web_port)
+            .field("metrics_exporter", &self.metrics_exporter)
+            .field("statsd_address", &self.statsd_address)
+            .field("statsd_prefix", &self.statsd_prefix)
+            .field("statsd_tags", &self.statsd_tags)
             .field("rocksdb", &self.rocksdb)
             .field("consumer", &Masked(&self.consumer))
             .field("producer", &Masked(&self.producer))
@@ -757,6 +644,10 @@ enum Scalar {
     WebEnabled,
     WebBind,
     WebPort,
+    MetricsExporter,
+    StatsdAddress,
+    StatsdPrefix,
+    StatsdTags,
     RocksDbBlockCache,
     RocksDbWriteBuffer,
     RocksDbCompression,
@@ -764,7 +655,7 @@ enum Scalar {
 }
 
 impl Scalar {
-    const ALL: [Scalar; 18] = [
+    const ALL: [Scalar; 22] = [
         Scalar::Broker,
         Scalar::TopicPartitions,
         Scalar::TopicReplicationFactor,
@@ -779,6 +670,10 @@ impl Scalar {
         Scalar::WebEnabled,
         Scalar::WebBind,
         Scalar::WebPort,
+        Scalar::MetricsExporter,
+        Scalar::StatsdAddress,
+        Scalar::StatsdPrefix,
+        Scalar::StatsdTags,
         Scalar::RocksDbBlockCache,
         Scalar::RocksDbWriteBuffer,
         Scalar::RocksDbCompression,
@@ -805,6 +700,10 @@ impl Scalar {
             Scalar::WebEnabled => "web_enabled",
             Scalar::WebBind => "web_bind",
             Scalar::WebPort => "web_port",
+            Scalar::MetricsExporter => "metrics_exporter",
+            Scalar::StatsdAddress => "statsd_address",
+            Scalar::StatsdPrefix => "statsd_prefix",
+            Scalar::StatsdTags => "statsd_tags",
             Scalar::RocksDbBlockCache => "rocksdb_block_cache",
             Scalar::RocksDbWriteBuffer => "rocksdb_write_buffer",
             Scalar::RocksDbCompression => "rocksdb_compression",
@@ -828,6 +727,10 @@ impl Scalar {
             Scalar::WebEnabled => "FAUST_WEB_ENABLED",
             Scalar::WebBind => "FAUST_WEB_BIND",
             Scalar::WebPort => "FAUST_WEB_PORT",
+            Scalar::MetricsExporter => "FAUST_METRICS_EXPORTER",
+            Scalar::StatsdAddress => "FAUST_STATSD_ADDRESS",
+            Scalar::StatsdPrefix => "FAUST_STATSD_PREFIX",
+            Scalar::StatsdTags => "FAUST_STATSD_TAGS",
             Scalar::RocksDbBlockCache => "FAUST_ROCKSDB_BLOCK_CACHE",
             Scalar::RocksDbWriteBuffer => "FAUST_ROCKSDB_WRITE_BUFFER",
             Scalar::RocksDbCompression => "FAUST_ROCKSDB_COMPRESSION",
@@ -851,6 +754,14 @@ impl Scalar {
             Scalar::WebEnabled => "true or false",
             Scalar::WebBind => "an IP address to listen on, such as 127.0.0.1",
             Scalar::WebPort => "a port number from 0 to 65535 (0: any free port)",
+            Scalar::MetricsExporter => "prometheus, statsd or none",
+            Scalar::StatsdAddress => {
+                "a StatsD address such as 127.0.0.1:8125 or unixgram:///var/run/datadog/dsd.socket"
+            }
+            Scalar::StatsdPrefix => {
+                "a metric name prefix of letters, digits, `_` and `.` such as faust (or empty)"
+            }
+            Scalar::StatsdTags => "true or false",
             Scalar::RocksDbBlockCache | Scalar::RocksDbWriteBuffer => {
                 "a size in bytes such as 67108864, 64MiB or 1GiB"
             }
@@ -874,6 +785,10 @@ impl Scalar {
             Scalar::WebEnabled => "true",
             Scalar::WebBind => "127.0.0.1",
             Scalar::WebPort => "6066",
+            Scalar::MetricsExporter => "statsd",
+            Scalar::StatsdAddress => "127.0.0.1:8125",
+            Scalar::StatsdPrefix => "faust",
+            Scalar::StatsdTags => "true",
             Scalar::RocksDbBlockCache | Scalar::RocksDbWriteBuffer => "64MiB",
             Scalar::RocksDbCompression => "lz4",
             Scalar::RocksDbMaxOpenFiles => "256",
@@ -892,6 +807,9 @@ impl Scalar {
                 | Scalar::ProcessingGuarantee
                 | Scalar::TransactionalId
                 | Scalar::WebBind
+                | Scalar::MetricsExporter
+                | Scalar::StatsdAddress
+                | Scalar::StatsdPrefix
         )
     }
 
@@ -912,7 +830,10 @@ impl Scalar {
             toml::Value::Boolean(b)
                 if matches!(
                     self,
-                    Scalar::ExactState | Scalar::OriginHeaders | Scalar::WebEnabled
+                    Scalar::ExactState
+                        | Scalar::OriginHeaders
+                        | Scalar::WebEnabled
+                        | Scalar::StatsdTags
                 ) =>
             {
                 Ok(b.to_string())
@@ -969,6 +890,26 @@ impl Scalar {
                 settings.web_bind = raw.to_owned();
             }
             Scalar::WebPort => settings.web_port = raw.parse().map_err(|_| ())?,
+            Scalar::MetricsExporter => {
+                settings.metrics_exporter = match raw {
+                    "prometheus" => MetricsExporter::Prometheus,
+                    "statsd" => MetricsExporter::Statsd,
+                    "none" => MetricsExporter::None,
+                    _ => return Err(()),
+                }
+            }
+            Scalar::StatsdAddress if !raw.is_empty() => settings.statsd_address = raw.to_owned(),
+            Scalar::StatsdAddress => return Err(()),
+            Scalar::StatsdPrefix => {
+                let ok = raw
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+                if !ok {
+                    return Err(());
+                }
+                settings.statsd_prefix = raw.to_owned();
+            }
+            Scalar::StatsdTags => settings.statsd_tags = raw.parse().map_err(|_| ())?,
             Scalar::RocksDbBlockCache => {
                 settings.rocksdb.block_cache = parse_bytes(raw).filter(|n| *n > 0).ok_or(())?;
             }
@@ -1013,6 +954,10 @@ impl Scalar {
             Scalar::WebEnabled => settings.web_enabled.to_string(),
             Scalar::WebBind => format!("{:?}", settings.web_bind),
             Scalar::WebPort => settings.web_port.to_string(),
+            Scalar::MetricsExporter => format!("{:?}", settings.metrics_exporter.as_str()),
+            Scalar::StatsdAddress => format!("{:?}", settings.statsd_address),
+            Scalar::StatsdPrefix => format!("{:?}", settings.statsd_prefix),
+            Scalar::StatsdTags => settings.statsd_tags.to_string(),
             // Exact bytes: they read back as they were.
             Scalar::RocksDbBlockCache => settings.rocksdb.block_cache.to_string(),
             Scalar::RocksDbWriteBuffer => settings.rocksdb.write_buffer.to_string(),
@@ -1195,6 +1140,34 @@ fn combine(problems: Vec<String>) -> Error {
 
 #[cfg(test)]
 mod tests {
+    /// `docs/configuration.md` names every setting with its TOML key and
+    /// environment variable, and every client default with its value.
+    #[test]
+    fn the_reference_page_lists_every_setting_and_client_default() {
+        let page = include_str!("../../../docs/configuration.md");
+        for scalar in Scalar::ALL {
+            assert!(
+                page.contains(&format!("`{}`", scalar.key())),
+                "docs/configuration.md does not name the setting `{}`",
+                scalar.key()
+            );
+            assert!(
+                page.contains(&format!("`{}`", scalar.env())),
+                "docs/configuration.md does not name {}",
+                scalar.env()
+            );
+        }
+        let defaults = crate::transport::kafka::CONSUMER_DEFAULTS
+            .iter()
+            .chain(crate::transport::kafka::PRODUCER_DEFAULTS);
+        for (property, value) in defaults {
+            assert!(
+                page.contains(&format!("| `{property}` | `{value}` |")),
+                "docs/configuration.md does not give the client default {property} = {value}"
+            );
+        }
+    }
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -1441,7 +1414,7 @@ mod tests {
             msg,
             "configuration error: faust.toml: unknown key `brokers`; the known keys are broker, \
              topic_partitions, topic_replication_factor, commit_interval, queue_capacity, store, \
-             standby_replicas, exact_state, origin_headers, processing_guarantee, transactional_id, web_enabled, web_bind, web_port, rocksdb_block_cache, rocksdb_write_buffer, rocksdb_compression, \
+             standby_replicas, exact_state, origin_headers, processing_guarantee, transactional_id, web_enabled, web_bind, web_port, metrics_exporter, statsd_address, statsd_prefix, statsd_tags, rocksdb_block_cache, rocksdb_write_buffer, rocksdb_compression, \
              rocksdb_max_open_files, consumer, producer, admin"
         );
     }
@@ -1603,5 +1576,41 @@ mod tests {
         assert_eq!(s.config_file.as_deref(), Some(Path::new("my.toml")));
         assert_eq!(s.source("topic_replication_factor"), &Source::App);
         assert_eq!(s.source("admin.request.timeout.ms"), &Source::App);
+    }
+
+    #[test]
+    fn the_metrics_exporter_settings_come_from_the_file_and_the_environment() {
+        let mut s = Settings::default();
+        assert_eq!(s.metrics_exporter, MetricsExporter::Prometheus);
+        assert_eq!(s.statsd_address, "127.0.0.1:8125");
+        assert_eq!(s.statsd_prefix, "faust");
+        assert!(s.statsd_tags);
+        s.layer_toml(
+            "metrics_exporter = \"statsd\"\nstatsd_prefix = \"orders\"\nstatsd_tags = false",
+            Path::new("f.toml"),
+        )
+        .unwrap();
+        s.layer_env([(
+            "FAUST_STATSD_ADDRESS".to_owned(),
+            "127.0.0.1:9125".to_owned(),
+        )])
+        .unwrap();
+        assert_eq!(s.metrics_exporter, MetricsExporter::Statsd);
+        assert_eq!(s.statsd_prefix, "orders");
+        assert!(!s.statsd_tags);
+        assert_eq!(s.statsd_address, "127.0.0.1:9125");
+        assert_eq!(
+            s.source("statsd_address"),
+            &Source::Env("FAUST_STATSD_ADDRESS".into())
+        );
+        let msg =
+            message(s.layer_env([("FAUST_METRICS_EXPORTER".to_owned(), "datadog".to_owned())]));
+        assert!(
+            msg.contains("FAUST_METRICS_EXPORTER=\"datadog\"")
+                && msg.contains("prometheus, statsd or none"),
+            "{msg}"
+        );
+        let msg = message(s.layer_toml("statsd_prefix = \"my app\"", Path::new("f.toml")));
+        assert!(msg.contains("statsd_prefix"), "{msg}");
     }
 }

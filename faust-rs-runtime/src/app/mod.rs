@@ -113,6 +113,8 @@ pub struct App {
     pub(crate) commands: Vec<&'static CommandDef>,
     pub(crate) pages: Vec<&'static PageDef>,
     pub(crate) agent_options: HashMap<String, AgentOptions>,
+    /// The sensors, in the order they were added.
+    pub(crate) sensors: Vec<Arc<dyn crate::sensor::Sensor>>,
 }
 
 impl fmt::Debug for App {
@@ -183,6 +185,7 @@ impl App {
             commands: Vec::new(),
             pages: Vec::new(),
             agent_options: HashMap::new(),
+            sensors: Vec::new(),
         }
     }
 
@@ -350,6 +353,56 @@ impl App {
         self
     }
 
+    /// Where the worker's metrics go (default
+    /// [`Prometheus`](config::MetricsExporter::Prometheus): the web
+    /// endpoint's `/metrics`). [`Statsd`](config::MetricsExporter::Statsd)
+    /// sends them to a StatsD or Datadog agent at
+    /// [`statsd_address`](Self::statsd_address), with the labels as
+    /// DogStatsD tags, and keeps `/metrics` answering while the web
+    /// endpoint is on. See [`config`](config#every-setting).
+    ///
+    /// ```
+    /// use faust::config::MetricsExporter;
+    /// let app = faust::App::new("orders-app")
+    ///     .metrics_exporter(MetricsExporter::Statsd)
+    ///     .statsd_address("127.0.0.1:8125")
+    ///     .statsd_prefix("orders");
+    /// assert_eq!(app.settings().metrics_exporter, MetricsExporter::Statsd);
+    /// ```
+    pub fn metrics_exporter(mut self, exporter: config::MetricsExporter) -> Self {
+        self.settings.metrics_exporter = exporter;
+        self.settings.mark("metrics_exporter", Source::App);
+        self
+    }
+
+    /// The StatsD agent's address under `metrics_exporter = "statsd"`
+    /// (default `127.0.0.1:8125`): `host:port` over UDP, or
+    /// `unixgram://PATH` / `unix://PATH` for the Datadog Agent's socket.
+    /// An address that does not resolve stops the worker at start.
+    pub fn statsd_address(mut self, addr: impl Into<String>) -> Self {
+        self.settings.statsd_address = addr.into();
+        self.settings.mark("statsd_address", Source::App);
+        self
+    }
+
+    /// What StatsD metric names start with, before a `.` (default `faust`:
+    /// `faust.events_in_total`; empty: nothing).
+    pub fn statsd_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.settings.statsd_prefix = prefix.into();
+        self.settings.mark("statsd_prefix", Source::App);
+        self
+    }
+
+    /// Whether StatsD lines carry the metrics' labels as DogStatsD tags
+    /// (default on: `|#topic:orders,partition:0`). Off for a plain StatsD
+    /// server, which reads no tags: the series of one metric are then
+    /// summed, and histograms go as `|h` instead of distributions (`|d`).
+    pub fn statsd_tags(mut self, on: bool) -> Self {
+        self.settings.statsd_tags = on;
+        self.settings.mark("statsd_tags", Source::App);
+        self
+    }
+
     /// RocksDB tuning: the block cache and memtable budget every partition
     /// shares, compression, open files.
     ///
@@ -468,6 +521,28 @@ impl App {
     /// Adds a table declaration (`&MY_TABLE`), of any kind.
     pub fn table(mut self, table: &'static impl crate::table::AnyTable) -> Self {
         self.tables.push(table.def());
+        self
+    }
+
+    /// Adds a [`Sensor`](crate::sensor::Sensor): called at each step of the
+    /// worker's work (records in, events handled, sends, table reads and
+    /// writes, commits, errors, rebalances). Several may be added; each
+    /// hears every step. See [`sensor`](crate::sensor).
+    ///
+    /// ```
+    /// use faust::sensor::{MessageIn, Sensor};
+    ///
+    /// struct Reads;
+    /// impl Sensor for Reads {
+    ///     fn on_message_in(&self, m: &MessageIn<'_>) {
+    ///         println!("{}[{}]@{}", m.topic, m.partition, m.offset);
+    ///     }
+    /// }
+    /// let app = faust::App::new("orders-app").sensor(Reads);
+    /// # let _ = app;
+    /// ```
+    pub fn sensor(mut self, sensor: impl crate::sensor::Sensor) -> Self {
+        self.sensors.push(Arc::new(sensor));
         self
     }
 
@@ -604,6 +679,8 @@ pub(crate) struct AppCore {
     pub(crate) transactions: Option<Arc<crate::worker::transaction::Transactions>>,
     /// The staging producer, when `transactions` is set.
     pub(crate) staging: Option<Arc<crate::worker::transaction::Staging>>,
+    /// The app's sensors.
+    pub(crate) sensors: crate::sensor::Sensors,
 }
 
 impl AppCore {

@@ -10,6 +10,7 @@
 //! my-app table get TABLE KEY              print KEY's value in TABLE as JSON
 //! my-app topics                           list every topic the app uses: partitions, what uses it
 //! my-app model [NAME]                     list the records the app uses, or print NAME's schema
+//! my-app status [--url URL] [--json]      ask a running worker how it is doing (its /status)
 //! my-app NAME [--ARG VALUE ...]           run a #[command] (each is listed in --help)
 //! my-app --help, my-app COMMAND --help
 //! ```
@@ -42,6 +43,15 @@
 //! prints one's fields, Rust types, `#[validate]` rules and doc comments
 //! ([`RecordSchema`](crate::record::RecordSchema)).
 //!
+//! `status` asks a running worker's web endpoint (`--url`, by default
+//! `http://WEB_BIND:WEB_PORT` from the settings) for its `/status` and
+//! prints its state (starting, waiting for partitions, recovering,
+//! running, stopping), its agents with the events they handled, errors and
+//! dead letters, its partitions with read and committed offsets, high
+//! watermark and lag, and its tables with their recovery; `--json` prints
+//! the JSON as the worker answered it. When nothing answers there it says
+//! so, naming the address.
+//!
 //! Every `#[command]` in the program is a subcommand too: `my-app NAME
 //! --ARG VALUE`, its doc comment as its help. An argument `name: T` is
 //! `--name VALUE` (required), `name: Option<T>` is optional, `name: bool`
@@ -57,6 +67,7 @@
 
 mod command;
 mod model;
+mod status;
 mod topics;
 
 #[doc(hidden)]
@@ -124,6 +135,7 @@ pub fn main(app: App) -> ExitCode {
         }
         Command::Topics => topics::run(app, &overrides),
         Command::Model { name } => model::run(&app, name.as_deref()),
+        Command::Status { url, json } => status::run(&app, &overrides, url.as_deref(), json),
     }
 }
 
@@ -201,6 +213,17 @@ enum Command {
         /// it); none lists the records.
         #[arg(value_name = "NAME")]
         name: Option<String>,
+    },
+    /// Ask a running worker how it is doing: state, agents, partitions with
+    /// their lag, table recovery (its web endpoint's /status).
+    Status {
+        /// The worker's web endpoint [default: http://WEB_BIND:WEB_PORT from
+        /// the settings, 127.0.0.1:6066 unless set].
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// Print the JSON the worker answered, as it came.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -685,6 +708,7 @@ mod tests {
             (&["help", "send"][..], "--partition <N>"),
             (&["topics", "--help"][..], "what uses it"),
             (&["model", "--help"][..], "[NAME]"),
+            (&["status", "--help"][..], "--url <URL>"),
         ] {
             let e = parse(args).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::DisplayHelp, "{args:?}");

@@ -3,9 +3,9 @@
 //!
 //! The list is the worker's own, [`Engine::topic_specs`] (what it declares
 //! at start): declared topics, agents' inputs and sinks, repartition
-//! topics, changelogs, closed-window topics, dead-letter topics and the
-//! leader election's topic, with the partition counts the resolved
-//! settings give them. Binding the app needs no broker: the command
+//! topics, changelogs, closed-window topics, dead-letter topics, the
+//! leader election's topic and the worker directory, with the partition
+//! counts the resolved settings give them. Binding the app needs no broker: the command
 //! connects to none, so it shows what the app would declare, not what a
 //! cluster holds.
 //!
@@ -133,6 +133,14 @@ fn users(engine: &Engine, topic: &str) -> Vec<String> {
             .map(|t| t.name)
             .collect();
         used.push(format!("leader election (for {})", timers.join(", ")));
+    }
+    let directory = crate::web::peers::directory_topic(
+        &engine.app.id,
+        &engine.app.settings,
+        &engine.core.tables,
+    );
+    if directory.as_deref() == Some(topic) {
+        used.push("worker directory for table queries (internal, compacted)".to_owned());
     }
     used
 }

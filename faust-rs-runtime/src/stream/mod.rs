@@ -261,6 +261,7 @@ impl<T: Payload> Stream<T> {
                 if envelope.is_revoked() {
                     continue;
                 }
+                crate::agent::runner::AgentCounts::add(&agent.counts.events);
                 let message = envelope.message.clone();
                 let codecs = agent.input(&message.topic);
                 let want_key = control.want_keys.load(Ordering::Relaxed);

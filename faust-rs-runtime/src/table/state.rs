@@ -35,6 +35,10 @@ pub(crate) struct TableState {
     /// `faust_table_gets_total` and `faust_table_sets_total` of this table.
     gets: metrics::Counter,
     sets: metrics::Counter,
+    /// How far its last recovery got (for the status page).
+    pub(crate) recovery: super::recovery::RecoveryProgress,
+    /// The app's sensors, told of each get and set.
+    sensors: crate::sensor::Sensors,
 }
 
 impl fmt::Debug for TableState {
@@ -96,6 +100,8 @@ impl TableState {
             exact: settings.exact_state && !def.kind.is_global(),
             gets: metrics::counter!("faust_table_gets_total", "table" => def.name),
             sets: metrics::counter!("faust_table_sets_total", "table" => def.name),
+            recovery: Default::default(),
+            sensors: crate::sensor::Sensors::default(),
         })
     }
 
@@ -114,7 +120,15 @@ impl TableState {
             exact: settings.exact_state && !def.kind.is_global(),
             gets: metrics::Counter::noop(),
             sets: metrics::Counter::noop(),
+            recovery: Default::default(),
+            sensors: crate::sensor::Sensors::default(),
         }
+    }
+
+    /// The table, reporting its gets and sets to `sensors`.
+    pub(crate) fn with_sensors(mut self, sensors: &crate::sensor::Sensors) -> Self {
+        self.sensors = sensors.clone();
+        self
     }
 
     /// Where its data lives, for people: `memory` or `rocksdb:DIR`.
@@ -298,6 +312,12 @@ impl TableState {
 
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
         self.gets.increment(1);
+        self.sensors.each(|s| {
+            s.on_table_get(&crate::sensor::TableGet {
+                table: self.def.name,
+                key,
+            })
+        });
         self.get_at(self.partition_of(key), key)
     }
 
@@ -372,6 +392,15 @@ impl TableState {
             scope.source.skip_seq();
             return Ok(());
         }
+        // A replayed write (above) changes nothing: only real ones are told.
+        self.sensors.each(|s| {
+            s.on_table_set(&crate::sensor::TableSet {
+                table: self.def.name,
+                partition,
+                key: &key,
+                value: value.as_deref(),
+            })
+        });
         // A handler that may fail and be retried (or dead-lettered) has
         // its writes taken back first: note what this one replaces.
         scope

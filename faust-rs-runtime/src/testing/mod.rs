@@ -213,7 +213,12 @@ impl TestDriver {
         tables.revoke(&every);
         let partitions: std::collections::BTreeSet<i32> = partitions.into_iter().collect();
         let partitions: Vec<i32> = partitions.into_iter().collect();
-        let resume = match self.transport.last_consumer() {
+        let sensors = self.engine.core.sensors.clone();
+        let consumer = self.transport.last_consumer();
+        if let Some(consumer) = consumer.as_ref().filter(|_| !sensors.is_empty()) {
+            sensors.rebalance(false, consumer.assignment());
+        }
+        let resume = match &consumer {
             Some(consumer) => {
                 consumer.reassign(Some(partitions.iter().copied().collect()));
                 Some(consumer.resume_offsets(&partitions))
@@ -225,6 +230,9 @@ impl TestDriver {
             leader.set(partitions.contains(&0));
         }
         tables.assign(&partitions, &self.broker, resume.as_ref())?;
+        if let Some(consumer) = consumer.as_ref().filter(|_| !sensors.is_empty()) {
+            sensors.rebalance(true, consumer.assignment());
+        }
         self.run_until_idle().await
     }
 

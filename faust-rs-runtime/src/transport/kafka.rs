@@ -281,6 +281,7 @@ impl Transport for KafkaTransport {
             tables,
             leader,
             transactions,
+            sensors,
         } = member;
         let group = group.as_str();
         let stored = Arc::new(Mutex::new(Stored::default()));
@@ -299,6 +300,8 @@ impl Transport for KafkaTransport {
             offsets: self.reader(group.to_owned()),
             leader,
             transactions,
+            sensors,
+            high_watermarks: Mutex::default(),
         };
         let mut config = config(&self.bootstrap, CONSUMER_DEFAULTS, &self.settings.consumer);
         config.set("group.id", group);
@@ -806,6 +809,9 @@ impl ChangelogReader {
         }
         let mut defaults: Vec<(&str, &str)> = CONSUMER_DEFAULTS.to_vec();
         defaults.push(("enable.partition.eof", "true"));
+        // Nothing reads a reader's statistics (librdkafka would have
+        // rdkafka log each at info level).
+        defaults.push(("statistics.interval.ms", "0"));
         // Recovery reads whole logs: large fetches.
         defaults.push(("fetch.max.bytes", "67108864"));
         defaults.push(("max.partition.fetch.bytes", "16777216"));
@@ -1042,6 +1048,10 @@ struct FaustContext {
     leader: Option<Leadership>,
     /// Under `exactly_once`: offsets are committed in transactions only.
     transactions: Option<Arc<crate::worker::transaction::Transactions>>,
+    /// Told of the partitions assigned and revoked.
+    sensors: crate::sensor::Sensors,
+    /// Each partition's high watermark, from the last statistics.
+    high_watermarks: Mutex<HashMap<(String, i32), i64>>,
 }
 
 impl ClientContext for FaustContext {
@@ -1052,11 +1062,16 @@ impl ClientContext for FaustContext {
     /// librdkafka's statistics (every `statistics.interval.ms`): each
     /// assigned partition's high watermark and lag.
     fn stats(&self, statistics: rdkafka::Statistics) {
+        let mut highs = self
+            .high_watermarks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         for (topic, t) in &statistics.topics {
             for (partition, p) in &t.partitions {
                 if *partition < 0 || p.hi_offset < 0 {
                     continue;
                 }
+                highs.insert((topic.clone(), *partition), p.hi_offset);
                 let labels = [
                     ("topic", topic.clone()),
                     ("partition", partition.to_string()),
@@ -1178,6 +1193,17 @@ impl ConsumerContext for FaustContext {
             Rebalance::Error(_) => "error",
         };
         metrics::counter!("faust_rebalances_total", "kind" => kind).increment(1);
+        if let (false, Rebalance::Assign(tpl) | Rebalance::Revoke(tpl)) =
+            (self.sensors.is_empty(), rebalance)
+        {
+            let elements = tpl.elements();
+            let partitions = elements
+                .iter()
+                .map(|e| (e.topic(), e.partition()))
+                .collect();
+            self.sensors
+                .rebalance(matches!(rebalance, Rebalance::Assign(_)), partitions);
+        }
         match rebalance {
             Rebalance::Revoke(tpl) if self.transactions.is_some() => {
                 self.revoke_transactional(tpl);
@@ -1461,6 +1487,24 @@ impl Consumer for TailConsumer {
 impl Consumer for KafkaConsumer {
     fn poll(&self, max: usize) -> BoxFuture<'_, Vec<Arc<Message>>> {
         Box::pin(poll_batch(&self.inner, max, &self.topics))
+    }
+
+    /// From librdkafka's last statistics (every `statistics.interval.ms`).
+    fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
+        let highs = self.inner.context().high_watermarks.lock();
+        let highs = highs.unwrap_or_else(|e| e.into_inner());
+        highs.get(&(topic.to_owned(), partition)).copied()
+    }
+
+    fn assigned_partitions(&self) -> Option<Vec<(Arc<str>, i32)>> {
+        let assigned = self.inner.assignment().ok()?;
+        Some(
+            assigned
+                .elements()
+                .iter()
+                .map(|e| (Arc::from(e.topic()), e.partition()))
+                .collect(),
+        )
     }
 
     fn group_metadata(&self) -> Option<GroupMetadata> {

@@ -495,6 +495,16 @@ impl MemoryConsumer {
             .resume_offsets(&self.group, &self.topics, partitions)
     }
 
+    /// The topic partitions it reads now (for the sensors).
+    pub(crate) fn assignment(&self) -> Vec<(&str, i32)> {
+        let assigned = self
+            .assigned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        partitions_of(&self.broker, &self.topics, assigned.as_ref())
+    }
+
     /// Reads only `partitions` from now on (`None`: all), each from its
     /// committed offset, as after a rebalance.
     pub(crate) fn reassign(&self, partitions: Option<std::collections::BTreeSet<i32>>) {
@@ -561,6 +571,24 @@ impl MemoryConsumer {
     }
 }
 
+/// The partitions of `topics` on `broker`, all or those in `only`.
+fn partitions_of<'a>(
+    broker: &MemoryBroker,
+    topics: &'a [Arc<str>],
+    only: Option<&std::collections::BTreeSet<i32>>,
+) -> Vec<(&'a str, i32)> {
+    let mut all = Vec::new();
+    for topic in topics {
+        let count = broker.partitions(topic).unwrap_or(0) as i32;
+        all.extend(
+            (0..count)
+                .filter(|p| only.is_none_or(|o| o.contains(p)))
+                .map(|p| (&**topic, p)),
+        );
+    }
+    all
+}
+
 /// The in-memory broker as a worker's transport.
 #[derive(Debug)]
 pub(crate) struct MemoryTransport {
@@ -618,6 +646,10 @@ impl Transport for MemoryTransport {
         tables.assign(&partitions, &self.broker, Some(&resume))?;
         if let Some(leader) = &member.leader {
             leader.set(true);
+        }
+        if !member.sensors.is_empty() {
+            let assigned = partitions_of(&self.broker, &member.topics, None);
+            member.sensors.rebalance(true, assigned);
         }
         let consumer = Arc::new(self.broker.consumer(&member.group, member.topics));
         *self.consumer.lock().unwrap_or_else(|e| e.into_inner()) = Some(consumer.clone());
@@ -832,6 +864,15 @@ impl Consumer for MemoryConsumer {
 
     fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
         Some(self.broker.end_offset(topic, partition))
+    }
+
+    fn assigned_partitions(&self) -> Option<Vec<(Arc<str>, i32)>> {
+        Some(
+            MemoryConsumer::assignment(self)
+                .into_iter()
+                .map(|(topic, partition)| (Arc::from(topic), partition))
+                .collect(),
+        )
     }
 
     fn group_metadata(&self) -> Option<crate::transport::GroupMetadata> {

@@ -147,6 +147,8 @@ pub(crate) struct GroupMember {
     /// Under `exactly_once`: a revoke drops what uncommitted events of the
     /// lost partitions hold, and commits no offset outside a transaction.
     pub(crate) transactions: Option<Arc<crate::worker::transaction::Transactions>>,
+    /// Told of the partitions assigned and revoked.
+    pub(crate) sensors: crate::sensor::Sensors,
 }
 
 /// Leader election through the group, as in Faust: the member assigned
@@ -195,9 +197,16 @@ pub(crate) trait Consumer: Send + Sync + fmt::Debug {
     fn commit(&self, sync: bool) -> Result<()>;
 
     /// The end offset of `topic`/`partition` when it is known without a
-    /// broker round trip (the in-memory broker); the Kafka consumer
-    /// reports it from librdkafka's statistics instead.
+    /// broker round trip: the in-memory broker's end, the Kafka
+    /// consumer's from librdkafka's last statistics.
     fn high_watermark(&self, _topic: &str, _partition: i32) -> Option<i64> {
+        None
+    }
+
+    /// The topic partitions this consumer reads now, known without a
+    /// broker round trip (for the status page); `None` when it cannot
+    /// tell.
+    fn assigned_partitions(&self) -> Option<Vec<(Arc<str>, i32)>> {
         None
     }
 

@@ -61,12 +61,14 @@ pub(crate) async fn get(authority: &str, path: &str, headers: &[(&str, &str)]) -
             body: String::from_utf8_lossy(&body).into_owned(),
         })
     };
-    tokio::time::timeout(TIMEOUT, exchange).await.unwrap_or_else(|_| {
-        Err(failed(
-            &format!("no answer within {}s from", TIMEOUT.as_secs()),
-            "timed out".into(),
-        ))
-    })
+    tokio::time::timeout(TIMEOUT, exchange)
+        .await
+        .unwrap_or_else(|_| {
+            Err(failed(
+                &format!("no answer within {}s from", TIMEOUT.as_secs()),
+                "timed out".into(),
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -85,7 +87,13 @@ mod tests {
         );
         tokio::spawn(async move { axum::serve(listener, router).await });
         let answer = get(&addr, "/hello", &[("x-who", "there")]).await.unwrap();
-        assert_eq!(answer, Answer { status: 200, body: "hi there".into() });
+        assert_eq!(
+            answer,
+            Answer {
+                status: 200,
+                body: "hi there".into()
+            }
+        );
         assert_eq!(get(&addr, "/nothing", &[]).await.unwrap().status, 404);
 
         let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -56,10 +56,14 @@ pub(crate) struct Engine {
     pub(crate) app: App,
     pub(crate) core: Arc<AppCore>,
     pub(crate) transport: Arc<dyn Transport>,
-    consumer: std::sync::Mutex<Option<Arc<dyn Consumer>>>,
+    /// The group's consumer once the fetcher made it (shared with the
+    /// status page).
+    pub(crate) consumer: Arc<std::sync::Mutex<Option<Arc<dyn Consumer>>>>,
     pub(crate) lifecycle: Arc<Lifecycle>,
     pub(crate) tracker: Arc<OffsetTracker>,
     pub(crate) agents: Vec<Arc<AgentRuntime>>,
+    /// When the engine was built (the status page's uptime).
+    pub(crate) started: std::time::Instant,
 }
 
 impl std::fmt::Debug for Engine {
@@ -90,9 +94,11 @@ impl Engine {
                 app.settings.commit_interval = EXACTLY_ONCE_COMMIT_INTERVAL;
             }
         }
+        let sensors = crate::sensor::Sensors::new(&app.sensors);
         let mut tables = Vec::new();
         for def in &app.tables {
-            tables.push(Arc::new(TableState::new(def, &app.id, &app.settings)?));
+            let table = TableState::new(def, &app.id, &app.settings)?.with_sensors(&sensors);
+            tables.push(Arc::new(table));
         }
         let tables = Arc::new(Tables::new(tables, app.settings.standby_replicas > 0));
         let mut topics = app.topic_settings();
@@ -114,10 +120,14 @@ impl Engine {
             // Held records are memory: past this many, agents wait for a
             // commit, which comes early.
             let limit = (app.settings.queue_capacity * HELD_PER_QUEUE).max(10_000);
-            Some(Arc::new(Transactions::new(
-                transport.transactional(&id)?,
-                limit,
-            )))
+            let mut producer = transport.transactional(&id)?;
+            if !sensors.is_empty() {
+                producer = Arc::new(crate::sensor::SensedTransactional {
+                    inner: producer,
+                    sensors: sensors.clone(),
+                });
+            }
+            Some(Arc::new(Transactions::new(producer, limit)))
         } else {
             None
         };
@@ -126,7 +136,7 @@ impl Engine {
             .map(|t| Arc::new(Staging::new(t.clone())));
         let producer: Arc<dyn crate::transport::Producer> = match &staging {
             Some(staging) => staging.clone(),
-            None => transport.producer(),
+            None => sensors.producer(transport.producer()),
         };
         let core = Arc::new(AppCore {
             app_id: Arc::from(app.id.as_str()),
@@ -143,6 +153,7 @@ impl Engine {
             origin_headers: app.settings.origin_headers,
             transactions,
             staging,
+            sensors,
         });
         let mut agents = Vec::new();
         for def in &app.agents {
@@ -153,10 +164,11 @@ impl Engine {
             app,
             core,
             transport,
-            consumer: std::sync::Mutex::new(None),
+            consumer: Arc::default(),
             lifecycle: Arc::new(Lifecycle::default()),
             tracker: Arc::new(OffsetTracker::default()),
             agents,
+            started: std::time::Instant::now(),
         })
     }
 
@@ -221,6 +233,13 @@ impl Engine {
         // The leader election's topic: one partition, never written.
         if let Some(leader) = self.leadership() {
             add(&leader.topic, Some(1), &[]);
+        }
+        // The worker directory that routes table queries: one partition,
+        // one record per worker.
+        if let Some(directory) =
+            crate::web::peers::directory_topic(&self.app.id, settings, &self.core.tables)
+        {
+            add(&directory, Some(1), &[("cleanup.policy", "compact")]);
         }
         specs
     }
@@ -426,11 +445,13 @@ impl Engine {
             tables: self.core.tables.clone(),
             leader,
             transactions: self.core.transactions.clone(),
+            sensors: self.core.sensors.clone(),
         })?;
         *self.consumer.lock().unwrap_or_else(|e| e.into_inner()) = Some(consumer.clone());
         let lifecycle = self.lifecycle.clone();
         let tracker = self.tracker.clone();
         let tables = self.core.tables.clone();
+        let sensors = self.core.sensors.clone();
         Ok(futures_util::future::Either::Right(async move {
             // Batches come partition by partition: the route and the ack
             // state are looked up once per run of one partition, and each
@@ -460,14 +481,16 @@ impl Engine {
                     });
                     if !same && !run.is_empty() {
                         let full = std::mem::take(&mut run);
-                        if !dispatch(full, &routes, &no_targets, &tracker, &lifecycle).await {
+                        if !dispatch(full, &routes, &no_targets, &tracker, &lifecycle, &sensors)
+                            .await
+                        {
                             return Ok(());
                         }
                     }
                     run.push(message);
                 }
                 if !run.is_empty()
-                    && !dispatch(run, &routes, &no_targets, &tracker, &lifecycle).await
+                    && !dispatch(run, &routes, &no_targets, &tracker, &lifecycle, &sensors).await
                 {
                     return Ok(());
                 }
@@ -573,7 +596,8 @@ impl Engine {
             transport,
             ..
         } = self;
-        drop(consumer);
+        // Taken out: the status page may still hold the slot.
+        drop(consumer.lock().unwrap_or_else(|e| e.into_inner()).take());
         drop(agents);
         core.tables.close();
         drop(core);
@@ -625,6 +649,7 @@ impl Engine {
             transactions: self.core.transactions.clone(),
             lifecycle: self.lifecycle.clone(),
             sync,
+            sensors: self.core.sensors.clone(),
         })
     }
 }
@@ -638,11 +663,13 @@ pub(crate) struct CommitJob {
     transactions: Option<Arc<Transactions>>,
     lifecycle: Arc<Lifecycle>,
     sync: bool,
+    sensors: crate::sensor::Sensors,
 }
 
 impl CommitJob {
     pub(crate) fn run(self) {
         let offsets = self.commit();
+        self.sensors.commit(&offsets);
         // What the metrics say of the partitions committed now.
         for (topic, partition, offset) in &offsets {
             let labels = [
@@ -714,6 +741,7 @@ async fn dispatch(
     no_targets: &Vec<async_channel::Sender<Batch>>,
     tracker: &OffsetTracker,
     lifecycle: &Lifecycle,
+    sensors: &crate::sensor::Sensors,
 ) -> bool {
     let Some(first) = run.first() else {
         return true;
@@ -724,6 +752,17 @@ async fn dispatch(
         ("partition", first.partition.to_string()),
     ];
     metrics::counter!("faust_events_in_total", &labels).increment(run.len() as u64);
+    if !sensors.is_empty() {
+        for m in &run {
+            sensors.each(|s| {
+                s.on_message_in(&crate::sensor::MessageIn {
+                    topic: &m.topic,
+                    partition: m.partition,
+                    offset: m.offset,
+                })
+            });
+        }
+    }
     if let Some(last) = run.last() {
         metrics::gauge!("faust_read_offset", &labels).set((last.offset + 1) as f64);
     }

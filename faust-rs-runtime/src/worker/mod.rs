@@ -15,16 +15,29 @@
 //!
 //! | route | answers |
 //! | --- | --- |
+//! | `GET /` | the status page for people: state, agents, partitions with lag, tables and their recovery, in HTML that reloads itself every 2 s |
+//! | `GET /status` | the same snapshot as JSON (the `status` command prints it in a terminal) |
 //! | `GET /health` | `200 {"status":"ok"}` while the worker runs, `503` once it stops |
 //! | `GET /ready` | `200 {"ready":true}` once the worker has its partitions and their tables are rebuilt; `503 {"ready":false,"reason":...}` before (waiting for the group, recovering, stopping) |
 //! | `GET /metrics` | the metrics below, in Prometheus' text format |
 //! | `GET /agents` | each agent: topics, sinks, concurrency, error policy, dead-letter topic |
-//! | `GET /topics` | the topics the app uses, with partitions and configs |
-//! | `GET /tables/{table}/{key}` | the key's value as JSON (a windowed table: each window); `404` for an unknown table or key; `421` with the partition when another worker owns the key |
+//! | `GET /topics` | the topics the app uses, with partitions, configs and whether each is internal (leader election, worker directory) |
+//! | `GET /tables/{table}/{key}` | the key's value as JSON (a windowed table: each window), from the worker that owns the key's partition: this one, or the owner it forwards the query to (`x-faust-worker` names the worker that answered); `404` for an unknown table or key; `503` while the table is recovered here; `421` with the partition while no worker has announced it (mid-rebalance: retry) |
 //! | `GET` a `#[page]`'s path | what your `#[page]` answers (see [`web`](crate::web#pages)) |
 //!
-//! Metrics (through the `metrics` crate; a program that installs its own
-//! recorder first gets them there instead):
+//! Workers find the owner of a key through the worker directory, the
+//! compacted topic `<app id>-__workers` (declared with the app's topics
+//! when the web endpoint is on and some table is partitioned): each worker
+//! announces its web address and the table partitions it owns after every
+//! rebalance, once they are recovered, and removes its record when it
+//! stops; the newest claim of a partition wins. A forwarded query carries
+//! `x-faust-forwarded: 1` and is answered by its receiver, never forwarded
+//! again. The address announced is the one the endpoint listens on, so
+//! `web_bind` must be one the other workers reach.
+//!
+//! Metrics (through the `metrics` crate, to `/metrics` or StatsD as
+//! `metrics_exporter` says, see [`config`](crate::app::config); a program
+//! that installs its own recorder first gets them there instead):
 //! `faust_events_in_total{topic,partition}`, `faust_read_offset`,
 //! `faust_committed_offset`, `faust_high_watermark` and
 //! `faust_consumer_lag` (per topic and partition),
@@ -81,11 +94,9 @@ pub async fn run(app: App) -> Result<()> {
 /// ```
 pub async fn run_until(app: App, stop: impl std::future::Future<Output = ()>) -> Result<()> {
     tokio::pin!(stop);
-    if app.settings.web_enabled {
-        // Before anything registers a metric: handles taken earlier would
-        // stay bound to no recorder.
-        crate::web::prometheus();
-    }
+    // Before anything registers a metric: handles taken earlier would
+    // stay bound to no recorder.
+    crate::web::exporter::install(&app.settings)?;
     let clock = Clock::real();
     let transport = crate::transport::connect(&app.settings, clock.clone())?;
     let engine = Engine::build(app, transport, clock)?;
@@ -110,17 +121,33 @@ pub async fn run_until(app: App, stop: impl std::future::Future<Output = ()>) ->
         let listener = crate::web::bind(&settings.web_bind, settings.web_port, chosen).await?;
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(
-                "web endpoint on http://{addr} (/metrics, /health, /ready, /agents, /topics, /tables/{{table}}/{{key}})"
+                "web endpoint on http://{addr} (status page /, /status, /metrics, /health, /ready, /agents, /topics, /tables/{{table}}/{{key}})"
             );
         }
-        Some((listener, crate::web::state_of(&engine)))
+        // Where the other workers forward table queries for this one's keys.
+        let peers = listener
+            .local_addr()
+            .ok()
+            .and_then(|addr| crate::web::peers::Peers::of(&engine, addr));
+        let state = crate::web::state_of(&engine).with_peers(peers.clone());
+        Some((listener, state, peers))
     } else {
         None
     };
     let lifecycle = engine.lifecycle.clone();
     let mut units = JoinSet::new();
-    if let Some((listener, state)) = web {
+    if let Some((listener, state, peers)) = web {
         let lifecycle = lifecycle.clone();
+        if let Some(peers) = peers {
+            let directory = peers.keep(&engine);
+            let lifecycle = lifecycle.clone();
+            units.spawn(async move {
+                if let Err(e) = directory.await {
+                    lifecycle.fail(e);
+                }
+                "worker directory".to_owned()
+            });
+        }
         units.spawn(async move {
             if let Err(e) = crate::web::serve(listener, state).await {
                 lifecycle.fail(e);
