@@ -269,6 +269,53 @@ fn is_bool(ty: &Type) -> bool {
     matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.is_ident("bool"))
 }
 
+/// For `args`: the entries of the static `CommandArg` table, and the
+/// expressions that read each argument from `args: &CommandArgs` (shared
+/// by `#[command]` and `#[page]`).
+pub(crate) fn arg_table(args: &[Arg]) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let p = quote!(::faust::__private);
+    let table = args
+        .iter()
+        .map(|arg| {
+            let Arg { name, long, ty, .. } = arg;
+            let value_name = long.to_uppercase().replace('-', "_");
+            let shown = attr::show_type(ty);
+            let kind = match arg.kind {
+                Kind::Required => quote!(#p::ArgKind::Required),
+                Kind::Optional => quote!(#p::ArgKind::Optional),
+                Kind::Flag => quote!(#p::ArgKind::Flag),
+            };
+            // Spanned at the type: one that does not parse from text is
+            // reported there.
+            let value = &arg.value;
+            let parse = quote_spanned!(value.span()=> #p::parse_command_arg::<#value>);
+            quote! {
+                #p::CommandArg {
+                    name: #name,
+                    long: #long,
+                    value_name: #value_name,
+                    ty: #shown,
+                    kind: #kind,
+                    parse: #parse,
+                }
+            }
+        })
+        .collect();
+    let values = args
+        .iter()
+        .map(|arg| {
+            let name = &arg.name;
+            let value = &arg.value;
+            match arg.kind {
+                Kind::Required => quote!(args.value::<#value>(#name)?),
+                Kind::Optional => quote!(args.option::<#value>(#name)?),
+                Kind::Flag => quote!(args.flag(#name)?),
+            }
+        })
+        .collect();
+    (table, values)
+}
+
 /// The function; beside it the argument table and the function that
 /// calls it; and the hidden module with its `CommandDef`.
 pub(crate) fn generate(command: &Command) -> TokenStream {
@@ -284,41 +331,8 @@ pub(crate) fn generate(command: &Command) -> TokenStream {
     let args_static = format_ident!("__faust_command_args_{}", ident);
     let run_fn = format_ident!("__faust_command_run_{}", ident);
 
-    let table = command.args.iter().map(|arg| {
-        let Arg { name, long, ty, .. } = arg;
-        let value_name = long.to_uppercase().replace('-', "_");
-        let shown = attr::show_type(ty);
-        let kind = match arg.kind {
-            Kind::Required => quote!(#p::ArgKind::Required),
-            Kind::Optional => quote!(#p::ArgKind::Optional),
-            Kind::Flag => quote!(#p::ArgKind::Flag),
-        };
-        // Spanned at the type: one that does not parse from text is
-        // reported there.
-        let value = &arg.value;
-        let parse = quote_spanned!(value.span()=> #p::parse_command_arg::<#value>);
-        quote! {
-            #p::CommandArg {
-                name: #name,
-                long: #long,
-                value_name: #value_name,
-                ty: #shown,
-                kind: #kind,
-                parse: #parse,
-            }
-        }
-    });
+    let (table, values) = arg_table(&command.args);
     let count = command.args.len();
-
-    let values = command.args.iter().map(|arg| {
-        let name = &arg.name;
-        let value = &arg.value;
-        match arg.kind {
-            Kind::Required => quote!(args.value::<#value>(#name)?),
-            Kind::Optional => quote!(args.option::<#value>(#name)?),
-            Kind::Flag => quote!(args.flag(#name)?),
-        }
-    });
     // rustc reports a wrong return type at the call of the user's fn:
     // spanned from the fn's name to the end of its return type, the error
     // underlines the signature.

@@ -10,7 +10,6 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, Lit, LitStr};
 
 use crate::attr::{self, Args};
@@ -216,38 +215,8 @@ pub(crate) fn generate(page: &Page) -> TokenStream {
     let args_static = format_ident!("__faust_page_args_{}", ident);
     let run_fn = format_ident!("__faust_page_run_{}", ident);
 
-    let table = page.args.iter().map(|arg| {
-        let Arg { name, long, ty, .. } = arg;
-        let value_name = long.to_uppercase();
-        let shown = attr::show_type(ty);
-        let kind = match arg.kind {
-            Kind::Required => quote!(#p::ArgKind::Required),
-            Kind::Optional => quote!(#p::ArgKind::Optional),
-            Kind::Flag => quote!(#p::ArgKind::Flag),
-        };
-        let value = &arg.value;
-        let parse = quote_spanned!(value.span()=> #p::parse_command_arg::<#value>);
-        quote! {
-            #p::CommandArg {
-                name: #name,
-                long: #long,
-                value_name: #value_name,
-                ty: #shown,
-                kind: #kind,
-                parse: #parse,
-            }
-        }
-    });
+    let (table, values) = command::arg_table(&page.args);
     let count = page.args.len();
-    let values = page.args.iter().map(|arg| {
-        let name = &arg.name;
-        let value = &arg.value;
-        match arg.kind {
-            Kind::Required => quote!(args.value::<#value>(#name)?),
-            Kind::Optional => quote!(args.option::<#value>(#name)?),
-            Kind::Flag => quote!(args.flag(#name)?),
-        }
-    });
     let mut call_args =
         proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, quote!(#(#values),*));
     call_args.set_span(page.ret_span);

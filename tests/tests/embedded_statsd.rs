@@ -7,12 +7,14 @@
 //! file holds this one test.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use faust::config::MetricsExporter;
 use faust::prelude::*;
+
+mod http;
+use http::{free_port, get};
 
 static NUMBERS: Topic<String, u64> = Topic::new("statsd-numbers");
 
@@ -27,29 +29,6 @@ async fn feed() -> Result<()> {
         NUMBERS.send("k".to_owned(), i).await?;
     }
     Ok(())
-}
-
-/// `GET path` on 127.0.0.1:`port`: the status code and the body.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n")?.1.to_owned();
-    Some((status, body))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// What arrived: each line's name and `|type|#tags` part, with the values

@@ -7,12 +7,15 @@
 //! Needs Debian's `chromium` (`scripts/setup` installs it); without it the
 //! test fails saying so.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use faust::prelude::*;
+
+mod http;
+use http::{free_port, get};
 
 static NUMBERS: Topic<String, u64> = Topic::new("status-numbers");
 
@@ -32,29 +35,6 @@ async fn feed() -> Result<()> {
         NUMBERS.send(format!("k{}", i % 7), i).await?;
     }
     Ok(())
-}
-
-/// `GET path` on 127.0.0.1:`port`: the status code and the body.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n")?.1.to_owned();
-    Some((status, body))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// Debian's `chromium` on the PATH; the test fails without it.

@@ -5,12 +5,14 @@
 //! copy of the worker that owns it.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use faust::prelude::*;
+
+mod http;
+use http::{Answer, free_port, get_answer as get, wait_for};
 
 #[table(name = "wc-counts", default, partitions = 4)]
 static COUNTS: Table<String, u64>;
@@ -53,56 +55,6 @@ fn app(port: u16) -> App {
         .agent(&count::AGENT)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// An answer: the status, the worker that answered (`x-faust-worker`) and
-/// the body.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    worker: Option<String>,
-    body: String,
-}
-
-/// `GET path` on 127.0.0.1:`port`.
-fn get(port: u16, path: &str) -> Option<Answer> {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(15)))
-        .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    let worker = head.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.eq_ignore_ascii_case("x-faust-worker")
-            .then(|| value.trim().to_owned())
-    });
-    Some(Answer {
-        status,
-        worker,
-        body: body.to_owned(),
-    })
-}
-
-fn wait_for(what: &str, deadline: Instant, check: &dyn Fn() -> bool) {
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_query_to_either_of_two_workers_answers_from_the_worker_that_owns_the_key() {
     let _ = tracing_subscriber::fmt()
@@ -134,7 +86,7 @@ async fn a_query_to_either_of_two_workers_answers_from_the_worker_that_owns_the_
                 .map(|key| {
                     let answer = get(port, &format!("/tables/wc-counts/{key}"))?;
                     matches!(answer.status, 200 | 404)
-                        .then_some(answer.worker)
+                        .then_some(answer.header("x-faust-worker"))
                         .flatten()
                 })
                 .collect()
@@ -169,9 +121,11 @@ async fn a_query_to_either_of_two_workers_answers_from_the_worker_that_owns_the_
                     "key {key} asked of the worker on port {port}: {answer:?}"
                 );
             }
-            let owner = answers[0].worker.clone().expect("the answering worker");
+            let owner = answers[0]
+                .header("x-faust-worker")
+                .expect("the answering worker");
             assert_eq!(
-                answers[1].worker.as_ref(),
+                answers[1].header("x-faust-worker").as_ref(),
                 Some(&owner),
                 "key {key}: {answers:?}"
             );

@@ -9,11 +9,13 @@
 //! rebuild takes one broker round trip per record and partition, thousands
 //! of them, while `/ready` is asked every few milliseconds.
 
-use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use faust::prelude::*;
+
+mod http;
+use http::{free_port, get};
 
 #[table(name = "wr-counts", default, partitions = 3)]
 static COUNTS: Table<String, u64>;
@@ -47,29 +49,6 @@ fn app() -> App {
         .topic_partitions(3)
         .commit_interval(Duration::from_millis(200))
         .table(&COUNTS)
-}
-
-/// `GET path` on 127.0.0.1:`port`: the status code and the body.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n")?.1.to_owned();
-    Some((status, body))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
