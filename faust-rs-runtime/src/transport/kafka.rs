@@ -1281,7 +1281,9 @@ impl ConsumerContext for FaustContext {
                             resume_offsets(&offsets, tpl, self.offsets.resets_to_end())
                         })
                         .and_then(|resume| {
-                            self.tables.assign(&partitions, &self.reader, Some(&resume))
+                            off_the_runtime(|| {
+                                self.tables.assign(&partitions, &self.reader, Some(&resume))
+                            })
                         })
                 {
                     tracing::error!(
@@ -1293,6 +1295,18 @@ impl ConsumerContext for FaustContext {
             }
             Rebalance::Error(e) => tracing::warn!("rebalance error: {e}"),
         }
+    }
+}
+
+/// Runs `f`, which blocks for long (a table recovery inside the rebalance
+/// callback, called from the consumer's poll on a runtime thread), without
+/// stalling the tasks queued on this thread: on a multi-threaded tokio
+/// runtime they move to another thread meanwhile, so the web endpoint
+/// still answers `/ready` during a recovery.
+fn off_the_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 
