@@ -21,6 +21,8 @@
 
 #![doc(test(attr(deny(warnings))))]
 
+#[doc(hidden)]
+pub mod __bench;
 pub mod agent;
 pub mod app;
 pub mod cli;

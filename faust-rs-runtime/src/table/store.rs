@@ -940,12 +940,42 @@ impl RocksPartition {
             return Ok(());
         }
         let mut batch = rocksdb::WriteBatch::default();
+        let next_seq = pending.first_seq + count as u64;
+        // One put per key, the last value the flushed entries give it, in
+        // key order: RocksDB's memtable takes a sorted batch of distinct
+        // keys fastest, and a table updated many times per key between
+        // flushes (a count) writes each key once.
+        if count == pending.log.len() {
+            // Everything goes: the overlay holds each key's last write,
+            // sorted.
+            for (key, (_, value)) in &pending.overlay {
+                match value {
+                    Some(v) => batch.put(key, v),
+                    None => batch.delete(key),
+                }
+            }
+        } else {
+            let mut last: HashMap<&Bytes, &Option<Bytes>> = HashMap::with_capacity(count);
+            for entry in pending.log.iter().take(count) {
+                last.insert(&entry.key, &entry.value);
+            }
+            // A key the overlay no longer has was replaced by a changelog
+            // record since (`apply`): the changelog is the newer truth, as
+            // in the branch above.
+            let mut last: Vec<_> = last
+                .into_iter()
+                .filter(|(key, _)| pending.overlay.contains_key(*key))
+                .collect();
+            last.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (key, value) in last {
+                match value {
+                    Some(v) => batch.put(key, v),
+                    None => batch.delete(key),
+                }
+            }
+        }
         let mut sources: Vec<(&SourceKey, i64)> = Vec::new();
         for entry in pending.log.iter().take(count) {
-            match &entry.value {
-                Some(v) => batch.put(&entry.key, v),
-                None => batch.delete(&entry.key),
-            }
             if committed.is_some()
                 && let Some(o) = entry.offset
             {
@@ -961,7 +991,6 @@ impl RocksPartition {
         }
         self.db.write(batch)?;
         pending.persisted = offset;
-        let next_seq = pending.first_seq + count as u64;
         for entry in pending.log.drain(..count) {
             if pending
                 .overlay

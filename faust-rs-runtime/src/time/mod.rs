@@ -222,6 +222,9 @@ impl Drop for Sleep {
 #[derive(Default)]
 struct VirtualClock {
     state: Mutex<VirtualState>,
+    /// `state.now` in nanoseconds, written with it under the lock: the
+    /// handler timing reads the time twice per event without the lock.
+    now_nanos: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -238,7 +241,7 @@ impl VirtualClock {
     }
 
     fn now(&self) -> Duration {
-        self.lock().now
+        Duration::from_nanos(self.now_nanos.load(std::sync::atomic::Ordering::Acquire))
     }
 
     fn next_deadline(&self) -> Option<Duration> {
@@ -250,6 +253,9 @@ impl VirtualClock {
             let mut state = self.lock();
             if to > state.now {
                 state.now = to;
+                let nanos = u64::try_from(to.as_nanos()).unwrap_or(u64::MAX);
+                self.now_nanos
+                    .store(nanos, std::sync::atomic::Ordering::Release);
             }
             let now = state.now;
             let later = state.sleepers.split_off(&(now, u64::MAX));

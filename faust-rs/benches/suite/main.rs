@@ -1,0 +1,276 @@
+//! The benchmark suite: each workload run by a faust-rs worker and, in the
+//! same run, by a plain rdkafka loop doing the same work with the same
+//! client settings, against a local broker; then one table of events/s,
+//! the ratio, latency and peak memory.
+//!
+//! Run it with `scripts/bench` (starts a local Tansu, then
+//! `cargo bench --workspace --bench suite`). It needs `FAUST_BENCH_BROKER`
+//! (`host:port` of a Kafka-protocol broker on loopback).
+//!
+//! Every side of every workload runs in its own child process (this same
+//! binary, re-run with `FAUST_BENCH_RUN=<workload>/<side>`), so that the
+//! peak memory printed is that side's alone and no side warms the other's
+//! caches.
+//!
+//! The workloads: `w1` stateless ([`w1_stateless`]), `w2` stateful
+//! ([`w2_stateful`]), `w3` recovery ([`w3_recovery`]), `w5` latency at a
+//! fixed rate ([`w5_latency`]), `w4` and `w4b` the test driver
+//! ([`w4_driver`], no broker, faust only). `FAUST_BENCH_ONLY=w1,w5` runs
+//! some; `FAUST_BENCH_EVENTS` sets the events of the throughput ones.
+//!
+//! Besides rate and peak memory, each side reports `cpu µs/event`: the
+//! CPU time (all threads) of its whole child process divided by its
+//! events. On a small, busy machine, where the broker and both sides share
+//! the cores, it is the steadier figure of the two.
+
+mod env;
+mod faust_side;
+mod plain_side;
+mod report;
+mod w1_stateless;
+mod w2_stateful;
+mod w3_recovery;
+mod w4_driver;
+mod w5_latency;
+
+use std::process::Command;
+
+use env::Env;
+use report::{REPORT_PREFIX, Report, Side};
+
+/// Runs one side of a workload in this process and returns what it measured.
+type RunFn = fn(&Env) -> Result<Report, Box<dyn std::error::Error>>;
+
+/// One workload of the suite.
+struct Workload {
+    /// Short id: `w1`, `w2`, ...
+    id: &'static str,
+    /// What it does, for the table.
+    title: &'static str,
+    /// Loads its input into the broker, once, before either side runs.
+    prepare: fn(&Env) -> Result<(), Box<dyn std::error::Error>>,
+    /// The faust-rs side and, where there is one, the plain rdkafka side.
+    sides: &'static [(Side, RunFn)],
+    /// The acceptance floor of faust/rdkafka events/s, if the issue sets one.
+    min_ratio: Option<f64>,
+}
+
+/// Every workload, in the order they run.
+fn workloads() -> Vec<Workload> {
+    vec![
+        w1_stateless::workload(),
+        w2_stateful::workload(),
+        w3_recovery::workload(),
+        w5_latency::workload(),
+        w4_driver::workload(),
+        w4_driver::workload_json(),
+    ]
+}
+
+fn main() {
+    let env = match Env::from_process() {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("suite: {e}");
+            std::process::exit(2);
+        }
+    };
+    let all = workloads();
+    if let Some(run) = env.child_run.clone() {
+        std::process::exit(child(&all, &env, &run));
+    }
+    parent(&all, &env);
+}
+
+/// In a child: runs `<workload>/<side>` and prints its report.
+fn child(all: &[Workload], env: &Env, run: &str) -> i32 {
+    let Some((id, side)) = run.split_once('/') else {
+        eprintln!("suite: FAUST_BENCH_RUN={run:?} is not <workload>/<side>");
+        return 2;
+    };
+    let found = all.iter().find(|w| w.id == id).and_then(|w| {
+        w.sides
+            .iter()
+            .find(|(s, _)| side_name(*s) == side)
+            .map(|(_, f)| f)
+    });
+    let Some(f) = found else {
+        eprintln!("suite: no workload side {run:?}");
+        return 2;
+    };
+    match f(env) {
+        Ok(report) => {
+            println!(
+                "{REPORT_PREFIX}{}",
+                serde_json::to_string(&report).expect("a report serializes")
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("suite: {run} failed: {e}");
+            1
+        }
+    }
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Faust => "faust",
+        Side::Rdkafka => "rdkafka",
+    }
+}
+
+/// Runs `<workload>/<side>` in a child process and reads its report.
+fn spawn(env: &Env, id: &str, side: Side) -> Result<Report, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("the suite's own path: {e}"))?;
+    let run = format!("{id}/{}", side_name(side));
+    let out = Command::new(exe)
+        .env("FAUST_BENCH_RUN", &run)
+        .env("FAUST_BENCH_BROKER", &env.broker)
+        .env("FAUST_BENCH_EVENTS", env.events.to_string())
+        .env(env::RUN_ID_VAR, &env.run_id)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("starting {run}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find_map(|l| l.strip_prefix(REPORT_PREFIX));
+    match (out.status.success(), line) {
+        (true, Some(json)) => {
+            serde_json::from_str(json).map_err(|e| format!("{run} printed a bad report: {e}"))
+        }
+        _ => Err(format!("{run} failed ({})", out.status)),
+    }
+}
+
+/// In the parent: prepares and runs every workload selected, then prints
+/// the table. Exits non-zero when a run failed.
+fn parent(all: &[Workload], env: &Env) {
+    print_machine();
+    env.print_settings();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut failed = false;
+    for w in all.iter().filter(|w| env.selected(w.id)) {
+        eprintln!("suite: {} — {}: preparing", w.id, w.title);
+        if let Err(e) = (w.prepare)(env) {
+            eprintln!("suite: {} preparation failed: {e}", w.id);
+            failed = true;
+            continue;
+        }
+        let mut faust = None;
+        let mut plain = None;
+        for (side, _) in w.sides {
+            eprintln!("suite: {} — running {}", w.id, side_name(*side));
+            match spawn(env, w.id, *side) {
+                Ok(r) => match side {
+                    Side::Faust => faust = Some(r),
+                    Side::Rdkafka => plain = Some(r),
+                },
+                Err(e) => {
+                    eprintln!("suite: {e}");
+                    failed = true;
+                }
+            }
+        }
+        rows.push(Row {
+            id: w.id,
+            title: w.title,
+            faust,
+            plain,
+            floor: w.min_ratio,
+        });
+    }
+    print_table(&rows);
+    if failed {
+        std::process::exit(1);
+    }
+}
+
+/// Prints what the figures were measured on: CPU, cores, memory (from
+/// `/proc`) and the Rust compiler.
+fn print_machine() {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU".to_owned(), |(_, m)| m.trim().to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let ram_gib = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let rustc = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned()))
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("rustc: unknown".to_owned(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_owned()
+        });
+    println!("machine: {cpu}, {cores} cores, {ram_gib:.1} GiB RAM; {rustc}");
+}
+
+/// One workload's line of the table.
+struct Row {
+    id: &'static str,
+    title: &'static str,
+    faust: Option<Report>,
+    plain: Option<Report>,
+    floor: Option<f64>,
+}
+
+fn print_table(rows: &[Row]) {
+    println!();
+    println!(
+        "| workload | faust-rs events/s | rdkafka events/s | ratio (floor) | faust-rs peak MiB | rdkafka peak MiB | other |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---|");
+    for Row {
+        id,
+        title,
+        faust,
+        plain,
+        floor,
+    } in rows
+    {
+        let rate = |r: &Option<Report>| {
+            r.as_ref()
+                .map_or("—".to_owned(), |r| format!("{:.0}", r.rate()))
+        };
+        let mem = |r: &Option<Report>| {
+            r.as_ref()
+                .map_or("—".to_owned(), |r| format!("{:.0}", r.peak_rss_mib))
+        };
+        let ratio = match (faust, plain) {
+            (Some(f), Some(p)) if p.rate() > 0.0 => {
+                let x = f.rate() / p.rate();
+                match floor {
+                    Some(min) => {
+                        format!("{x:.2} (≥{min}) {}", if x >= *min { "ok" } else { "BELOW" })
+                    }
+                    None => format!("{x:.2}"),
+                }
+            }
+            _ => "—".to_owned(),
+        };
+        let mut other = Vec::new();
+        for (side, r) in [("faust-rs", faust), ("rdkafka", plain)] {
+            if let Some(r) = r {
+                other.push(format!("{side} cpu {:.1} µs/event", r.cpu_us_per_event()));
+                for (k, v) in &r.extra {
+                    other.push(format!("{side} {k} {v}"));
+                }
+            }
+        }
+        println!(
+            "| {id} {title} | {} | {} | {ratio} | {} | {} | {} |",
+            rate(faust),
+            rate(plain),
+            mem(faust),
+            mem(plain),
+            other.join("; ")
+        );
+    }
+}
