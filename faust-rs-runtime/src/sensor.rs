@@ -458,22 +458,14 @@ impl Sensors {
                 value_size: record.value.as_ref().map_or(0, |v| v.len()),
             })
         });
-        let mut delivery = send(record);
-        // A delivery already done (the in-memory broker's) is reported now,
-        // and stays ready for callers that poll it once.
-        if let Some(result) = futures_util::FutureExt::now_or_never(&mut delivery) {
-            self.delivered(&topic, &result);
-            return Delivery::ready(result);
-        }
-        let sensors = self.clone();
-        Delivery::pending(async move {
-            let result = delivery.await;
-            sensors.delivered(&topic, &result);
-            result
-        })
+        send(record).sensed(self, topic)
     }
 
-    fn delivered(&self, topic: &str, result: &Result<crate::transport::RecordMetadata, Error>) {
+    pub(crate) fn delivered(
+        &self,
+        topic: &str,
+        result: &Result<crate::transport::RecordMetadata, Error>,
+    ) {
         match result {
             Ok(meta) => self.each(|s| {
                 s.on_send_completed(&SendCompleted {

@@ -20,6 +20,10 @@ use crate::sensor::{ErrorAction, Outcome};
 use crate::stream::StreamSource;
 use crate::transport::{Message, OutgoingRecord};
 
+/// Events an in-order agent takes from a backlog between two looks at
+/// its deliveries (acks).
+const PROGRESS_EVERY: u32 = 32;
+
 /// Which stage of an agent an in-order loop runs.
 #[derive(Clone, Copy, Debug)]
 enum Stage {
@@ -315,6 +319,7 @@ impl AgentRuntime {
             let pending = Pending::default();
             let mut done = Completions::default();
             let max_waiting = self.core.queue_capacity;
+            let mut since_progress: u32 = 0;
             // Under transactions each stage counts what it holds.
             let owner = match stage {
                 Stage::Handler => &self.held,
@@ -326,7 +331,20 @@ impl AgentRuntime {
                     return Err(self.delivery_failed(e));
                 }
                 self.room(owner).await;
-                let next = {
+                // With a backlog, the deliveries are looked at once every
+                // `PROGRESS_EVERY` events, not after each: polling the
+                // oldest one registers a waker each time, and acks need not
+                // move faster than commits. An empty inbox always looks.
+                let ready = if since_progress < PROGRESS_EVERY {
+                    futures_util::FutureExt::now_or_never(inbox.next())
+                } else {
+                    None
+                };
+                let next = if let Some(next) = ready {
+                    since_progress += 1;
+                    next
+                } else {
+                    since_progress = 0;
                     let recv = inbox.next();
                     let failure = done.failure();
                     futures_util::pin_mut!(recv, failure);

@@ -321,7 +321,7 @@ pub struct RecordMetadata {
 /// Record headers: an ordered list of `(name, bytes)`; names may repeat, as
 /// in Kafka.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Headers(Vec<(String, Bytes)>);
+pub struct Headers(Vec<(std::borrow::Cow<'static, str>, Bytes)>);
 
 impl Headers {
     /// No headers.
@@ -331,7 +331,13 @@ impl Headers {
 
     /// Appends a header.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Bytes>) {
-        self.0.push((name.into(), value.into()));
+        self.0.push((name.into().into(), value.into()));
+    }
+
+    /// [`insert`](Self::insert) for a name known at compile time: nothing
+    /// is allocated for it (faust's own headers, once per record).
+    pub(crate) fn insert_static(&mut self, name: &'static str, value: Bytes) {
+        self.0.push((name.into(), value));
     }
 
     /// Builder form of [`insert`](Self::insert).
@@ -356,7 +362,7 @@ impl Headers {
 
     /// All headers in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_ref()))
+        self.0.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
     }
 
     /// Number of headers.
@@ -382,7 +388,7 @@ impl<N: Into<String>, V: Into<Bytes>> FromIterator<(N, V)> for Headers {
     fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
         Headers(
             iter.into_iter()
-                .map(|(n, v)| (n.into(), v.into()))
+                .map(|(n, v)| (n.into().into(), v.into()))
                 .collect(),
         )
     }
@@ -408,6 +414,13 @@ enum DeliveryState {
     Pending(Pin<Box<dyn Future<Output = Result<RecordMetadata, Error>> + Send>>),
     /// rdkafka's own future, unboxed: the common case, once per record.
     Kafka(rdkafka::producer::DeliveryFuture, Arc<str>),
+    /// The same, its outcome told to the sensors: no box and no second
+    /// future per record when sensors are registered.
+    KafkaSensed(
+        rdkafka::producer::DeliveryFuture,
+        Arc<str>,
+        crate::sensor::Sensors,
+    ),
 }
 
 impl Delivery {
@@ -418,6 +431,30 @@ impl Delivery {
 
     pub(crate) fn kafka(future: rdkafka::producer::DeliveryFuture, topic: Arc<str>) -> Self {
         Delivery(DeliveryState::Kafka(future, topic))
+    }
+
+    /// This delivery, its outcome told to `sensors` once it is known.
+    pub(crate) fn sensed(self, sensors: &crate::sensor::Sensors, topic: Arc<str>) -> Self {
+        match self.0 {
+            DeliveryState::Kafka(future, topic) => {
+                Delivery(DeliveryState::KafkaSensed(future, topic, sensors.clone()))
+            }
+            // A delivery already done (the in-memory broker's) is told now,
+            // and stays ready for callers that poll it once.
+            DeliveryState::Ready(Some(result)) => {
+                sensors.delivered(&topic, &result);
+                Delivery::ready(result)
+            }
+            state => {
+                let sensors = sensors.clone();
+                let delivery = Delivery(state);
+                Delivery::pending(async move {
+                    let result = delivery.await;
+                    sensors.delivered(&topic, &result);
+                    result
+                })
+            }
+        }
     }
 
     /// A delivery completed by `future`.
@@ -432,9 +469,9 @@ impl fmt::Debug for Delivery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             DeliveryState::Ready(r) => f.debug_tuple("Delivery::Ready").field(r).finish(),
-            DeliveryState::Pending(_) | DeliveryState::Kafka(..) => {
-                f.write_str("Delivery::Pending")
-            }
+            DeliveryState::Pending(_)
+            | DeliveryState::Kafka(..)
+            | DeliveryState::KafkaSensed(..) => f.write_str("Delivery::Pending"),
         }
     }
 }
@@ -449,6 +486,11 @@ impl Future for Delivery {
             DeliveryState::Kafka(f, topic) => Pin::new(f)
                 .poll(cx)
                 .map(|result| kafka::delivery_result(result, topic)),
+            DeliveryState::KafkaSensed(f, topic, sensors) => Pin::new(f).poll(cx).map(|result| {
+                let result = kafka::delivery_result(result, topic);
+                sensors.delivered(topic, &result);
+                result
+            }),
         }
     }
 }

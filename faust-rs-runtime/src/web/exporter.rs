@@ -54,6 +54,9 @@ pub(crate) fn install(settings: &Settings) -> Result<()> {
         .flatten();
     INSTALLED.get_or_init(|| {
         let handle = prometheus.as_ref().map(PrometheusRecorder::handle);
+        if let Some(handle) = &handle {
+            start_upkeep(handle.clone());
+        }
         let installed = match (prometheus, statsd) {
             (None, None) => {
                 return Installed {
@@ -112,6 +115,29 @@ pub(crate) fn text() -> Response {
             .into_response(),
         Some(Installed { why_not, .. }) => (StatusCode::NOT_FOUND, *why_not).into_response(),
         None => (StatusCode::NOT_FOUND, "no metrics recorder is installed\n").into_response(),
+    }
+}
+
+/// How often the Prometheus histograms fold their samples into buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds the histograms' samples into their buckets every
+/// [`UPKEEP_EVERY`]: the recorder keeps every sample until then, so a
+/// worker nobody scrapes would otherwise hold one per event.
+fn start_upkeep(handle: PrometheusHandle) {
+    let started = std::thread::Builder::new()
+        .name("faust-metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = started {
+        tracing::warn!(
+            "cannot start the metrics upkeep thread: {e}; histogram samples are kept until \
+             /metrics is scraped"
+        );
     }
 }
 
