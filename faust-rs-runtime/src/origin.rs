@@ -93,11 +93,11 @@ impl Origin {
 
     /// Appends the origin header to `headers`.
     pub(crate) fn stamp(&self, headers: &mut Headers) {
-        use std::fmt::Write as _;
-        // Sized up front: formatting grows no buffer.
-        let mut text = String::with_capacity(self.agent.len() + self.topic.len() + 40);
-        let _ = write!(text, "{self}");
-        headers.insert_static(HEADER, bytes::Bytes::from(text));
+        use std::io::Write as _;
+        let text = crate::codec::exact_bytes(|out| write!(out, "{self}"));
+        if let Ok(text) = text {
+            headers.insert_static(HEADER, text);
+        }
     }
 }
 

@@ -243,6 +243,57 @@ mod tests {
     }
 
     #[test]
+    fn an_agent_held_at_the_bound_goes_on_a_quarter_below_it() {
+        use crate::transport::{Delivery, Headers, Message, RecordMetadata};
+        let p = acks();
+        let mut done = Completions::default();
+        let mut deliver = Vec::new();
+        for offset in 0..8 {
+            p.track(offset, 1);
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            deliver.push(tx);
+            done.queue
+                .push_back(Step::Deliver(Delivery::pending(async move {
+                    let _ = rx.await;
+                    Ok(RecordMetadata {
+                        partition: 0,
+                        offset,
+                    })
+                })));
+            let message = Message {
+                topic: Arc::from("t"),
+                partition: 0,
+                offset,
+                timestamp: 0,
+                key: None,
+                value: None,
+                headers: Headers::new(),
+            };
+            done.push_ack(Envelope::new(Arc::new(message), p.clone()));
+        }
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(
+            done.poll_below(&mut cx, 8).is_pending(),
+            "8 waiting, bound 8"
+        );
+        let mut delivered = 0;
+        for tx in deliver {
+            tx.send(()).expect("the delivery waits");
+            delivered += 1;
+            let waiting = 8 - delivered;
+            let ready = done.poll_below(&mut cx, 8).is_ready();
+            assert_eq!(ready, waiting < 6, "{waiting} waiting: goes on below 6");
+            if ready {
+                break;
+            }
+        }
+        assert_eq!(delivered, 3);
+        assert_eq!(p.take_committable(), Some(3));
+        // Under the bound again: it goes on at once, below 8.
+        assert!(done.poll_below(&mut cx, 8).is_ready());
+    }
+
+    #[test]
     fn offsets_may_have_gaps() {
         let p = acks();
         p.track(5, 1);
@@ -376,6 +427,8 @@ pub(crate) struct Completions {
     /// Acks queued and not yet given: the events still waiting for the
     /// broker.
     waiting: usize,
+    /// Set while [`poll_below`](Self::poll_below) holds the agent back.
+    held_back: bool,
 }
 
 #[derive(Debug)]
@@ -456,21 +509,30 @@ impl Completions {
     }
 
     /// [`wait_below`](Self::wait_below) as a poll.
+    ///
+    /// Once at the bound it waits until a quarter of it is delivered
+    /// before it lets the agent on: an agent ahead of the broker then
+    /// wakes once per many deliveries, not once per delivery (each wake a
+    /// thread hand-off), and handles its events in runs.
     pub(crate) fn poll_below(
         &mut self,
         cx: &mut std::task::Context<'_>,
         max: usize,
     ) -> std::task::Poll<Result<(), crate::error::Error>> {
         use std::task::Poll;
-        if self.waiting < max {
+        if !self.held_back && self.waiting < max {
             return Poll::Ready(Ok(()));
         }
-        match self.poll_progress(cx) {
-            Poll::Ready(Some(e)) => Poll::Ready(Err(e)),
-            Poll::Ready(None) => Poll::Ready(Ok(())),
-            Poll::Pending if self.waiting < max => Poll::Ready(Ok(())),
-            Poll::Pending => Poll::Pending,
-        }
+        self.held_back = true;
+        let resume = (max - max / 4).max(1);
+        let result = match self.poll_progress(cx) {
+            Poll::Ready(Some(e)) => Err(e),
+            Poll::Ready(None) => Ok(()),
+            Poll::Pending if self.waiting < resume => Ok(()),
+            Poll::Pending => return Poll::Pending,
+        };
+        self.held_back = false;
+        Poll::Ready(result)
     }
 
     /// Waits until everything queued is delivered and acked.

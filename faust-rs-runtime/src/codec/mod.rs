@@ -97,6 +97,37 @@ pub use error::CodecError;
 pub use payload::{EventTime, Json, Payload};
 pub use registry::{Codec, CodecRef, Codecs};
 
+/// Bytes written by `write` into this thread's scratch buffer, then copied
+/// out at their exact size: one allocation per value. (A `Vec` grown by
+/// the writer and handed to `Bytes` costs two when its capacity is not
+/// its length, the buffer and `Bytes`' shared header, on the hot path of
+/// every encoded record and origin header.)
+pub(crate) fn exact_bytes<E>(
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<bytes::Bytes, E> {
+    use std::cell::RefCell;
+    thread_local! {
+        static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    /// A buffer grown past this is not kept (one huge record would pin it).
+    const KEEP_BYTES: usize = 64 * 1024;
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buffer) => {
+            buffer.clear();
+            let written = write(&mut buffer).map(|()| bytes::Bytes::copy_from_slice(&buffer));
+            if buffer.capacity() > KEEP_BYTES {
+                *buffer = Vec::new();
+            }
+            written
+        }
+        // Called from inside a value's own serialization: a buffer of its own.
+        Err(_) => {
+            let mut buffer = Vec::new();
+            write(&mut buffer).map(|()| bytes::Bytes::from(buffer))
+        }
+    })
+}
+
 /// The `erased_serde` version [`Codec`] is written against, so a custom
 /// codec needs no dependency of its own.
 pub use erased_serde;

@@ -15,20 +15,20 @@ use super::payload::Payload;
 use crate::error::BoxError;
 
 pub(super) fn encode_json<T: Payload>(value: &T) -> Result<Bytes, BoxError> {
-    let bytes = match T::FAUST_NAMESPACE {
-        None => serde_json::to_vec(value)?,
-        Some(ns) => serde_json::to_vec(&WithFaustMeta::new(value, ns))?,
-    };
-    Ok(Bytes::from(bytes))
+    let bytes = super::exact_bytes(|out| match T::FAUST_NAMESPACE {
+        None => serde_json::to_writer(out, value),
+        Some(ns) => serde_json::to_writer(out, &WithFaustMeta::new(value, ns)),
+    })?;
+    Ok(bytes)
 }
 
 pub(super) fn encode_msgpack<T: Payload>(value: &T) -> Result<Bytes, BoxError> {
     // Named maps, not arrays: Python Faust's msgpack codec reads dicts.
-    let bytes = match T::FAUST_NAMESPACE {
-        None => rmp_serde::to_vec_named(value)?,
-        Some(ns) => rmp_serde::to_vec_named(&WithFaustMeta::new(value, ns))?,
-    };
-    Ok(Bytes::from(bytes))
+    let bytes = super::exact_bytes(|out| match T::FAUST_NAMESPACE {
+        None => rmp_serde::encode::write_named(out, value),
+        Some(ns) => rmp_serde::encode::write_named(out, &WithFaustMeta::new(value, ns)),
+    })?;
+    Ok(bytes)
 }
 
 pub(super) fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeFailure> {

@@ -33,7 +33,9 @@ use rdkafka::consumer::{
 };
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, Headers as _, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::producer::{
+    BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer,
+};
 use rdkafka::{Message as _, Offset, TopicPartitionList};
 
 use crate::agent::ack::OffsetTracker;
@@ -408,7 +410,7 @@ const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// The transactional producer of `exactly_once`: rdkafka's, with the
 /// worker's producer settings and `transactional.id`.
 struct KafkaTransactional {
-    inner: FutureProducer<LogContext>,
+    inner: SlotProducer,
     id: String,
     max_bytes: usize,
 }
@@ -438,7 +440,7 @@ impl KafkaTransactional {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         let inner = config
-            .create_with_context(LogContext)
+            .create_with_context(SlotContext)
             .map_err(|e| client_error("transactional producer", e))?;
         Ok(KafkaTransactional {
             inner,
@@ -600,7 +602,7 @@ fn transport_error(what: &str, e: KafkaError) -> Error {
 /// changelog records are never reordered (the last one is the one
 /// compaction keeps).
 struct KafkaProducer {
-    inner: FutureProducer<LogContext>,
+    inner: Arc<SlotProducer>,
     overflow: Arc<OverflowLine>,
 }
 
@@ -620,9 +622,7 @@ struct Overflow {
 
 /// Hands a waiting record's delivery future (or why it could not be
 /// queued) to the [`Delivery`] that waits for it.
-type Enqueued = tokio::sync::oneshot::Sender<
-    std::result::Result<rdkafka::producer::DeliveryFuture, KafkaError>,
->;
+type Enqueued = tokio::sync::oneshot::Sender<std::result::Result<DeliveryFuture, KafkaError>>;
 
 /// How long the overflow thread waits for room in librdkafka's queue.
 const OVERFLOW_BACKOFF: Duration = Duration::from_millis(2);
@@ -636,10 +636,10 @@ impl fmt::Debug for KafkaProducer {
 impl KafkaProducer {
     fn new(bootstrap: &str, settings: &Settings) -> Result<Self> {
         let inner = config(bootstrap, PRODUCER_DEFAULTS, &settings.producer)
-            .create_with_context(LogContext)
+            .create_with_context(SlotContext)
             .map_err(|e| client_error("producer", e))?;
         Ok(KafkaProducer {
-            inner,
+            inner: Arc::new(inner),
             overflow: Arc::default(),
         })
     }
@@ -693,7 +693,7 @@ impl KafkaProducer {
 
 /// Moves the waiting records into librdkafka, oldest first, as its queue
 /// makes room; returns once none waits.
-fn drain_overflow(producer: &FutureProducer<LogContext>, line: &OverflowLine) {
+fn drain_overflow(producer: &SlotProducer, line: &OverflowLine) {
     loop {
         let mut overflow = line.line.lock().unwrap_or_else(|e| e.into_inner());
         while let Some((record, _)) = overflow.waiting.front() {
@@ -736,22 +736,91 @@ impl Producer for KafkaProducer {
     }
 }
 
+/// The producer of a worker: librdkafka's, with its delivery thread, each
+/// record's report landing in the [`Slot`] its sender waits on.
+type SlotProducer = ThreadedProducer<SlotContext>;
+
+/// Where librdkafka's delivery report of one record lands: one allocation
+/// per record (rdkafka's `FutureProducer` makes two, a channel and a box
+/// the delivery thread frees), released by whichever side lets go last,
+/// as a rule the waiting task.
+#[derive(Default)]
+pub(crate) struct Slot {
+    report: std::sync::OnceLock<SlotReport>,
+    waker: futures_util::task::AtomicWaker,
+}
+
+/// Where the record landed (partition, offset), or why it did not.
+pub(crate) type SlotReport = std::result::Result<(i32, i64), KafkaError>;
+
+/// The delivery report of one record, once librdkafka has it.
+pub(crate) struct DeliveryFuture(Arc<Slot>);
+
+impl std::future::Future for DeliveryFuture {
+    type Output = SlotReport;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<SlotReport> {
+        if let Some(report) = self.0.report.get() {
+            return std::task::Poll::Ready(report.clone());
+        }
+        self.0.waker.register(cx.waker());
+        // The report may have landed between the look and the register.
+        match self.0.report.get() {
+            Some(report) => std::task::Poll::Ready(report.clone()),
+            None => std::task::Poll::Pending,
+        }
+    }
+}
+
+/// The producers' client context: librdkafka's logs to `tracing`, each
+/// delivery report into its record's [`Slot`].
+#[derive(Clone, Copy, Debug)]
+struct SlotContext;
+
+impl ClientContext for SlotContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        LogContext.log(level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        LogContext.error(error, reason);
+    }
+}
+
+impl ProducerContext for SlotContext {
+    type DeliveryOpaque = Arc<Slot>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, slot: Arc<Slot>) {
+        let report = match result {
+            Ok(m) => Ok((m.partition(), m.offset())),
+            Err((e, _)) => Err(e.clone()),
+        };
+        let _ = slot.report.set(report);
+        slot.waker.wake();
+    }
+}
+
 fn enqueue(
-    producer: &FutureProducer<LogContext>,
+    producer: &SlotProducer,
     record: &OutgoingRecord,
-) -> std::result::Result<rdkafka::producer::DeliveryFuture, KafkaError> {
-    let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic);
+) -> std::result::Result<DeliveryFuture, KafkaError> {
+    let slot = Arc::new(Slot::default());
+    let mut br: BaseRecord<'_, [u8], [u8], Arc<Slot>> =
+        BaseRecord::with_opaque_to(&record.topic, slot.clone());
     if let Some(key) = &record.key {
-        fr = fr.key(&key[..]);
+        br = br.key(&key[..]);
     }
     if let Some(value) = &record.value {
-        fr = fr.payload(&value[..]);
+        br = br.payload(&value[..]);
     }
     if let Some(p) = record.partition {
-        fr = fr.partition(p);
+        br = br.partition(p);
     }
     if let Some(ts) = record.timestamp {
-        fr = fr.timestamp(ts);
+        br = br.timestamp(ts);
     }
     if !record.headers.is_empty() {
         let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
@@ -761,33 +830,23 @@ fn enqueue(
                 value: Some(value),
             });
         }
-        fr = fr.headers(headers);
+        br = br.headers(headers);
     }
-    producer.send_result(fr).map_err(|(e, _)| e)
+    producer
+        .send(br)
+        .map(|()| DeliveryFuture(slot))
+        .map_err(|(e, _)| e)
 }
 
-async fn delivered(
-    future: rdkafka::producer::DeliveryFuture,
-    topic: Arc<str>,
-) -> Result<RecordMetadata> {
+async fn delivered(future: DeliveryFuture, topic: Arc<str>) -> Result<RecordMetadata> {
     delivery_result(future.await, &topic)
 }
 
-/// What rdkafka's delivery report means for us.
-pub(crate) fn delivery_result<Canceled>(
-    result: std::result::Result<rdkafka::producer::future_producer::OwnedDeliveryResult, Canceled>,
-    topic: &str,
-) -> Result<RecordMetadata> {
-    match result {
-        Ok(Ok(d)) => Ok(RecordMetadata {
-            partition: d.partition,
-            offset: d.offset,
-        }),
-        Ok(Err((e, _))) => Err(transport_error(&format!("delivering to `{topic}`"), e)),
-        Err(_) => Err(Error::Transport {
-            what: format!("delivering to `{topic}`"),
-            source: "the producer was closed before the broker answered".into(),
-        }),
+/// What librdkafka's delivery report means for us.
+pub(crate) fn delivery_result(report: SlotReport, topic: &str) -> Result<RecordMetadata> {
+    match report {
+        Ok((partition, offset)) => Ok(RecordMetadata { partition, offset }),
+        Err(e) => Err(transport_error(&format!("delivering to `{topic}`"), e)),
     }
 }
 
@@ -1444,7 +1503,8 @@ async fn poll_batch<C: ConsumerContext + 'static>(
     max: usize,
     topics: &[Arc<str>],
 ) -> Vec<Arc<Message>> {
-    let mut batch = Vec::new();
+    // Sized once: growing it record by record reallocates large blocks.
+    let mut batch = Vec::with_capacity(max);
     let mut backoff = Duration::from_millis(100);
     loop {
         match inner.recv().await {

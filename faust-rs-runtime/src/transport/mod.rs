@@ -413,14 +413,10 @@ enum DeliveryState {
     Ready(Option<Result<RecordMetadata, Error>>),
     Pending(Pin<Box<dyn Future<Output = Result<RecordMetadata, Error>> + Send>>),
     /// rdkafka's own future, unboxed: the common case, once per record.
-    Kafka(rdkafka::producer::DeliveryFuture, Arc<str>),
+    Kafka(kafka::DeliveryFuture, Arc<str>),
     /// The same, its outcome told to the sensors: no box and no second
     /// future per record when sensors are registered.
-    KafkaSensed(
-        rdkafka::producer::DeliveryFuture,
-        Arc<str>,
-        crate::sensor::Sensors,
-    ),
+    KafkaSensed(kafka::DeliveryFuture, Arc<str>, crate::sensor::Sensors),
 }
 
 impl Delivery {
@@ -429,7 +425,7 @@ impl Delivery {
         Delivery(DeliveryState::Ready(Some(result)))
     }
 
-    pub(crate) fn kafka(future: rdkafka::producer::DeliveryFuture, topic: Arc<str>) -> Self {
+    pub(crate) fn kafka(future: kafka::DeliveryFuture, topic: Arc<str>) -> Self {
         Delivery(DeliveryState::Kafka(future, topic))
     }
 

@@ -473,26 +473,24 @@ impl Engine {
                 if let Some(error) = tables.take_failure() {
                     return Err(error);
                 }
-                let mut run: Vec<Arc<Message>> = Vec::new();
-                for message in batch {
-                    let same = run.last().is_some_and(|last| {
-                        Arc::ptr_eq(&last.topic, &message.topic)
-                            && last.partition == message.partition
-                    });
-                    if !same && !run.is_empty() {
-                        let full = std::mem::take(&mut run);
-                        if !dispatch(full, &routes, &no_targets, &tracker, &lifecycle, &sensors)
-                            .await
-                        {
-                            return Ok(());
-                        }
+                // Most batches are one run: it goes on as it is, no copy.
+                let mut rest = batch;
+                while let Some(first) = rest.first() {
+                    let len = rest
+                        .iter()
+                        .take_while(|m| {
+                            Arc::ptr_eq(&m.topic, &first.topic) && m.partition == first.partition
+                        })
+                        .count();
+                    let run = if len == rest.len() {
+                        std::mem::take(&mut rest)
+                    } else {
+                        let tail = rest.split_off(len);
+                        std::mem::replace(&mut rest, tail)
+                    };
+                    if !dispatch(run, &routes, &no_targets, &tracker, &lifecycle, &sensors).await {
+                        return Ok(());
                     }
-                    run.push(message);
-                }
-                if !run.is_empty()
-                    && !dispatch(run, &routes, &no_targets, &tracker, &lifecycle, &sensors).await
-                {
-                    return Ok(());
                 }
             }
         }))

@@ -34,6 +34,10 @@ pub(crate) struct Env {
     /// no run resumes from offsets an earlier run committed on the same
     /// broker.
     pub(crate) run_id: String,
+    /// Rounds of the workloads that take several (`FAUST_BENCH_ROUNDS`,
+    /// default 3): the sides alternate, and each side's median round is
+    /// the one reported.
+    pub(crate) rounds: usize,
 }
 
 impl Env {
@@ -71,9 +75,16 @@ impl Env {
                 .unwrap_or_default();
             format!("{}-{}", since_epoch.as_secs(), std::process::id())
         });
+        let rounds = match std::env::var("FAUST_BENCH_ROUNDS") {
+            Ok(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                format!("FAUST_BENCH_ROUNDS={v:?} is not a positive number, e.g. 3")
+            })?,
+            Err(_) => 3,
+        };
         Ok(Env {
             broker,
             events,
+            rounds,
             only,
             child_run: std::env::var("FAUST_BENCH_RUN").ok(),
             run_id,

@@ -16,7 +16,9 @@
 //! ([`w2_stateful`]), `w3` recovery ([`w3_recovery`]), `w5` latency at a
 //! fixed rate ([`w5_latency`]), `w4` and `w4b` the test driver
 //! ([`w4_driver`], no broker, faust only). `FAUST_BENCH_ONLY=w1,w5` runs
-//! some; `FAUST_BENCH_EVENTS` sets the events of the throughput ones.
+//! some; `FAUST_BENCH_EVENTS` sets the events of the throughput ones;
+//! `FAUST_BENCH_ROUNDS` (default 3) the rounds of `w1`, whose sides
+//! take turns going first and whose median rounds are compared.
 //!
 //! Besides rate and peak memory, each side reports `cpu µs/event`: the
 //! CPU time (all threads) of its whole child process divided by its
@@ -53,6 +55,11 @@ struct Workload {
     sides: &'static [(Side, RunFn)],
     /// The acceptance floor of faust/rdkafka events/s, if the issue sets one.
     min_ratio: Option<f64>,
+    /// Whether it runs [`Env::rounds`] rounds (its sides alternating, on
+    /// the same prepared input, each round in consumer groups of its own),
+    /// the median of each side reported: for the workloads whose rate a
+    /// busy two-core machine scatters most.
+    rounds: bool,
 }
 
 /// Every workload, in the order they run.
@@ -120,15 +127,28 @@ fn side_name(side: Side) -> &'static str {
     }
 }
 
+/// The report of the median rate (the lower middle one of an even count).
+fn median(mut reports: Vec<Report>) -> Option<Report> {
+    reports.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+    let middle = reports.len().checked_sub(1)? / 2;
+    Some(reports.swap_remove(middle))
+}
+
 /// Runs `<workload>/<side>` in a child process and reads its report.
-fn spawn(env: &Env, id: &str, side: Side) -> Result<Report, String> {
+/// Round `round` past the first gets run id `<id>-r<round>`: consumer
+/// groups of its own, so it reads the input from the start again.
+fn spawn(env: &Env, id: &str, side: Side, round: usize) -> Result<Report, String> {
     let exe = std::env::current_exe().map_err(|e| format!("the suite's own path: {e}"))?;
     let run = format!("{id}/{}", side_name(side));
+    let run_id = match round {
+        0 => env.run_id.clone(),
+        n => format!("{}-r{n}", env.run_id),
+    };
     let out = Command::new(exe)
         .env("FAUST_BENCH_RUN", &run)
         .env("FAUST_BENCH_BROKER", &env.broker)
         .env("FAUST_BENCH_EVENTS", env.events.to_string())
-        .env(env::RUN_ID_VAR, &env.run_id)
+        .env(env::RUN_ID_VAR, &run_id)
         .stderr(std::process::Stdio::inherit())
         .output()
         .map_err(|e| format!("starting {run}: {e}"))?;
@@ -156,27 +176,54 @@ fn parent(all: &[Workload], env: &Env) {
             failed = true;
             continue;
         }
-        let mut faust = None;
-        let mut plain = None;
-        for (side, _) in w.sides {
-            eprintln!("suite: {} — running {}", w.id, side_name(*side));
-            match spawn(env, w.id, *side) {
-                Ok(r) => match side {
-                    Side::Faust => faust = Some(r),
-                    Side::Rdkafka => plain = Some(r),
-                },
-                Err(e) => {
-                    eprintln!("suite: {e}");
-                    failed = true;
+        let rounds = if w.rounds { env.rounds } else { 1 };
+        let mut faust = Vec::new();
+        let mut plain = Vec::new();
+        for round in 0..rounds {
+            // Who goes first alternates: the broker slows as its log grows.
+            let order: Vec<_> = if round % 2 == 0 {
+                w.sides.iter().collect()
+            } else {
+                w.sides.iter().rev().collect()
+            };
+            for (side, _) in order {
+                eprintln!(
+                    "suite: {} — running {} (round {} of {rounds})",
+                    w.id,
+                    side_name(*side),
+                    round + 1
+                );
+                match spawn(env, w.id, *side, round) {
+                    Ok(r) => match side {
+                        Side::Faust => faust.push(r),
+                        Side::Rdkafka => plain.push(r),
+                    },
+                    Err(e) => {
+                        eprintln!("suite: {e}");
+                        failed = true;
+                    }
                 }
             }
+        }
+        let mut notes = Vec::new();
+        if rounds > 1 && faust.len() == plain.len() {
+            let ratios: Vec<String> = faust
+                .iter()
+                .zip(&plain)
+                .map(|(f, p)| format!("{:.2}", f.rate() / p.rate()))
+                .collect();
+            notes.push(format!(
+                "median of {rounds} rounds; each round's ratio {}",
+                ratios.join(" / ")
+            ));
         }
         rows.push(Row {
             id: w.id,
             title: w.title,
-            faust,
-            plain,
+            faust: median(faust),
+            plain: median(plain),
             floor: w.min_ratio,
+            notes,
         });
     }
     print_table(&rows);
@@ -219,6 +266,8 @@ struct Row {
     faust: Option<Report>,
     plain: Option<Report>,
     floor: Option<f64>,
+    /// Said after the figures (rounds and their ratios).
+    notes: Vec<String>,
 }
 
 fn print_table(rows: &[Row]) {
@@ -233,6 +282,7 @@ fn print_table(rows: &[Row]) {
         faust,
         plain,
         floor,
+        notes,
     } in rows
     {
         let rate = |r: &Option<Report>| {
@@ -255,7 +305,7 @@ fn print_table(rows: &[Row]) {
             }
             _ => "—".to_owned(),
         };
-        let mut other = Vec::new();
+        let mut other = notes.clone();
         for (side, r) in [("faust-rs", faust), ("rdkafka", plain)] {
             if let Some(r) = r {
                 other.push(format!("{side} cpu {:.1} µs/event", r.cpu_us_per_event()));

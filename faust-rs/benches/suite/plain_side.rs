@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{DeliveryResult, Message as _};
+use rdkafka::message::{DeliveryResult, Header, Message as _, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer as _, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
@@ -43,6 +43,11 @@ pub(crate) struct Relay<'a> {
     /// Set by another thread to stop the loop (it then waits for the
     /// outputs in flight and commits).
     pub(crate) stop: Option<&'a AtomicBool>,
+    /// With the name of the faust side's agent: every output carries the
+    /// `faust.source` header a faust worker writes by default
+    /// (`agent@topic/partition/offset/0`), so both sides send the same
+    /// bytes to the broker.
+    pub(crate) origin: Option<&'a str>,
 }
 
 /// What the loop did.
@@ -101,6 +106,14 @@ impl Relay<'_> {
                 let mut record = BaseRecord::with_opaque_to(self.sink, opaque).payload(&out);
                 if let Some(key) = m.key() {
                     record = record.key(key);
+                }
+                if let Some(agent) = self.origin {
+                    let origin =
+                        format!("{agent}@{}/{}/{}/0", self.input, m.partition(), m.offset());
+                    record = record.headers(OwnedHeaders::new_with_capacity(1).insert(Header {
+                        key: faust::origin::HEADER,
+                        value: Some(origin.as_bytes()),
+                    }));
                 }
                 send(&producer, record, self.sink)?;
             } else if self.target.is_some() && last_read.elapsed() > STALL {

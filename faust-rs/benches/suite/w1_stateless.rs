@@ -16,7 +16,9 @@
 //!
 //! The faust worker runs with `App::bare` defaults but for
 //! `topic_partitions` (4, like the topics): at-least-once, web endpoint
-//! and Prometheus metrics on, origin headers on the sink records.
+//! and Prometheus metrics on, origin headers on the sink records. The
+//! plain loop writes the same `faust.source` header on each output, so
+//! both sides send the broker the same records, byte for byte.
 
 use faust::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -112,6 +114,7 @@ pub(crate) fn workload() -> crate::Workload {
         prepare,
         sides: &[(Side::Faust, faust), (Side::Rdkafka, plain)],
         min_ratio: Some(0.9),
+        rounds: true,
     }
 }
 
@@ -176,6 +179,7 @@ fn plain(env: &Env) -> Result<Report, Box<dyn std::error::Error>> {
         group: &group,
         target: Some(env.events),
         stop: None,
+        origin: Some("receipts"),
     };
     let done = relay.run(env, |value| {
         let order: PlainOrder =

@@ -128,6 +128,7 @@ pub(crate) fn workload() -> Workload {
         prepare,
         sides: &[(Side::Faust, run_faust), (Side::Rdkafka, run_plain)],
         min_ratio: Some(0.6),
+        rounds: false,
     }
 }
 

@@ -121,6 +121,7 @@ pub(crate) fn workload() -> Workload {
         prepare,
         sides: &[(Side::Faust, run_faust), (Side::Rdkafka, run_plain)],
         min_ratio: None,
+        rounds: false,
     }
 }
 

@@ -39,6 +39,7 @@ pub(crate) fn workload() -> crate::Workload {
         prepare: nothing,
         sides: &[(Side::Faust, run_trivial)],
         min_ratio: None,
+        rounds: false,
     }
 }
 
@@ -50,6 +51,7 @@ pub(crate) fn workload_json() -> crate::Workload {
         prepare: nothing,
         sides: &[(Side::Faust, run_json)],
         min_ratio: None,
+        rounds: false,
     }
 }
 

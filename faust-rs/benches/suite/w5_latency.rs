@@ -94,6 +94,7 @@ pub(crate) fn workload() -> crate::Workload {
         prepare,
         sides: &[(Side::Faust, faust), (Side::Rdkafka, plain)],
         min_ratio: None,
+        rounds: false,
     }
 }
 
@@ -136,6 +137,7 @@ fn plain(env: &Env) -> Result<Report, Box<dyn std::error::Error>> {
                 group: &group,
                 target: None,
                 stop: Some(&stop),
+                origin: Some("relay"),
             }
             .run(env, |value| {
                 let ping: PlainPing =
