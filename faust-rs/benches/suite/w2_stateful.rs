@@ -489,10 +489,7 @@ pub(crate) fn load(
     for i in 0..n {
         last[record(i).0 as usize] = Some(i);
     }
-    for i in 0..n {
-        if last.contains(&Some(i)) {
-            continue;
-        }
+    let send_record = |i: u64| {
         let (partition, key, value) = record(i);
         send(
             &producer,
@@ -500,21 +497,20 @@ pub(crate) fn load(
                 .partition(partition)
                 .key(key.as_slice())
                 .payload(value.as_slice()),
-        )?;
+        )
+    };
+    for i in 0..n {
+        if last.contains(&Some(i)) {
+            continue;
+        }
+        send_record(i)?;
         if i % 1024 == 0 {
             producer.poll(Duration::ZERO);
         }
     }
     producer.flush(Duration::from_secs(120))?;
     for i in last.into_iter().flatten() {
-        let (partition, key, value) = record(i);
-        send(
-            &producer,
-            BaseRecord::to(topic)
-                .partition(partition)
-                .key(key.as_slice())
-                .payload(value.as_slice()),
-        )?;
+        send_record(i)?;
         producer.flush(Duration::from_secs(30))?;
     }
     producer.context().check()?;
