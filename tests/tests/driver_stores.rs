@@ -143,6 +143,45 @@ async fn a_corrupt_store_is_moved_aside_and_rebuilt_from_the_changelog() -> faus
 }
 
 #[tokio::test]
+async fn a_truncated_store_is_rebuilt_from_the_changelog() -> faust::Result<()> {
+    let dir = temp_dir("truncated");
+    let mut t = TestDriver::with_app(rocks_app(&dir));
+    send_words(&mut t, &["a", "b", "a", "c", "a", "b"]).await;
+    t.run_until_idle().await?;
+    t.commit();
+    let dirs = partition_dirs(&dir);
+    assert!(!dirs.is_empty(), "one folder per partition");
+    // Every file cut to half its length, as a crash mid-write or a copy
+    // that stopped would leave it.
+    let mut cut = 0;
+    for partition in &dirs {
+        for entry in std::fs::read_dir(partition).expect("store folder") {
+            let path = entry.expect("entry").path();
+            let len = std::fs::metadata(&path).expect("file").len();
+            if path.is_file() && len > 0 {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .expect("open");
+                file.set_len(len / 2).expect("truncate");
+                cut += 1;
+            }
+        }
+    }
+    assert!(cut > 0, "the store wrote files");
+    t.restart().await?;
+    assert_eq!(t.table(&COUNTS).get("a"), Some(3), "rebuilt exactly");
+    assert_eq!(t.table(&COUNTS).get("b"), Some(2));
+    assert_eq!(t.table(&COUNTS).get("c"), Some(1));
+    assert_eq!(t.table(&COUNTS).len(), 3);
+    // And it goes on from there.
+    send_words(&mut t, &["c"]).await;
+    t.run_until_idle().await?;
+    assert_eq!(t.table(&COUNTS).get("c"), Some(2));
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_deleted_store_folder_is_rebuilt_from_the_changelog() -> faust::Result<()> {
     let dir = temp_dir("deleted");
     let mut t = TestDriver::with_app(rocks_app(&dir));

@@ -302,6 +302,304 @@ mod tests {
         p.ack(5);
         assert_eq!(p.take_committable(), Some(10));
     }
+
+    /// The watermark held to a reference model (acks owed per offset in a
+    /// `BTreeMap`) for arbitrary offsets, consumer counts, ack orders and
+    /// commit times.
+    mod properties {
+        use std::collections::BTreeMap;
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// The reference: what each tracked offset still owes, and what was
+        /// last reported to the committer.
+        #[derive(Debug, Default)]
+        struct Model {
+            owed: BTreeMap<i64, u32>,
+            reported: Option<i64>,
+        }
+
+        impl Model {
+            /// One past the last offset of the fully acked prefix.
+            fn committable(&self) -> Option<i64> {
+                self.owed
+                    .iter()
+                    .take_while(|(_, owed)| **owed == 0)
+                    .last()
+                    .map(|(offset, _)| offset + 1)
+            }
+
+            /// The first tracked offset a consumer has not acked yet.
+            fn first_owed(&self) -> Option<i64> {
+                self.owed
+                    .iter()
+                    .find(|(_, owed)| **owed > 0)
+                    .map(|(offset, _)| *offset)
+            }
+
+            /// What `take_committable` answers now; records it as reported.
+            fn take(&mut self) -> Option<i64> {
+                let now = self.committable();
+                if now == self.reported {
+                    return None;
+                }
+                self.reported = now;
+                now
+            }
+        }
+
+        /// One partition's reads and acks.
+        #[derive(Debug, Clone)]
+        struct Script {
+            /// The offsets read: increasing, with gaps.
+            offsets: Vec<i64>,
+            /// How many consumers each offset is read for.
+            consumers: u32,
+            /// Each consumer's ack of each offset, in some order.
+            steps: Vec<AckStep>,
+        }
+
+        /// One ack, with what happens around it.
+        #[derive(Debug, Clone)]
+        struct AckStep {
+            /// The offset one consumer acks.
+            offset: i64,
+            /// How many offsets past the acked one are read (tracked in one
+            /// `track_all`) before the ack, if not read yet: reading runs
+            /// ahead of the acks.
+            read_ahead: usize,
+            /// An offset never read, acked just before: must change nothing.
+            stray: Option<i64>,
+            /// Whether the committer asks for the committable offset after
+            /// the ack.
+            take: bool,
+        }
+
+        /// Offsets from anywhere in `0..1_000_000` with gaps of 1 to 5, read
+        /// for 1 to 4 consumers, every ack in an arbitrary order.
+        fn script() -> impl Strategy<Value = Script> {
+            (
+                0i64..1_000_000,
+                prop::collection::vec(1i64..=5, 1..40),
+                1u32..=4,
+            )
+                .prop_flat_map(|(first, gaps, consumers)| {
+                    let offsets: Vec<i64> = gaps
+                        .iter()
+                        .scan(first, |next, gap| {
+                            let offset = *next;
+                            *next += gap;
+                            Some(offset)
+                        })
+                        .collect();
+                    let acks: Vec<i64> = offsets
+                        .iter()
+                        .flat_map(|&o| std::iter::repeat_n(o, consumers as usize))
+                        .collect();
+                    let last = offsets[offsets.len() - 1];
+                    let around = (
+                        0usize..4,
+                        prop::option::weighted(0.2, first - 3..=last + 3),
+                        any::<bool>(),
+                    );
+                    let around = prop::collection::vec(around, acks.len());
+                    (
+                        Just(offsets),
+                        Just(consumers),
+                        Just(acks).prop_shuffle(),
+                        around,
+                    )
+                })
+                .prop_map(|(offsets, consumers, acks, around)| {
+                    let steps = acks
+                        .into_iter()
+                        .zip(around)
+                        .map(|(offset, (read_ahead, stray, take))| AckStep {
+                            offset,
+                            read_ahead,
+                            stray: stray.filter(|s| offsets.binary_search(s).is_err()),
+                            take,
+                        })
+                        .collect();
+                    Script {
+                        offsets,
+                        consumers,
+                        steps,
+                    }
+                })
+        }
+
+        /// A partition's acks playing a script, beside the model.
+        #[derive(Debug)]
+        struct Run {
+            acks: Arc<PartitionAcks>,
+            model: Model,
+            script: Script,
+            /// How many of the script's offsets were read so far.
+            read: usize,
+            /// The next step.
+            next: usize,
+        }
+
+        impl Run {
+            fn new(acks: Arc<PartitionAcks>, script: Script) -> Run {
+                Run {
+                    acks,
+                    model: Model::default(),
+                    script,
+                    read: 0,
+                    next: 0,
+                }
+            }
+
+            /// Reads the script's offsets up to (not including) index `upto`.
+            fn read_upto(&mut self, upto: usize) {
+                let upto = upto.min(self.script.offsets.len());
+                if upto <= self.read {
+                    return;
+                }
+                let offsets = &self.script.offsets[self.read..upto];
+                let consumers = self.script.consumers;
+                self.acks.track_all(offsets.iter().copied(), consumers);
+                for &offset in offsets {
+                    self.model.owed.insert(offset, consumers);
+                }
+                self.read = upto;
+            }
+
+            /// Plays the next step; whether the committer asks after it, or
+            /// `None` once the script is done.
+            fn step(&mut self) -> Option<bool> {
+                let step = self.script.steps.get(self.next).cloned()?;
+                self.next += 1;
+                let index = self
+                    .script
+                    .offsets
+                    .binary_search(&step.offset)
+                    .expect("the script acks offsets it reads");
+                self.read_upto(index + 1 + step.read_ahead);
+                if let Some(stray) = step.stray {
+                    self.acks.ack(stray);
+                }
+                self.acks.ack(step.offset);
+                if let Some(owed) = self.model.owed.get_mut(&step.offset) {
+                    *owed -= 1;
+                }
+                Some(step.take)
+            }
+
+            /// One past the script's last offset.
+            fn end(&self) -> i64 {
+                self.script.offsets[self.script.offsets.len() - 1] + 1
+            }
+        }
+
+        /// Holds what `take_committable` answered to the model and to the
+        /// watermark's promises, and records it as reported.
+        fn check_take(got: Option<i64>, model: &mut Model) -> Result<(), TestCaseError> {
+            let before = model.reported;
+            let first_owed = model.first_owed();
+            let first_done = model.owed.values().next().is_some_and(|owed| *owed == 0);
+            prop_assert_eq!(got, model.take(), "owed: {:?}", model.owed);
+            if let Some(committable) = got {
+                prop_assert!(
+                    first_done,
+                    "{committable} committable before the first offset is fully acked"
+                );
+                prop_assert!(
+                    before.is_none_or(|b| committable > b),
+                    "the committable offset moved back from {before:?} to {committable}"
+                );
+                if let Some(owed) = first_owed {
+                    prop_assert!(
+                        committable <= owed,
+                        "{committable} committable past {owed}, not fully acked"
+                    );
+                }
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #[test]
+            fn the_commit_never_passes_an_offset_not_fully_acked(script in script()) {
+                let mut run = Run::new(acks(), script);
+                while let Some(take) = run.step() {
+                    if take {
+                        check_take(run.acks.take_committable(), &mut run.model)?;
+                    }
+                }
+                check_take(run.acks.take_committable(), &mut run.model)?;
+                prop_assert_eq!(run.model.reported, Some(run.end()), "all acked");
+                prop_assert_eq!(run.acks.take_committable(), None, "reported once");
+                prop_assert!(run.acks.lock().in_flight.is_empty());
+            }
+
+            #[test]
+            fn nothing_is_committable_before_the_first_offset_is_fully_acked(
+                mut script in script(),
+            ) {
+                let first = script.offsets[0];
+                let held = script
+                    .steps
+                    .iter()
+                    .rposition(|step| step.offset == first)
+                    .expect("every offset is acked");
+                script.steps.remove(held);
+                let mut run = Run::new(acks(), script);
+                while let Some(take) = run.step() {
+                    if take {
+                        prop_assert_eq!(run.acks.take_committable(), None);
+                    }
+                }
+                run.read_upto(usize::MAX);
+                prop_assert_eq!(run.acks.take_committable(), None, "{} still owes an ack", first);
+                run.acks.ack(first);
+                prop_assert_eq!(run.acks.take_committable(), Some(run.end()));
+            }
+
+            #[test]
+            fn the_tracker_reports_each_partition_that_moved(
+                scripts in (script(), script()),
+                order in prop::collection::vec(any::<bool>(), 0..200),
+            ) {
+                let tracker = OffsetTracker::default();
+                let topic: Arc<str> = Arc::from("t");
+                let mut runs = [
+                    Run::new(tracker.partition(&topic, 0), scripts.0),
+                    Run::new(tracker.partition(&topic, 1), scripts.1),
+                ];
+                let mut order = order.into_iter();
+                loop {
+                    let pick = usize::from(order.next().unwrap_or(false));
+                    let Some(take) = runs[pick].step().or_else(|| runs[1 - pick].step()) else {
+                        break;
+                    };
+                    if take {
+                        let mut got = tracker.take_committable();
+                        got.sort_by_key(|(_, partition, _)| *partition);
+                        let want: Vec<(Arc<str>, i32, i64)> = (0..2)
+                            .filter_map(|p| {
+                                runs[p].model.take().map(|o| (topic.clone(), p as i32, o))
+                            })
+                            .collect();
+                        prop_assert_eq!(got, want);
+                    }
+                }
+                let mut got = tracker.take_committable();
+                got.sort_by_key(|(_, partition, _)| *partition);
+                for (p, run) in runs.iter_mut().enumerate() {
+                    if run.model.take().is_some() {
+                        prop_assert!(got.contains(&(topic.clone(), p as i32, run.end())));
+                    }
+                    prop_assert_eq!(run.model.reported, Some(run.end()));
+                    prop_assert_eq!(tracker.in_flight("t", p as i32), 0);
+                }
+            }
+        }
+    }
 }
 
 /// Records of one partition handed to an agent in one go.

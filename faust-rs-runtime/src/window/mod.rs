@@ -259,18 +259,21 @@ impl WindowDef {
         match self.kind {
             WindowKind::Tumbling { size } => vec![self.window_at(align(timestamp, millis(size)))],
             WindowKind::Hopping { size, step } => {
-                let (size, step) = (millis(size), millis(step));
+                // `check` holds `0 < step <= size`.
+                let (size, step) = (millis(size), millis(step).max(1));
+                // The latest window holding `timestamp` starts at `last`;
+                // the `behind` before it, a step apart, still reach past
+                // it. Counted, not stepped to, so that no sum leaves i64
+                // for times near its ends: windows starting before
+                // i64::MIN are left out.
                 let last = align(timestamp, step);
-                let mut out = Vec::new();
-                let mut start = align(timestamp.saturating_sub(size).saturating_add(1), step);
-                if start + size <= timestamp {
-                    start += step;
-                }
-                while start <= last {
-                    out.push(self.window_at(start));
-                    start += step;
-                }
-                out
+                let behind = (size - 1 - (timestamp - last)) / step;
+                let reachable = i64::try_from(last.abs_diff(i64::MIN) / step.unsigned_abs());
+                let behind = behind.min(reachable.unwrap_or(i64::MAX));
+                (0..=behind)
+                    .rev()
+                    .map(|k| self.window_at(last - k * step))
+                    .collect()
             }
             WindowKind::Sliding { before, .. } => {
                 vec![self.window_at(timestamp.saturating_sub(millis(before)))]
@@ -292,12 +295,13 @@ impl WindowDef {
 }
 
 /// The start of the `size`-aligned slot `timestamp` is in (floor, also
-/// for times before the epoch).
+/// for times before the epoch); `i64::MIN` when that start is below it (a
+/// record's time can be any `i64`).
 pub(crate) fn align(timestamp: i64, size: i64) -> i64 {
     if size <= 0 {
         return timestamp;
     }
-    timestamp - timestamp.rem_euclid(size)
+    timestamp.saturating_sub(timestamp.rem_euclid(size))
 }
 
 /// A window's store and changelog key: its start, sortable, then the table
@@ -553,5 +557,194 @@ mod tests {
         d.grace = None;
         assert_eq!(d.grace_ms(), 5_000, "grace defaults to expires");
         assert!(d.check("t").is_ok());
+    }
+
+    /// Window assignment and store keys for arbitrary times, sizes and
+    /// steps.
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A bound on event times well inside `i64` (±146 million years),
+        /// so that every window around one is representable.
+        const FAR: i64 = 1 << 62;
+
+        /// Window sizes from a millisecond to 35 years.
+        fn sizes() -> impl Strategy<Value = i64> {
+            prop_oneof![1i64..=1_000, 1i64..=(1 << 40)]
+        }
+
+        /// Event times within [`FAR`]: anywhere, near the epoch (either
+        /// side), or a millisecond or two off a multiple of `size`.
+        fn times(size: i64) -> impl Strategy<Value = i64> {
+            let slots = FAR / size - 1;
+            prop_oneof![
+                -FAR..FAR,
+                -10_000i64..10_000,
+                (-slots..slots, -2i64..=2).prop_map(move |(k, d)| k * size + d),
+            ]
+        }
+
+        /// Any `i64` time, the ends of the range often.
+        fn any_times() -> impl Strategy<Value = i64> {
+            prop_oneof![
+                any::<i64>(),
+                (0i64..1_000).prop_map(|d| i64::MIN + d),
+                (0i64..1_000).prop_map(|d| i64::MAX - d),
+                Just(0i64),
+            ]
+        }
+
+        /// A hopping `(size, step)` as `check` accepts them (`0 < step <=
+        /// size`), at most 64 windows per event: `step` dividing `size`
+        /// half the time.
+        fn hops() -> impl Strategy<Value = (i64, i64)> {
+            (prop_oneof![1i64..=1_000, 1i64..=(1 << 32)], 1i64..=64)
+                .prop_flat_map(|(step, k)| {
+                    let rest = prop_oneof![Just(0i64), 0..step];
+                    (Just(step), rest.prop_map(move |rest| step * k + rest))
+                })
+                .prop_map(|(step, size)| (size, step))
+        }
+
+        fn ms(n: i64) -> Duration {
+            Duration::from_millis(n as u64)
+        }
+
+        fn hopping(size: i64, step: i64) -> WindowDef {
+            def(WindowKind::Hopping {
+                size: ms(size),
+                step: ms(step),
+            })
+        }
+
+        /// The starts of the `step`-aligned windows of `size` holding `t`,
+        /// counted out one by one (in `i128`, so nothing overflows), as far
+        /// as `i64` reaches.
+        fn starts_holding(t: i64, size: i64, step: i64) -> Vec<i64> {
+            let (t, size, step) = (i128::from(t), i128::from(size), i128::from(step));
+            let mut start = t.div_euclid(step) * step;
+            let mut out = Vec::new();
+            while start + size > t && start >= i128::from(i64::MIN) {
+                out.push(start as i64);
+                start -= step;
+            }
+            out.reverse();
+            out
+        }
+
+        proptest! {
+            #[test]
+            fn a_tumbling_event_falls_in_the_one_aligned_window_holding_it(
+                (size, t) in sizes().prop_flat_map(|size| (Just(size), times(size))),
+            ) {
+                let d = def(WindowKind::Tumbling { size: ms(size) });
+                let windows = d.ranges(t);
+                prop_assert_eq!(windows.len(), 1);
+                let w = windows[0];
+                prop_assert!(w.contains(t), "{w} does not hold {t}");
+                prop_assert_eq!(w.end - w.start, size);
+                prop_assert_eq!(w.start.rem_euclid(size), 0, "{} is not aligned", w);
+                prop_assert_eq!(d.current(t), w);
+            }
+
+            #[test]
+            fn a_hopping_event_falls_in_every_aligned_window_holding_it(
+                ((size, step), t) in hops().prop_flat_map(|(size, step)| {
+                    (Just((size, step)), times(size))
+                }),
+            ) {
+                let d = hopping(size, step);
+                let windows = d.ranges(t);
+                for w in &windows {
+                    prop_assert!(w.contains(t), "{w} does not hold {t}");
+                    prop_assert_eq!(w.end - w.start, size);
+                    prop_assert_eq!(w.start.rem_euclid(step), 0, "{} is not aligned to {}", w, step);
+                }
+                prop_assert!(
+                    windows.windows(2).all(|pair| pair[0].start + step == pair[1].start),
+                    "not one step apart, oldest first: {windows:?}"
+                );
+                let starts: Vec<i64> = windows.iter().map(|w| w.start).collect();
+                prop_assert_eq!(starts, starts_holding(t, size, step));
+                let (whole, rest) = (size / step, size % step);
+                if rest == 0 {
+                    prop_assert_eq!(windows.len() as i64, whole);
+                } else {
+                    prop_assert!((whole..=whole + 1).contains(&(windows.len() as i64)));
+                }
+                prop_assert_eq!(Some(&d.current(t)), windows.last(), "current is the latest");
+            }
+
+            #[test]
+            fn a_sliding_window_surrounds_its_event_inclusive(
+                before in 0i64..=(1 << 40),
+                after in 0i64..=(1 << 40),
+                t in times(1),
+            ) {
+                prop_assume!(before > 0 || after > 0);
+                let d = def(WindowKind::Sliding { before: ms(before), after: ms(after) });
+                let w = d.ranges(t);
+                let want = Window { start: t - before, end: t + after + 1 };
+                prop_assert_eq!(&w, &vec![want]);
+                prop_assert!(want.contains(t - before) && want.contains(t + after));
+                prop_assert_eq!(d.current(t), want);
+            }
+
+            #[test]
+            fn any_time_gets_the_representable_windows_holding_it(
+                t in any_times(),
+                (size, step) in hops(),
+                tumbling in any::<bool>(),
+            ) {
+                let (d, step) = if tumbling {
+                    (def(WindowKind::Tumbling { size: ms(size) }), size)
+                } else {
+                    (hopping(size, step), step)
+                };
+                let windows = d.ranges(t);
+                let mut want: Vec<Window> = starts_holding(t, size, step)
+                    .into_iter()
+                    .map(|start| Window { start, end: start.saturating_add(size) })
+                    .collect();
+                if want.is_empty() {
+                    // The aligned start is below i64::MIN: the window is
+                    // clamped to start there.
+                    want.push(Window { start: i64::MIN, end: i64::MIN + size });
+                }
+                prop_assert_eq!(&windows, &want);
+                for w in &windows {
+                    prop_assert!(
+                        w.contains(t) || w.end == i64::MAX,
+                        "{w} does not hold {t} and does not end at i64::MAX"
+                    );
+                }
+                prop_assert_eq!(Some(&d.current(t)), windows.last(), "current is the latest");
+            }
+
+            #[test]
+            fn store_keys_decode_and_sort_as_start_then_key(
+                a in (any::<i64>(), prop::collection::vec(any::<u8>(), 0..12)),
+                b in (any::<i64>(), prop::collection::vec(any::<u8>(), 0..12)),
+            ) {
+                let (ka, kb) = (store_key(a.0, &a.1), store_key(b.0, &b.1));
+                prop_assert_eq!(split_store_key(&ka), Some((a.0, &a.1[..])));
+                prop_assert_eq!(split_store_key(&kb), Some((b.0, &b.1[..])));
+                prop_assert_eq!(ka.cmp(&kb), (a.0, &a.1).cmp(&(b.0, &b.1)));
+                if a.0 != b.0 {
+                    prop_assert_ne!(&ka, &kb, "distinct windows share a key");
+                }
+                prop_assert_eq!(start_bound(a.0)[..] <= kb[..], a.0 <= b.0);
+                prop_assert!(CLOCK_KEY < &ka[..]);
+            }
+
+            #[test]
+            fn a_key_shorter_than_a_start_does_not_decode(
+                short in prop::collection::vec(any::<u8>(), 0..8),
+            ) {
+                prop_assert_eq!(split_store_key(&short), None);
+            }
+        }
     }
 }
