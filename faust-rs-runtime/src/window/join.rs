@@ -283,12 +283,22 @@ fn within_ms(windows: &WindowState) -> i64 {
 
 /// The starts of the buckets (`within` long, aligned) holding times from
 /// `at - within` to `at + within`.
+/// Counted in `i128`, so that an event time near either end of `i64`
+/// neither overflows nor sticks at the end (a saturating step never passed
+/// `i64::MAX` and looped forever); a start below `i64::MIN` is
+/// `i64::MIN`, as [`align`](super::align) stores it.
 fn buckets_around(at: i64, within: i64) -> impl Iterator<Item = i64> {
-    let first = super::align(at.saturating_sub(within), within);
-    let last = super::align(at.saturating_add(within), within);
+    let size = i128::from(within.max(1));
+    let align = |t: i128| t - t.rem_euclid(size);
+    let first = align(i128::from(at) - size);
+    let last = align(i128::from(at) + size).min(i128::from(i64::MAX));
+    let low = i128::from(i64::MIN);
+    let mut previous = None;
     (0..)
-        .map(move |i| first.saturating_add(i * within))
+        .map(move |i| first + i * size)
         .take_while(move |start| *start <= last)
+        .map(move |start| start.max(low) as i64)
+        .filter(move |start| previous.replace(*start) != Some(*start))
 }
 
 fn decode<L: Payload, R: Payload>(
@@ -378,5 +388,30 @@ where
                 .map(|(k, held)| Ok((table.decode_key::<K>(codecs, &k)?, held)))
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::buckets_around;
+
+    #[test]
+    fn buckets_are_the_aligned_ones_around_the_time() {
+        let starts: Vec<i64> = buckets_around(25, 10).collect();
+        assert_eq!(starts, [10, 20, 30]);
+        let starts: Vec<i64> = buckets_around(-5, 10).collect();
+        assert_eq!(starts, [-20, -10, 0]);
+    }
+
+    #[test]
+    fn times_at_the_ends_of_i64_end_and_do_not_overflow() {
+        let starts: Vec<i64> = buckets_around(i64::MAX, 1).collect();
+        assert_eq!(starts, [i64::MAX - 1, i64::MAX]);
+        let starts: Vec<i64> = buckets_around(i64::MAX, 1 << 62).collect();
+        assert_eq!(starts, [0, 1 << 62]);
+        let starts: Vec<i64> = buckets_around(i64::MIN, 1 << 62).collect();
+        assert_eq!(starts, [i64::MIN, i64::MIN + (1 << 62)]);
+        let starts: Vec<i64> = buckets_around(i64::MIN + 1, 3).collect();
+        assert_eq!(starts, [i64::MIN, i64::MIN + 2]);
     }
 }
