@@ -283,6 +283,7 @@ fn within_ms(windows: &WindowState) -> i64 {
 
 /// The starts of the buckets (`within` long, aligned) holding times from
 /// `at - within` to `at + within`.
+///
 /// Counted in `i128`, so that an event time near either end of `i64`
 /// neither overflows nor sticks at the end (a saturating step never passed
 /// `i64::MAX` and looped forever); a start below `i64::MIN` is

@@ -473,21 +473,21 @@ impl Engine {
                 if let Some(error) = tables.take_failure() {
                     return Err(error);
                 }
-                // Most batches are one run: it goes on as it is, no copy.
-                let mut rest = batch;
-                while let Some(first) = rest.first() {
-                    let len = rest
-                        .iter()
-                        .take_while(|m| {
-                            Arc::ptr_eq(&m.topic, &first.topic) && m.partition == first.partition
-                        })
-                        .count();
-                    let run = if len == rest.len() {
-                        std::mem::take(&mut rest)
-                    } else {
-                        let tail = rest.split_off(len);
-                        std::mem::replace(&mut rest, tail)
-                    };
+                // Cut into runs of one partition, each moved once. Most
+                // batches are one run: it goes on as it is, no copy.
+                let lens: Vec<usize> = batch
+                    .chunk_by(|a, b| Arc::ptr_eq(&a.topic, &b.topic) && a.partition == b.partition)
+                    .map(<[_]>::len)
+                    .collect();
+                let runs: Vec<Vec<Arc<Message>>> = if lens.len() <= 1 {
+                    vec![batch]
+                } else {
+                    let mut messages = batch.into_iter();
+                    lens.iter()
+                        .map(|&len| messages.by_ref().take(len).collect())
+                        .collect()
+                };
+                for run in runs {
                     if !dispatch(run, &routes, &no_targets, &tracker, &lifecycle, &sensors).await {
                         return Ok(());
                     }
