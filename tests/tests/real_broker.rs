@@ -34,8 +34,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{
-    Reader, Record, SESSION_TIMEOUT, TaggedProducer, WorkerProcess, broker, create_topic,
-    describe_group, exited_workers, group_offsets, log_dir, log_tails, truncate,
+    OwnBroker, Reader, Record, SESSION_TIMEOUT, TaggedProducer, WorkerProcess, broker,
+    create_topic, describe_group, exited_workers, group_offsets, log_dir, log_tails, memory_of,
+    splitmix, truncate,
 };
 use faust::dead_letter::headers;
 use serde::Deserialize;
@@ -354,6 +355,198 @@ fn one_megabyte_payloads_valid_one_is_processed_malformed_one_is_dead_lettered()
         good.len(),
         started.elapsed()
     );
+}
+
+#[test]
+fn ten_sigkills_at_random_points_in_100k_events_leave_no_input_without_output() {
+    let Some(bootstrap) = broker() else { return };
+    const EVENTS: u64 = 100_000;
+    const KILLS: u64 = 10;
+    const ROUND: u64 = EVENTS / KILLS;
+    let started = Instant::now();
+    let mut run = Run::new(&bootstrap, "k");
+    run.create_input(&[]);
+    // Each round: a worker starts, the round's inputs go in while it runs,
+    // and it is SIGKILLed once a pseudo-random share of them (seeded by the
+    // run, printed) has come out: inputs unread, records in flight and
+    // offsets uncommitted. The next worker starts once the dead member's
+    // session is over (Tansu 0.6 needs it; see the single-kill test).
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    let mut next = 0u64;
+    let mut kills = Vec::new();
+    for round in 0..KILLS {
+        run.start_worker(&format!("w{round}"));
+        run.produce_next(&mut next, ROUND);
+        let point = round * ROUND + ROUND / 10 + splitmix(seed ^ round) % (ROUND * 8 / 10);
+        run.wait_distinct(
+            &format!("{point} distinct outputs before kill {}", round + 1),
+            point,
+            Duration::from_secs(60),
+            Duration::from_secs(300),
+        );
+        let worker = run.workers.len() - 1;
+        run.workers[worker].kill();
+        let killed = Instant::now();
+        let seen_at_kill = run.outputs.by_id.len();
+        run.settle();
+        kills.push((seen_at_kill, run.outputs.by_id.len(), next));
+        std::thread::sleep(
+            (SESSION_TIMEOUT + Duration::from_secs(1)).saturating_sub(killed.elapsed()),
+        );
+    }
+    run.start_worker("final");
+    let all: Vec<u64> = (0..next).collect();
+    run.wait_for_outputs(&all, Duration::from_secs(60), Duration::from_secs(600));
+
+    run.check_outputs(&all);
+    run.check_no_offset_skipped();
+    let dups = run.outputs.duplicates();
+    let again: u32 = dups.iter().map(|(_, n)| n - 1).sum();
+    println!(
+        "k: seed {seed}; {KILLS} SIGKILLs at (distinct outputs read at the kill, after it \
+         settled, inputs produced) {kills:?}"
+    );
+    println!(
+        "k: {} events in, {} outputs, lost 0, {} ids out more than once ({again} extra \
+         outputs: at least once), total {:.1?}",
+        all.len(),
+        run.outputs.total,
+        dups.len(),
+        started.elapsed()
+    );
+    print_duplicates("k", &run.outputs);
+}
+
+#[test]
+fn the_broker_killed_and_restarted_mid_stream_the_worker_reconnects_and_nothing_is_lost() {
+    // A broker of the test's own: this one is stopped and started again.
+    let Some(own) = OwnBroker::start("pipeline-restart") else {
+        return;
+    };
+    const BATCH: u64 = 20_000;
+    const DOWN: Duration = Duration::from_secs(8);
+    let started = Instant::now();
+    let bootstrap = own.bootstrap();
+    let mut run = Run::new(&bootstrap, "r");
+    run.create_input(&[]);
+    run.start_worker("w1");
+    let mut next = 0u64;
+    run.produce_next(&mut next, BATCH);
+    run.wait_distinct(
+        "the first outputs",
+        2_000,
+        Duration::from_secs(60),
+        Duration::from_secs(180),
+    );
+
+    // SIGKILL the broker mid-stream; it stays down for a while (the worker
+    // keeps running, its fetches, commits and sends failing), then comes
+    // back on the same port with the same SQLite data.
+    own.down("KILL");
+    let out_at_down = run.outputs.by_id.len();
+    println!("r: broker SIGKILLed with {out_at_down} of {next} inputs out");
+    std::thread::sleep(DOWN);
+    run.check_workers();
+    own.up();
+    let back = Instant::now();
+    run.produce_next(&mut next, BATCH);
+    let all: Vec<u64> = (0..next).collect();
+    run.wait_for_outputs(&all, Duration::from_secs(90), Duration::from_secs(600));
+
+    run.check_outputs(&all);
+    run.check_no_offset_skipped();
+    run.check_workers();
+    let dups = run.outputs.duplicates();
+    println!(
+        "r: broker down {DOWN:?} mid-stream; {} events in, {} outputs, lost 0, {} duplicates; \
+         last output {:.1?} after the broker was back; total {:.1?}",
+        all.len(),
+        run.outputs.total,
+        dups.len(),
+        back.elapsed(),
+        started.elapsed()
+    );
+    print_duplicates("r", &run.outputs);
+}
+
+#[test]
+fn a_slow_agent_keeps_the_worker_memory_bounded_and_then_catches_up_with_nothing_lost() {
+    let Some(bootstrap) = broker() else { return };
+    // 40,000 inputs of 8 KiB (320 MiB) waiting for an agent that takes
+    // 2 ms an event for its first 20 s: the worker holds only what its
+    // bounds allow (librdkafka's prefetch, `queued.max.messages.kbytes` =
+    // 16 MiB, and the agent's `queue_capacity` events in flight), not the
+    // backlog.
+    const EVENTS: u64 = 40_000;
+    const NOTE: usize = 8 << 10;
+    const LIMIT: u64 = 200 << 20;
+    let started = Instant::now();
+    let mut run = Run::new(&bootstrap, "m");
+    run.create_input(&[]);
+    let note = "n".repeat(NOTE);
+    for id in 0..EVENTS {
+        let value = format!(r#"{{"id":{id},"qty":1,"note":"{note}"}}"#);
+        let tag = run.produce_raw(
+            (id % PARTITIONS as u64) as i32,
+            Some(id.to_string().as_bytes()),
+            Some(value.as_bytes()),
+        );
+        run.input.remember(id, tag);
+    }
+    run.flush_input();
+    let input_bytes = EVENTS * (NOTE as u64 + 40);
+    println!(
+        "m: {EVENTS} inputs ({} MiB) in the topic after {:.1?}",
+        input_bytes >> 20,
+        started.elapsed()
+    );
+
+    run.start_worker_with(
+        "slow",
+        &[("PIPELINE_SLOW_EVENT", "2ms"), ("PIPELINE_SLOW_FOR", "20s")],
+    );
+    let pid = run.workers[0].pid();
+    let slow_until = Instant::now() + Duration::from_secs(20);
+    let mut peak_slow = 0u64;
+    while Instant::now() < slow_until {
+        run.pump(Duration::from_millis(500));
+        if let Some((rss, _)) = memory_of(pid) {
+            peak_slow = peak_slow.max(rss);
+        }
+    }
+    let out_slow = run.outputs.by_id.len();
+    let all: Vec<u64> = (0..EVENTS).collect();
+    run.wait_for_outputs(&all, Duration::from_secs(60), Duration::from_secs(600));
+    let Some((_, peak)) = memory_of(pid) else {
+        run.fail("the worker exited before its peak memory could be read");
+    };
+    run.check_outputs(&all);
+    run.check_no_offset_skipped();
+    println!(
+        "m: slow phase (20 s at 2 ms an event): {out_slow} of {EVENTS} out, worker RSS at most \
+         {} MiB; caught up after {:.1?}; worker peak (VmHWM) {} MiB for {} MiB of input; lost 0",
+        peak_slow >> 20,
+        started.elapsed(),
+        peak >> 20,
+        input_bytes >> 20
+    );
+    if out_slow as u64 * 2 > EVENTS {
+        run.fail(&format!(
+            "the slow phase was not slow: {out_slow} of {EVENTS} inputs out in it"
+        ));
+    }
+    if peak > LIMIT {
+        run.fail(&format!(
+            "the worker's peak memory was {} MiB with a slow agent and {} MiB of backlog, \
+             over the bound of {} MiB: the backlog is being buffered, not held back",
+            peak >> 20,
+            input_bytes >> 20,
+            LIMIT >> 20
+        ));
+    }
 }
 
 // ---------------------------------------------------------------- the run

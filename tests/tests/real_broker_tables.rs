@@ -56,7 +56,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use common::{
     Reader, SESSION_TIMEOUT, TaggedProducer, WorkerProcess, admin, block_on, broker, create_topic,
     describe_group, end_offsets, exited_workers, group_offsets, log_dir, log_tails, reader_config,
-    wait_for_topic,
+    splitmix, wait_for_topic,
 };
 use rdkafka::admin::{AdminOptions, ResourceSpecifier};
 use rdkafka::consumer::BaseConsumer;
@@ -396,18 +396,21 @@ fn when_one_of_two_workers_is_killed_the_survivor_recovers_its_partitions_and_no
 }
 
 #[test]
-fn a_worker_killed_at_five_random_points_keeps_every_count_exact() {
+fn a_worker_killed_at_ten_random_points_in_100k_events_keeps_every_count_exact() {
     let Some(bootstrap) = broker() else { return };
-    const EVENTS: u64 = 60_000;
+    const EVENTS: u64 = 100_000;
     const KEYS: u32 = 500;
-    const KILLS: u64 = 5;
+    const KILLS: u64 = 10;
     let started = Instant::now();
     let mut run = TableRun::new(&bootstrap, "e", KEYS, SESSION_TIMEOUT);
     run.nudge = true;
     run.produce(EVENTS);
-    // Five kill points, each at a pseudo-random share of its sixth of the
-    // input (seeded by the run, printed).
-    let seed = std::process::id() as u64;
+    // Ten kill points, each at a pseudo-random share of its eleventh of
+    // the input (seeded by the run, printed).
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
     let points: Vec<u64> = (0..KILLS)
         .map(|i| {
             let slice = EVENTS / (KILLS + 1);
@@ -462,11 +465,75 @@ fn a_worker_killed_at_five_random_points_keeps_every_count_exact() {
     }
     run.check_cli(&table, 5);
     println!(
-        "e: {EVENTS} events over {KEYS} keys, {KILLS} SIGKILLs at (changelog records, input \
+        "e: {EVENTS} events over {KEYS} keys, lost 0, counted twice 0, {KILLS} SIGKILLs at (changelog records, input \
          committed) {handled_twice:?}; {records} changelog records in all ({} beyond one per \
          event: events handled again after a kill); final recovery read {left_out:?}; every \
          count exact; {} group nudges; total {:.1?}",
         records.saturating_sub(EVENTS),
+        run.nudges,
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_rebalance_storm_of_workers_joining_and_leaving_ends_with_exact_totals() {
+    let Some(bootstrap) = broker() else { return };
+    const KEYS: u32 = 300;
+    const CHUNK: u64 = 3_000;
+    const EVERY: Duration = Duration::from_secs(3);
+    // The membership changes, one every few seconds while input flows:
+    // `true` a new worker joins (with a store folder of its own, so it
+    // rebuilds what it is given from the changelog), `false` the oldest
+    // worker leaves (SIGTERM: it commits and says goodbye).
+    const STORM: [bool; 10] = [
+        true, true, false, true, false, false, true, true, false, false,
+    ];
+    let started = Instant::now();
+    let mut run = TableRun::new(&bootstrap, "s", KEYS, SESSION_TIMEOUT);
+    run.nudge = true;
+    let mut live = std::collections::VecDeque::from([run.start_worker("s0", "s0", &[])]);
+    let mut members = vec![1usize];
+    for (step, join) in STORM.into_iter().enumerate() {
+        run.produce(CHUNK);
+        let until = Instant::now() + EVERY;
+        while Instant::now() < until {
+            run.check_workers();
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        if join {
+            let label = format!("s{}", step + 1);
+            live.push_back(run.start_worker(&label, &label, &[]));
+        } else if let Some(oldest) = live.pop_front() {
+            let label = run.workers[oldest].label.clone();
+            let status = run.workers[oldest].terminate(Duration::from_secs(45));
+            if !status.success() {
+                run.fail(&format!(
+                    "worker {label} did not stop cleanly on SIGTERM mid-storm: {status}"
+                ));
+            }
+        }
+        members.push(live.len());
+    }
+    run.produce(CHUNK);
+    run.wait_all_committed(Duration::from_secs(90), Duration::from_secs(900));
+
+    let changelog = run.read_changelog(Duration::from_secs(60));
+    let table = final_table(&changelog);
+    let truth = run.true_counts();
+    let events = run.next_event;
+    let duplicates = run.check_counts(&table, &truth, 0);
+    if duplicates != 0 {
+        run.fail(&format!(
+            "{duplicates} events counted twice under exact state"
+        ));
+    }
+    let records: i64 = run.changelog_ends().iter().sum();
+    println!(
+        "s: {events} events over {KEYS} keys through {} membership changes every {EVERY:?} \
+         (group sizes {members:?}), {} workers in all; every count exact (lost 0, counted \
+         twice 0); {records} changelog records; {} group nudges; total {:.1?}",
+        STORM.len(),
+        run.workers.len(),
         run.nudges,
         started.elapsed()
     );
@@ -764,7 +831,7 @@ struct TableRun {
     changelog_seen: Cell<bool>,
     /// Nudges the group (see `common::nudge_group`) when nothing moves for
     /// 15 s: Tansu 0.6 leaves a group that lost a member stuck now and
-    /// then, and the test that kills five times meets it.
+    /// then, and the test that kills ten times meets it.
     nudge: bool,
     /// Nudges so far.
     nudges: u32,
@@ -1316,12 +1383,4 @@ impl Drop for TableRun {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
-}
-
-/// A well-mixed 64-bit hash: spreads events over keys.
-fn splitmix(i: u64) -> u64 {
-    let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }

@@ -15,14 +15,18 @@
 //! * `PIPELINE_APP`: the app id, i.e. the consumer group (default `pipeline`);
 //! * `PIPELINE_SUFFIX`: appended to every topic name, so each test has its
 //!   own topics on a shared broker (default: none);
-//! * `PIPELINE_WORKER`: a label written into each output (default: the pid).
+//! * `PIPELINE_WORKER`: a label written into each output (default: the pid);
+//! * `PIPELINE_SLOW_EVENT` and `PIPELINE_SLOW_FOR` (humantime durations):
+//!   `stage1` takes `PIPELINE_SLOW_EVENT` per event (a slow downstream
+//!   call) during the first `PIPELINE_SLOW_FOR` of the process, then runs
+//!   at full speed: the slow-sink test's backlog, then its catching up.
 //!
 //! ```text
 //! FAUST_BROKER=kafka://127.0.0.1:9092 PIPELINE_SUFFIX=-t1 cargo run -p faust-rs-tests --bin pipeline_worker
 //! ```
 
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use faust::prelude::*;
 use faust_rs_tests::with_suffix;
@@ -81,6 +85,9 @@ pub struct Done {
     dead_letter = "pipeline-dlq"
 )]
 pub async fn stage1(item: Event<Item>) -> Result<Checked> {
+    if let Some(pause) = slow_phase() {
+        faust::sleep(pause).await?;
+    }
     Ok(Checked {
         id: item.value.id,
         qty: item.value.qty,
@@ -101,6 +108,24 @@ pub async fn stage2(checked: Checked) -> Result<Done> {
         stage1_worker: checked.stage1_worker,
         stage2_worker: worker_label().to_owned(),
     })
+}
+
+/// `Some(pause per event)` while the slow phase lasts.
+fn slow_phase() -> Option<Duration> {
+    static SLOW: OnceLock<Option<(Duration, Instant)>> = OnceLock::new();
+    let (pause, until) = (*SLOW.get_or_init(|| {
+        let env = |name: &str| {
+            let raw = std::env::var(name).ok()?;
+            let parsed = humantime::parse_duration(&raw)
+                .unwrap_or_else(|e| panic!("{name}={raw:?} is not a duration (e.g. 2ms): {e}"));
+            Some(parsed)
+        };
+        Some((
+            env("PIPELINE_SLOW_EVENT")?,
+            Instant::now() + env("PIPELINE_SLOW_FOR")?,
+        ))
+    }))?;
+    (Instant::now() < until).then_some(pause)
 }
 
 fn worker_label() -> &'static str {

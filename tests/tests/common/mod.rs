@@ -728,3 +728,113 @@ impl Drop for WorkerProcess {
         }
     }
 }
+
+// ---------------------------------------------------------------- own broker
+
+/// A Tansu broker of the test's own (SQLite engine, in a folder of its
+/// own, on a free loopback port), started with `scripts/tansu`, for tests
+/// that stop and restart the broker; stopped when dropped.
+pub(crate) struct OwnBroker {
+    pub(crate) dir: PathBuf,
+    pub(crate) port: u16,
+    script: PathBuf,
+}
+
+impl OwnBroker {
+    /// Starts one in `log_dir()/NAME-broker`. Only with the suite on (the
+    /// shared broker's `FAUST_TEST_BROKER` is set: Tansu is installed).
+    pub(crate) fn start(name: &str) -> Option<OwnBroker> {
+        broker()?;
+        let script = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/tansu"));
+        let dir = log_dir().join(format!("{name}-broker"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        let broker = OwnBroker { dir, port, script };
+        broker.up();
+        Some(broker)
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub(crate) fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the broker (again) on the same port and data.
+    pub(crate) fn up(&self) {
+        let status = Command::new("bash")
+            .arg(&self.script)
+            .arg("start")
+            .arg(&self.dir)
+            .arg(self.port.to_string())
+            .arg("sqlite")
+            .status()
+            .expect("run scripts/tansu");
+        assert!(
+            status.success(),
+            "scripts/tansu start {} {} sqlite failed: {status}; its log: {}",
+            self.dir.display(),
+            self.port,
+            std::fs::read_to_string(self.dir.join("tansu.log")).unwrap_or_default()
+        );
+    }
+
+    /// Stops the broker with `signal` (`TERM` or `KILL`) and waits until it
+    /// has exited and its port is closed.
+    pub(crate) fn down(&self, signal: &str) {
+        let pid_file = self.dir.join("tansu.pid");
+        let Ok(pid) = std::fs::read_to_string(&pid_file) else {
+            return;
+        };
+        let pid = pid.trim().to_owned();
+        let _ = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(&pid)
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the test's broker (pid {pid}) did not exit within 20 s of SIG{signal}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = std::fs::remove_file(pid_file);
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        self.down("KILL");
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A process's resident memory now and at its peak, in bytes, from
+/// `/proc/PID/status` (`VmRSS`, `VmHWM`); `None` once it has exited.
+pub(crate) fn memory_of(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// A well-mixed 64-bit hash of `i` (SplitMix64's finaliser): spreads
+/// events over keys and picks the fault points from a seed.
+pub(crate) fn splitmix(i: u64) -> u64 {
+    let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
