@@ -160,6 +160,8 @@ pub mod worker {
     pub use faust_rs_runtime::worker::{run, run_until};
 }
 
+pub mod guide;
+
 /// What most programs need: `use faust::prelude::*;`.
 pub mod prelude {
     #[doc(no_inline)]
