@@ -85,19 +85,9 @@ fn a_worker_killed_mid_stream_and_restarted_leaves_no_input_without_output() {
     const BATCH: u64 = 20_000;
     let started = Instant::now();
     let mut run = Run::new(&bootstrap, "b");
-    run.create_input(&[]);
-    run.start_worker("w1");
-
     // Batch 1, then batch 2 while the worker is busy, then SIGKILL: it
     // dies with input unread, records in flight and offsets uncommitted.
-    let mut next = 0u64;
-    run.produce_next(&mut next, BATCH);
-    run.wait_distinct(
-        "the first outputs",
-        1_000,
-        Duration::from_secs(60),
-        Duration::from_secs(180),
-    );
+    let mut next = run.start_flowing(BATCH, 1_000);
     run.produce_next(&mut next, BATCH);
     run.workers[0].kill();
     let killed = Instant::now();
@@ -431,16 +421,7 @@ fn the_broker_killed_and_restarted_mid_stream_the_worker_reconnects_and_nothing_
     let started = Instant::now();
     let bootstrap = own.bootstrap();
     let mut run = Run::new(&bootstrap, "r");
-    run.create_input(&[]);
-    run.start_worker("w1");
-    let mut next = 0u64;
-    run.produce_next(&mut next, BATCH);
-    run.wait_distinct(
-        "the first outputs",
-        2_000,
-        Duration::from_secs(60),
-        Duration::from_secs(180),
-    );
+    let mut next = run.start_flowing(BATCH, 2_000);
 
     // SIGKILL the broker mid-stream; it stays down for a while (the worker
     // keeps running, its fetches, commits and sends failing), then comes
@@ -620,6 +601,22 @@ impl Run {
             PARTITIONS,
             config,
         );
+    }
+
+    /// Creates the input topic, starts worker `w1`, produces `batch` items
+    /// and waits until `first` of them are out; returns the next id.
+    fn start_flowing(&mut self, batch: u64, first: u64) -> u64 {
+        self.create_input(&[]);
+        self.start_worker("w1");
+        let mut next = 0u64;
+        self.produce_next(&mut next, batch);
+        self.wait_distinct(
+            "the first outputs",
+            first,
+            Duration::from_secs(60),
+            Duration::from_secs(180),
+        );
+        next
     }
 
     /// Starts a worker labelled `label` (its outputs say which worker ran
