@@ -2,9 +2,24 @@
 //!
 //! Every code block of a chapter is a doc test, so each compiles (and
 //! most run) as written.
-//!
-//! The chapters on concepts, agents, records, tables, windows and
-//! exactly-once are still the README's tour (`README.md`, "The tour").
+
+#[doc = include_str!("../../docs/guide/concepts.md")]
+pub mod concepts {}
+
+#[doc = include_str!("../../docs/guide/agents.md")]
+pub mod agents {}
+
+#[doc = include_str!("../../docs/guide/records.md")]
+pub mod records {}
+
+#[doc = include_str!("../../docs/guide/tables.md")]
+pub mod tables {}
+
+#[doc = include_str!("../../docs/guide/windows.md")]
+pub mod windows {}
+
+#[doc = include_str!("../../docs/guide/exactly_once.md")]
+pub mod exactly_once {}
 
 #[doc = include_str!("../../docs/guide/testing.md")]
 pub mod testing {}
