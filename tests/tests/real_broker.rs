@@ -99,13 +99,7 @@ fn a_worker_killed_mid_stream_and_restarted_leaves_no_input_without_output() {
 
     // Batch 3 while no worker runs; then a new worker finishes the lot.
     run.produce_next(&mut next, BATCH);
-    // Restart once the broker has dropped the dead member (its session
-    // timed out). Tansu 0.6 needs this: if the dead member was the group's
-    // leader and expires between the new member's JoinGroup and SyncGroup,
-    // the new member is given no partitions and is never asked to rejoin,
-    // so it idles forever. Apache Kafka rebalances again instead.
-    let expired = SESSION_TIMEOUT + Duration::from_secs(1);
-    std::thread::sleep(expired.saturating_sub(killed.elapsed()));
+    wait_out_session(killed);
     let restarted = Instant::now();
     run.start_worker("w2");
     let all: Vec<u64> = (0..next).collect();
@@ -360,7 +354,7 @@ fn ten_sigkills_at_random_points_in_100k_events_leave_no_input_without_output() 
     // and it is SIGKILLed once a pseudo-random share of them (seeded by the
     // run, printed) has come out: inputs unread, records in flight and
     // offsets uncommitted. The next worker starts once the dead member's
-    // session is over (Tansu 0.6 needs it; see the single-kill test).
+    // session is over (`wait_out_session`).
     let seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
@@ -383,9 +377,7 @@ fn ten_sigkills_at_random_points_in_100k_events_leave_no_input_without_output() 
         let seen_at_kill = run.outputs.by_id.len();
         run.settle();
         kills.push((seen_at_kill, run.outputs.by_id.len(), next));
-        std::thread::sleep(
-            (SESSION_TIMEOUT + Duration::from_secs(1)).saturating_sub(killed.elapsed()),
-        );
+        wait_out_session(killed);
     }
     run.start_worker("final");
     let all: Vec<u64> = (0..next).collect();
@@ -986,6 +978,17 @@ impl Run {
         let logs = log_tails(&self.workers, 25);
         panic!("{}: {message}\n{}{logs}", self.name, self.describe_group());
     }
+}
+
+/// Sleeps until the broker has dropped a member SIGKILLed at `killed`
+/// (its session timed out, plus a second), before a new worker starts.
+/// Tansu 0.6 needs this: if the dead member was the group's leader and
+/// expires between the new member's JoinGroup and SyncGroup, the new
+/// member is given no partitions and is never asked to rejoin, so it idles
+/// forever. Apache Kafka rebalances again instead.
+fn wait_out_session(killed: Instant) {
+    let expired = SESSION_TIMEOUT + Duration::from_secs(1);
+    std::thread::sleep(expired.saturating_sub(killed.elapsed()));
 }
 
 fn print_duplicates(test: &str, outputs: &Outputs) {
