@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! bash scripts/tansu start /tmp/tansu 19092 sqlite
-//! FAUST_TEST_BROKER=127.0.0.1:19092 cargo test -p faust-rs-tests --test real_broker \
+//! FAUST_TEST_BROKER=127.0.0.1:19092 cargo test --workspace --test real_broker \
 //!     -- --test-threads=1 --nocapture
 //! bash scripts/tansu stop /tmp/tansu
 //! ```
@@ -21,6 +21,12 @@
 //! positions the broker acknowledged when the input was produced. Waits are
 //! bounded: a test fails, naming what is missing, when the outputs stop
 //! growing for too long or an overall deadline passes.
+//!
+//! The heaviest tests (many kills, a large backlog, the broker restarted)
+//! run on a broker of their own (`OwnBroker`: a fresh SQLite file on a
+//! free port): Tansu compacts every compacted topic's log in one SQLite
+//! statement when it starts and every 10 minutes, serving nothing
+//! meanwhile, and on a log grown by the whole suite that takes long.
 //!
 //! Worker logs are written to `$TMPDIR/faust-rs-real-broker/`, printed
 //! (their tails) and kept when a test fails, deleted when it passes;
@@ -343,7 +349,11 @@ fn one_megabyte_payloads_valid_one_is_processed_malformed_one_is_dead_lettered()
 
 #[test]
 fn ten_sigkills_at_random_points_in_100k_events_leave_no_input_without_output() {
-    let Some(bootstrap) = broker() else { return };
+    // A broker of its own: a fresh SQLite log (see the module docs).
+    let Some(own) = OwnBroker::start("pipeline-ten-kills") else {
+        return;
+    };
+    let bootstrap = own.bootstrap();
     const EVENTS: u64 = 100_000;
     const KILLS: u64 = 10;
     const ROUND: u64 = EVENTS / KILLS;
@@ -447,7 +457,11 @@ fn the_broker_killed_and_restarted_mid_stream_the_worker_reconnects_and_nothing_
 
 #[test]
 fn a_slow_agent_keeps_the_worker_memory_bounded_and_then_catches_up_with_nothing_lost() {
-    let Some(bootstrap) = broker() else { return };
+    // A broker of its own: a fresh SQLite log (see the module docs).
+    let Some(own) = OwnBroker::start("pipeline-slow-agent") else {
+        return;
+    };
+    let bootstrap = own.bootstrap();
     // 40,000 inputs of 8 KiB (320 MiB) waiting for an agent that takes
     // 2 ms an event for its first 20 s: the worker holds only what its
     // bounds allow (librdkafka's prefetch, `queued.max.messages.kbytes` =

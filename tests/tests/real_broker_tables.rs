@@ -39,6 +39,11 @@
 //!   a 20 s session;
 //! * a new member must not join while a dead leader expires (see
 //!   `real_broker.rs`): a restart after SIGKILL waits out the session.
+//! * every 10 minutes (and when it starts) it compacts the log of every
+//!   compacted topic in one SQLite statement, serving nothing meanwhile;
+//!   on a log grown by the whole suite that takes tens of seconds. Each
+//!   test here runs on a broker of its own (`OwnBroker`: a fresh SQLite
+//!   file, a free port) so its log holds its own records only.
 //!
 //! Waits are bounded (no progress for a while, or an overall deadline) and
 //! name what is missing. Worker logs and stores live under
@@ -54,9 +59,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{
-    Reader, SESSION_TIMEOUT, TaggedProducer, WorkerProcess, admin, block_on, broker, create_topic,
-    describe_group, end_offsets, exited_workers, group_offsets, log_dir, log_tails, reader_config,
-    splitmix, wait_for_topic,
+    OwnBroker, Reader, SESSION_TIMEOUT, TaggedProducer, WorkerProcess, admin, block_on,
+    create_topic, describe_group, end_offsets, exited_workers, group_offsets, log_dir, log_tails,
+    reader_config, splitmix, wait_for_topic,
 };
 use rdkafka::admin::{AdminOptions, ResourceSpecifier};
 use rdkafka::consumer::BaseConsumer;
@@ -91,7 +96,11 @@ const LONG_SESSION: Duration = Duration::from_secs(20);
 #[test]
 fn a_worker_killed_halfway_through_200k_events_restarts_from_its_rocksdb_store_and_loses_no_count()
 {
-    let Some(bootstrap) = broker() else { return };
+    // A broker of its own: a fresh SQLite log (see the module docs).
+    let Some(own) = OwnBroker::start("tables-halfway") else {
+        return;
+    };
+    let bootstrap = own.bootstrap();
     const EVENTS: u64 = 200_000;
     const KEYS: u32 = 2_000;
     let started = Instant::now();
@@ -233,7 +242,11 @@ fn a_worker_killed_halfway_through_200k_events_restarts_from_its_rocksdb_store_a
 
 #[test]
 fn when_one_of_two_workers_is_killed_the_survivor_recovers_its_partitions_and_no_count_is_lost() {
-    let Some(bootstrap) = broker() else { return };
+    // A broker of its own: a fresh SQLite log (see the module docs).
+    let Some(own) = OwnBroker::start("tables-survivor") else {
+        return;
+    };
+    let bootstrap = own.bootstrap();
     const BATCH: u64 = 20_000;
     const KEYS: u32 = 500;
     let started = Instant::now();
@@ -397,7 +410,11 @@ fn when_one_of_two_workers_is_killed_the_survivor_recovers_its_partitions_and_no
 
 #[test]
 fn a_worker_killed_at_ten_random_points_in_100k_events_keeps_every_count_exact() {
-    let Some(bootstrap) = broker() else { return };
+    // A broker of its own: a fresh SQLite log (see the module docs).
+    let Some(own) = OwnBroker::start("tables-ten-kills") else {
+        return;
+    };
+    let bootstrap = own.bootstrap();
     const EVENTS: u64 = 100_000;
     const KEYS: u32 = 500;
     const KILLS: u64 = 10;
@@ -477,7 +494,11 @@ fn a_worker_killed_at_ten_random_points_in_100k_events_keeps_every_count_exact()
 
 #[test]
 fn a_rebalance_storm_of_workers_joining_and_leaving_ends_with_exact_totals() {
-    let Some(bootstrap) = broker() else { return };
+    // A broker of its own: a fresh SQLite log (see the module docs).
+    let Some(own) = OwnBroker::start("tables-storm") else {
+        return;
+    };
+    let bootstrap = own.bootstrap();
     const KEYS: u32 = 300;
     const CHUNK: u64 = 3_000;
     const EVERY: Duration = Duration::from_secs(3);
@@ -541,7 +562,11 @@ fn a_rebalance_storm_of_workers_joining_and_leaving_ends_with_exact_totals() {
 
 #[test]
 fn after_a_graceful_stop_a_restart_reads_only_the_changelog_tail() {
-    let Some(bootstrap) = broker() else { return };
+    // A broker of its own: a fresh SQLite log (see the module docs).
+    let Some(own) = OwnBroker::start("tables-graceful") else {
+        return;
+    };
+    let bootstrap = own.bootstrap();
     const EVENTS: u64 = 20_000;
     const KEYS: u32 = 200;
     const TAIL: i64 = 40;

@@ -36,6 +36,10 @@ pub struct Settings {
     /// Warm copies kept of table partitions this worker does not own
     /// (Faust's `table_standby_replicas`).
     pub standby_replicas: u32,
+    /// How long reading a changelog (a table's recovery, standby replicas,
+    /// the CLI's `table get`) waits with no record before its end, before it
+    /// fails with an error naming the partitions left (default 60 s).
+    pub changelog_stall_timeout: Duration,
     /// Exact table state on any broker (default `true`): each changelog
     /// record carries the input event that wrote it, a table partition
     /// keeps the highest one it applied, replayed events at or below it
@@ -471,6 +475,7 @@ impl Default for Settings {
             queue_capacity: 4096,
             store: "memory://".to_owned(),
             standby_replicas: 0,
+            changelog_stall_timeout: Duration::from_secs(60),
             exact_state: true,
             origin_headers: true,
             processing_guarantee: ProcessingGuarantee::AtLeastOnce,
@@ -502,6 +507,7 @@ impl fmt::Debug for Settings {
             .field("queue_capacity", &self.queue_capacity)
             .field("store", &self.store)
             .field("standby_replicas", &self.standby_replicas)
+            .field("changelog_stall_timeout", &self.changelog_stall_timeout)
             .field("exact_state", &self.exact_state)
             .field("origin_headers", &self.origin_headers)
             .field("processing_guarantee", &self.processing_guarantee)
@@ -637,6 +643,7 @@ enum Scalar {
     QueueCapacity,
     Store,
     StandbyReplicas,
+    ChangelogStallTimeout,
     ExactState,
     OriginHeaders,
     ProcessingGuarantee,
@@ -655,7 +662,7 @@ enum Scalar {
 }
 
 impl Scalar {
-    const ALL: [Scalar; 22] = [
+    const ALL: [Scalar; 23] = [
         Scalar::Broker,
         Scalar::TopicPartitions,
         Scalar::TopicReplicationFactor,
@@ -663,6 +670,7 @@ impl Scalar {
         Scalar::QueueCapacity,
         Scalar::Store,
         Scalar::StandbyReplicas,
+        Scalar::ChangelogStallTimeout,
         Scalar::ExactState,
         Scalar::OriginHeaders,
         Scalar::ProcessingGuarantee,
@@ -693,6 +701,7 @@ impl Scalar {
             Scalar::QueueCapacity => "queue_capacity",
             Scalar::Store => "store",
             Scalar::StandbyReplicas => "standby_replicas",
+            Scalar::ChangelogStallTimeout => "changelog_stall_timeout",
             Scalar::ExactState => "exact_state",
             Scalar::OriginHeaders => "origin_headers",
             Scalar::ProcessingGuarantee => "processing_guarantee",
@@ -720,6 +729,7 @@ impl Scalar {
             Scalar::QueueCapacity => "FAUST_QUEUE_CAPACITY",
             Scalar::Store => "FAUST_STORE",
             Scalar::StandbyReplicas => "FAUST_STANDBY_REPLICAS",
+            Scalar::ChangelogStallTimeout => "FAUST_CHANGELOG_STALL_TIMEOUT",
             Scalar::ExactState => "FAUST_EXACT_STATE",
             Scalar::OriginHeaders => "FAUST_ORIGIN_HEADERS",
             Scalar::ProcessingGuarantee => "FAUST_PROCESSING_GUARANTEE",
@@ -745,7 +755,9 @@ impl Scalar {
             }
             Scalar::TopicPartitions | Scalar::QueueCapacity => "a whole number from 1 up",
             Scalar::TopicReplicationFactor => "a whole number from 1 to 32767",
-            Scalar::CommitInterval => "a duration above zero such as 2.8s, 500ms or 1m",
+            Scalar::CommitInterval | Scalar::ChangelogStallTimeout => {
+                "a duration above zero such as 2.8s, 500ms or 1m"
+            }
             Scalar::Store => "a store URL: memory:// or rocksdb://DIR",
             Scalar::StandbyReplicas => "a whole number from 0 up",
             Scalar::ExactState | Scalar::OriginHeaders => "true or false",
@@ -779,6 +791,7 @@ impl Scalar {
             Scalar::QueueCapacity => "4096",
             Scalar::Store => "rocksdb://data",
             Scalar::StandbyReplicas => "1",
+            Scalar::ChangelogStallTimeout => "2m",
             Scalar::ExactState | Scalar::OriginHeaders => "true",
             Scalar::ProcessingGuarantee => "exactly_once",
             Scalar::TransactionalId => "orders-worker-1",
@@ -800,6 +813,7 @@ impl Scalar {
             self,
             Scalar::Broker
                 | Scalar::CommitInterval
+                | Scalar::ChangelogStallTimeout
                 | Scalar::Store
                 | Scalar::RocksDbBlockCache
                 | Scalar::RocksDbWriteBuffer
@@ -874,6 +888,12 @@ impl Scalar {
                 settings.store = raw.to_owned();
             }
             Scalar::StandbyReplicas => settings.standby_replicas = raw.parse().map_err(|_| ())?,
+            Scalar::ChangelogStallTimeout => {
+                settings.changelog_stall_timeout = humantime::parse_duration(raw)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or(())?;
+            }
             Scalar::ExactState => settings.exact_state = raw.parse().map_err(|_| ())?,
             Scalar::OriginHeaders => settings.origin_headers = raw.parse().map_err(|_| ())?,
             Scalar::ProcessingGuarantee => {
@@ -947,6 +967,10 @@ impl Scalar {
             Scalar::QueueCapacity => settings.queue_capacity.to_string(),
             Scalar::Store => format!("{:?}", settings.store),
             Scalar::StandbyReplicas => settings.standby_replicas.to_string(),
+            Scalar::ChangelogStallTimeout => format!(
+                "\"{}\"",
+                humantime::format_duration(settings.changelog_stall_timeout)
+            ),
             Scalar::ExactState => settings.exact_state.to_string(),
             Scalar::OriginHeaders => settings.origin_headers.to_string(),
             Scalar::ProcessingGuarantee => format!("{:?}", settings.processing_guarantee.as_str()),
@@ -1414,7 +1438,7 @@ mod tests {
             msg,
             "configuration error: faust.toml: unknown key `brokers`; the known keys are broker, \
              topic_partitions, topic_replication_factor, commit_interval, queue_capacity, store, \
-             standby_replicas, exact_state, origin_headers, processing_guarantee, transactional_id, web_enabled, web_bind, web_port, metrics_exporter, statsd_address, statsd_prefix, statsd_tags, rocksdb_block_cache, rocksdb_write_buffer, rocksdb_compression, \
+             standby_replicas, changelog_stall_timeout, exact_state, origin_headers, processing_guarantee, transactional_id, web_enabled, web_bind, web_port, metrics_exporter, statsd_address, statsd_prefix, statsd_tags, rocksdb_block_cache, rocksdb_write_buffer, rocksdb_compression, \
              rocksdb_max_open_files, consumer, producer, admin"
         );
     }

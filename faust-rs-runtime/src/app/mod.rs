@@ -276,6 +276,25 @@ impl App {
         self
     }
 
+    /// How long reading a changelog (a table's recovery on start-up and
+    /// rebalance, standby replicas, the CLI's `table get`) waits with no
+    /// record before the partition's end, before it fails with an error
+    /// naming the partitions left (default 60 s; zero is taken as 1 ms).
+    /// Raise it for a broker that pauses for long (Tansu's SQLite engine
+    /// stops serving while it compacts a large log).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use faust::App;
+    /// let app = App::new("word-count").changelog_stall_timeout(Duration::from_secs(300));
+    /// assert_eq!(app.settings().changelog_stall_timeout, Duration::from_secs(300));
+    /// ```
+    pub fn changelog_stall_timeout(mut self, limit: Duration) -> Self {
+        self.settings.changelog_stall_timeout = limit.max(Duration::from_millis(1));
+        self.settings.mark("changelog_stall_timeout", Source::App);
+        self
+    }
+
     /// Whether outputs (sink records, `Topic::send`, closed windows)
     /// carry the `faust.source` header naming the event they came from
     /// (default on), for readers that drop duplicates with

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt;
@@ -117,6 +117,7 @@ impl KafkaTransport {
             bootstrap: self.bootstrap.clone(),
             group,
             settings: self.settings.consumer.clone(),
+            stall: self.settings.changelog_stall_timeout,
             consumer: Mutex::new(None),
         }
     }
@@ -857,6 +858,9 @@ struct ChangelogReader {
     /// librdkafka wants a group for `assign`; it is never joined.
     group: String,
     settings: BTreeMap<String, String>,
+    /// How long a read waits with no record before it fails
+    /// (`changelog_stall_timeout`).
+    stall: Duration,
     consumer: Mutex<Option<Arc<BaseConsumer<LogContext>>>>,
 }
 
@@ -948,12 +952,36 @@ impl ChangelogRead for ChangelogReader {
             .map_err(|e| transport_error(&what(), e))?;
         let result = (|| {
             let mut records = 0u64;
-            let mut idle = Duration::ZERO;
+            // Since the last record: polls that return nothing and errors
+            // the client retries both count.
+            let mut last = Instant::now();
             let poll = Duration::from_millis(200);
             while !open.is_empty() {
-                match consumer.poll(poll) {
+                let event = consumer.poll(poll);
+                if !matches!(event, Some(Ok(_))) && last.elapsed() > self.stall {
+                    let left: Vec<String> = open
+                        .iter()
+                        .flat_map(|(p, same)| {
+                            same.iter()
+                                .map(move |(t, end)| format!("`{t}`[{p}] (end {end})"))
+                        })
+                        .collect();
+                    return Err(Error::Transport {
+                        what: what(),
+                        source: format!(
+                            "no record for {:.1?} before the end of {} (the limit is \
+                             changelog_stall_timeout = \"{}\"; raise it, e.g. \
+                             FAUST_CHANGELOG_STALL_TIMEOUT=5m, for a broker that pauses longer)",
+                            last.elapsed(),
+                            left.join(", "),
+                            humantime::format_duration(self.stall)
+                        )
+                        .into(),
+                    });
+                }
+                match event {
                     Some(Ok(m)) => {
-                        idle = Duration::ZERO;
+                        last = Instant::now();
                         let partition = m.partition();
                         let Some((topic, end)) = open
                             .get(&partition)
@@ -998,26 +1026,7 @@ impl ChangelogRead for ChangelogReader {
                         }
                     }
                     Some(Err(e)) => tracing::warn!("{}: {e}; retrying", what()),
-                    None => {
-                        idle += poll;
-                        if idle > ADMIN_TIMEOUT {
-                            let left: Vec<String> = open
-                                .iter()
-                                .flat_map(|(p, same)| {
-                                    same.iter()
-                                        .map(move |(t, end)| format!("`{t}`[{p}] (end {end})"))
-                                })
-                                .collect();
-                            return Err(Error::Transport {
-                                what: what(),
-                                source: format!(
-                                    "no record for {idle:?} before the end of {}",
-                                    left.join(", ")
-                                )
-                                .into(),
-                            });
-                        }
-                    }
+                    None => {}
                 }
             }
             Ok(records)
