@@ -7,15 +7,19 @@
 //! change or vanish with any release.
 
 use std::collections::HashMap;
+#[cfg(feature = "rocksdb")]
 use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::agent::ack::{OffsetTracker, PartitionAcks};
+#[cfg(feature = "rocksdb")]
 use crate::app::config::RocksDbSettings;
 use crate::error::Result;
-use crate::table::store::{PartitionStore, RocksEnv};
+use crate::table::store::PartitionStore;
+#[cfg(feature = "rocksdb")]
+use crate::table::store::RocksEnv;
 use crate::window::{Window, WindowDef};
 
 /// `OffsetTracker`: the acks of every partition a worker reads.
@@ -65,6 +69,7 @@ impl Store {
     /// # Errors
     ///
     /// When the options are invalid or the database cannot be opened.
+    #[cfg(feature = "rocksdb")]
     pub fn rocksdb(label: &str, path: &Path) -> Result<Store> {
         let env = RocksEnv::new(&RocksDbSettings::default())?;
         PartitionStore::rocksdb(label.to_owned(), &env, path).map(Store)

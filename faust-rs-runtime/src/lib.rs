@@ -23,6 +23,8 @@
 
 #[doc(hidden)]
 pub mod __bench;
+#[doc(hidden)]
+pub mod __fuzz;
 pub mod agent;
 pub mod app;
 pub mod cli;

@@ -96,8 +96,13 @@ fn msgpack_failure<T: DeserializeOwned>(
     bytes: &[u8],
     e: rmp_serde::decode::Error,
 ) -> DecodeFailure {
+    use rmp::Marker;
     use rmp_serde::decode::Error;
     match e {
+        // 0xc1 is no MessagePack at all, whatever the type wanted (rmp
+        // reports it as a type mismatch, even while skipping a field the
+        // record does not have).
+        Error::TypeMismatch(Marker::Reserved) => DecodeFailure::Malformed(Box::new(e)),
         // serde's own messages (invalid type, missing field, unknown
         // variant) arrive as `Syntax`; the others are rmp's type checks.
         Error::Syntax(_) | Error::TypeMismatch(_) | Error::OutOfRange | Error::Uncategorized(_) => {
@@ -137,22 +142,33 @@ fn marker_kind(byte: u8) -> &'static str {
 
 /// Decodes again, tracking the path, to find where the first decode failed;
 /// empty for the value as a whole.
+///
+/// A map key that is not text (MessagePack allows any) has no name:
+/// `serde_path_to_error` writes it `?`, which says nothing, so the path
+/// stops at the map the key is in (the message says what the key was).
 pub(super) fn error_path<'de, D, T>(de: D) -> String
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    match serde_path_to_error::deserialize::<D, T>(de) {
-        Ok(_) => String::new(),
-        Err(e) => {
-            let path = e.path();
-            if path.iter().next().is_none() {
-                String::new()
-            } else {
-                path.to_string()
+    use serde_path_to_error::Segment;
+    use std::fmt::Write as _;
+    let Err(e) = serde_path_to_error::deserialize::<D, T>(de) else {
+        return String::new();
+    };
+    let mut path = String::new();
+    for segment in e.path() {
+        // Writing to a String cannot fail.
+        let _ = match segment {
+            Segment::Seq { index } => write!(path, "[{index}]"),
+            Segment::Map { key } | Segment::Enum { variant: key } if path.is_empty() => {
+                write!(path, "{key}")
             }
-        }
+            Segment::Map { key } | Segment::Enum { variant: key } => write!(path, ".{key}"),
+            Segment::Unknown => break,
+        };
     }
+    path
 }
 
 #[cfg(test)]
@@ -197,6 +213,71 @@ mod tests {
             serde_json::json!({"a": 1, "__faust": {"ns": "m.Spaced"}})
         );
         assert_eq!(decode_msgpack::<Spaced>(&bytes).unwrap(), Spaced { a: 1 });
+    }
+
+    #[test]
+    fn msgpack_key_that_is_not_text_is_named_by_its_map_not_by_a_question_mark() {
+        // Found by fuzzing (record_msgpack): a record's key that was itself
+        // a map failed as "field `?`: invalid type: map, expected field
+        // identifier".
+        let mut bytes = vec![0x81, 0x80, 0x01]; // {{}: 1}
+        let Err(DecodeFailure::Field { path, message }) = decode_msgpack::<Plain>(&bytes) else {
+            panic!("expected a field failure");
+        };
+        assert_eq!(path, "", "the record's own key");
+        assert_eq!(message, "invalid type: map, expected field identifier");
+        #[derive(Debug, Deserialize, Serialize)]
+        struct Tags {
+            tags: std::collections::BTreeMap<String, u8>,
+        }
+        impl Payload for Tags {}
+        bytes = vec![0x81, 0xa4, b't', b'a', b'g', b's', 0x81, 0x07, 0x01]; // {"tags": {7: 1}}
+        let Err(DecodeFailure::Field { path, .. }) = decode_msgpack::<Tags>(&bytes) else {
+            panic!("expected a field failure");
+        };
+        // A key serde can print (a number here) is named as it is.
+        assert_eq!(path, "tags.7", "the map and the key that is wrong");
+    }
+
+    #[test]
+    fn msgpack_reserved_marker_is_malformed_even_in_a_field_the_record_does_not_have() {
+        // Found by fuzzing (record_msgpack): 0xc1 inside an unknown field
+        // was a field failure at `li.48`, "expected a number".
+        // {"a": 1, "li": {48: 0xc1}}
+        let bytes = [0x82, 0xa1, b'a', 0x01, 0xa2, b'l', b'i', 0x81, 0x30, 0xc1];
+        assert!(
+            matches!(
+                decode_msgpack::<Plain>(&bytes),
+                Err(DecodeFailure::Malformed(_))
+            ),
+            "{:?}",
+            decode_msgpack::<Plain>(&bytes)
+        );
+    }
+
+    #[test]
+    fn json_floats_read_back_as_the_floats_written() {
+        // Found by fuzzing (faust_envelope): without serde_json's
+        // `float_roundtrip`, 9.588541148179649e228 (as faust-rs and
+        // Python's json.dumps write it) read back as 9.588541148179647e228.
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Amount {
+            amount: f64,
+        }
+        impl Payload for Amount {}
+        for amount in [
+            9.588541148179649e228,
+            5.4565656107556e-310,
+            0.1 + 0.2,
+            f64::MAX,
+        ] {
+            let bytes = encode_json(&Amount { amount }).unwrap();
+            let back = decode_json::<Amount>(&bytes).unwrap();
+            assert_eq!(back.amount.to_bits(), amount.to_bits(), "{amount:e}");
+        }
+        let python = br#"{"amount": 9.588541148179649e+228}"#;
+        let back = decode_json::<Amount>(python).unwrap();
+        assert_eq!(back.amount, 9.588541148179649e228);
     }
 
     #[test]

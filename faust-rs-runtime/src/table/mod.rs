@@ -164,8 +164,22 @@ pub fn changelog_origin(raw: &[u8]) -> Option<(&str, i32, i64)> {
     unframe(raw).map(|(origin, _)| origin)
 }
 
+/// The value of the changelog record of a table write of `value` (`None`:
+/// a delete) by the event at `origin`: framed with the origin when there is
+/// both (see [`changelog_value`]); else the value as it is. A tombstone
+/// stays empty, and carries its origin in a header.
+pub(crate) fn changelog_record_value(
+    origin: Option<&(store::SourceKey, i64)>,
+    value: Option<Bytes>,
+) -> Option<Bytes> {
+    match (origin, value) {
+        (Some((source, offset)), Some(v)) => Some(frame(source, *offset, &v)),
+        (_, value) => value,
+    }
+}
+
 /// `value` behind the frame naming the event at `offset` of `source`.
-pub(crate) fn frame(source: &store::SourceKey, offset: i64, value: &[u8]) -> bytes::Bytes {
+fn frame(source: &store::SourceKey, offset: i64, value: &[u8]) -> bytes::Bytes {
     let topic = source.0.as_bytes();
     let mut framed = Vec::with_capacity(FRAME_MAGIC.len() + 2 + topic.len() + 12 + value.len());
     framed.extend_from_slice(FRAME_MAGIC);

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 
 use super::recovery::{ChangelogRead, ChangelogTarget, recover_partitions};
-use super::store::{PartitionStore, RocksEnv, SourceOffsets, StoreKind};
+#[cfg(feature = "rocksdb")]
+use super::store::RocksEnv;
+use super::store::{PartitionStore, SourceOffsets, StoreKind};
 use crate::app::config::Settings;
 use crate::app::registry::TableDef;
 use crate::codec::{Codecs, Payload};
@@ -24,6 +26,7 @@ pub(crate) struct TableState {
     pub(crate) changelog: Arc<str>,
     pub(crate) partitions: u32,
     kind: StoreKind,
+    #[cfg(feature = "rocksdb")]
     rocks: Option<Arc<RocksEnv>>,
     app_id: String,
     stores: Mutex<HashMap<i32, Arc<PartitionStore>>>,
@@ -57,6 +60,7 @@ impl TableState {
         let app_store = StoreKind::parse(&settings.store, app_id)
             .map_err(|e| Error::config(format!("setting `store`: {e}")))?;
         let kind = StoreKind::for_table(def.name, def.store, &app_store, app_id)?;
+        #[cfg(feature = "rocksdb")]
         let rocks = match kind {
             StoreKind::RocksDb(_) => Some(RocksEnv::shared(&settings.rocksdb)?),
             StoreKind::Memory => None,
@@ -93,6 +97,7 @@ impl TableState {
             changelog: Arc::from(super::changelog_topic(app_id, def.name)),
             partitions: def.partitions.unwrap_or(settings.topic_partitions).max(1),
             kind,
+            #[cfg(feature = "rocksdb")]
             rocks,
             app_id: app_id.to_owned(),
             stores: Mutex::new(HashMap::new()),
@@ -113,6 +118,7 @@ impl TableState {
             changelog: Arc::from(super::changelog_topic(app_id, def.name)),
             partitions: def.partitions.unwrap_or(settings.topic_partitions).max(1),
             kind: StoreKind::Memory,
+            #[cfg(feature = "rocksdb")]
             rocks: None,
             app_id: app_id.to_owned(),
             stores: Mutex::new(HashMap::new()),
@@ -192,6 +198,7 @@ impl TableState {
     }
 
     /// The folder of `partition`'s RocksDB store.
+    #[cfg_attr(not(feature = "rocksdb"), allow(dead_code))]
     pub(crate) fn store_path(&self, partition: i32) -> Option<PathBuf> {
         match &self.kind {
             StoreKind::RocksDb(dir) => Some(
@@ -211,10 +218,14 @@ impl TableState {
             return Ok(store.clone());
         }
         let label = format!("{}[{partition}]", self.def.name);
+        #[cfg(feature = "rocksdb")]
         let store = match (self.store_path(partition), &self.rocks) {
             (Some(path), Some(env)) => PartitionStore::rocksdb(label, env, &path)?,
             _ => PartitionStore::memory(label),
         };
+        // A build without RocksDB refuses `rocksdb://` stores when it parses them.
+        #[cfg(not(feature = "rocksdb"))]
+        let store = PartitionStore::memory(label);
         store.set_exact(self.exact);
         let store = Arc::new(store);
         stores.insert(partition, store.clone());
@@ -408,17 +419,14 @@ impl TableState {
             .note_write(self.def.name, partition, &key, || store.get(&key))?;
         // The changelog record names its event: in a frame before the
         // value, or for a tombstone (which must stay empty) in a header.
-        let framed = match (&origin, &value) {
-            (Some((source, offset)), Some(v)) => Some(super::frame(source, *offset, v)),
-            _ => None,
-        };
+        let record_value = super::changelog_record_value(origin.as_ref(), value.clone());
         let tombstone_origin = origin.is_some() && value.is_none();
-        let seq = store.write(key.clone(), value.clone(), origin)?;
+        let seq = store.write(key.clone(), value, origin)?;
         let mut record = OutgoingRecord {
             topic: self.changelog.clone(),
             partition: Some(partition),
             key: Some(key),
-            value: framed.or(value),
+            value: record_value,
             ..OutgoingRecord::default()
         };
         if tombstone_origin {

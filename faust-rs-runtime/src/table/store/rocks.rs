@@ -1,105 +1,29 @@
-//! Where a table partition keeps its data: in memory, or in RocksDB.
-//!
-//! One [`PartitionStore`] per table partition. Both kinds remember the last
-//! changelog offset whose write they hold, so a partition that comes back
-//! (after a rebalance, or a restart with RocksDB) replays only the
-//! changelog past it.
-//!
-//! RocksDB: one database per table partition, at
-//! `DIR/<app id>/v1/<table>/<partition>`. Writes made while processing are
-//! buffered and written at each commit (and on revoke and shutdown) in one
-//! `WriteBatch` together with the last changelog offset the broker has
-//! acknowledged, in a column family of its own (`faust-meta`): data and
-//! offset never disagree after a crash. Recovery writes one `WriteBatch`
-//! per chunk of changelog records, again with its offset. Every database
-//! of the process shares one block cache and one write-buffer budget
-//! (`rocksdb_block_cache`, `rocksdb_write_buffer`), which bounds memory
-//! however many keys there are.
-//!
-//! A folder that cannot be opened (corrupt, truncated, written by another
-//! format version) is moved aside to `<folder>.broken` and rebuilt from
-//! the changelog, with a warning. A folder another process holds is an
-//! error: two workers must not share a store folder.
+//! The RocksDB store (the `rocksdb` feature): one database per table
+//! partition, its buffered writes, and the options all databases of the
+//! process share. What it keeps beside the table's data is encoded in
+//! `disk`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use bytes::Bytes;
 
+use super::disk::{self, META_FORMAT, META_OFFSET, META_SOURCE, encode_offset, source_key};
+use super::{ChangelogRecord, SourceKey, SourceOffsets, lock, raise};
 use crate::app::config::RocksDbSettings;
 use crate::error::{Error, Result};
+
+/// The column family of the meta entries (see `disk`).
+const META_CF: &str = "faust-meta";
+/// Present while the partition holds standby records (see
+/// `PartitionStore::was_followed`).
+const META_FOLLOWED: &[u8] = b"followed";
 
 /// Written buffered entries are flushed once this many are pending, even
 /// before the next commit: bounds the buffer's memory.
 const FLUSH_AT: usize = 16_384;
-
-/// The version of the on-disk layout; a store written by another version is
-/// rebuilt.
-const FORMAT: &[u8] = b"faust-rs/1";
-const META_CF: &str = "faust-meta";
-const META_FORMAT: &[u8] = b"format";
-const META_OFFSET: &[u8] = b"changelog-offset";
-/// Present while the partition holds standby records (see
-/// `PartitionStore::was_followed`).
-const META_FOLLOWED: &[u8] = b"followed";
-/// Prefix of the meta keys holding the origin offset applied per input
-/// partition (`source/<topic>\0<partition>`).
-const META_SOURCE: &[u8] = b"source/";
-
-/// Which kind of store a table uses, resolved from the app's `store`
-/// setting and the table's own `store` option.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum StoreKind {
-    /// In memory: rebuilt from the changelog at every start.
-    Memory,
-    /// RocksDB under this folder.
-    RocksDb(PathBuf),
-}
-
-impl StoreKind {
-    /// Parses a store URL: `memory://`, `rocksdb://` (folder
-    /// `./<app id>-data`) or `rocksdb://DIR`.
-    pub(crate) fn parse(url: &str, app_id: &str) -> std::result::Result<StoreKind, String> {
-        let url = url.trim();
-        if url == "memory" || url == "memory://" {
-            return Ok(StoreKind::Memory);
-        }
-        let rest = url
-            .strip_prefix("rocksdb://")
-            .or_else(|| (url == "rocksdb").then_some(""));
-        match rest {
-            Some("") => Ok(StoreKind::RocksDb(PathBuf::from(format!("{app_id}-data")))),
-            Some(dir) => Ok(StoreKind::RocksDb(PathBuf::from(dir))),
-            None => Err(format!(
-                "store {url:?} is not a store URL; write \"memory://\" or \"rocksdb://DIR\""
-            )),
-        }
-    }
-
-    /// The store a table uses: its own option when it names a URL, else
-    /// the app's. `"rocksdb"` alone takes the app's folder when the app
-    /// stores in RocksDB.
-    pub(crate) fn for_table(
-        table: &str,
-        own: Option<&str>,
-        app_default: &StoreKind,
-        app_id: &str,
-    ) -> Result<StoreKind> {
-        let parse = |url: &str| {
-            StoreKind::parse(url, app_id)
-                .map_err(|e| Error::config(format!("table `{table}`: {e}")))
-        };
-        match own {
-            None => Ok(app_default.clone()),
-            Some("rocksdb") if matches!(app_default, StoreKind::RocksDb(_)) => {
-                Ok(app_default.clone())
-            }
-            Some(url) => parse(url),
-        }
-    }
-}
 
 /// The RocksDB options every partition database of the process shares.
 pub(crate) struct RocksEnv {
@@ -165,23 +89,6 @@ fn compression(name: &str) -> Result<rocksdb::DBCompressionType> {
     }
 }
 
-/// An input partition: topic and partition.
-pub(crate) type SourceKey = (Arc<str>, i32);
-
-/// An offset per input partition: the origins a store has applied, or the
-/// offsets a worker resumes from.
-pub(crate) type SourceOffsets = HashMap<SourceKey, i64>;
-
-/// A changelog record: its offset, key, value (`None`: a tombstone), and
-/// the input event that wrote it (from its `faust.source` header).
-#[derive(Clone, Debug)]
-pub(crate) struct ChangelogRecord {
-    pub(crate) offset: i64,
-    pub(crate) key: Bytes,
-    pub(crate) value: Option<Bytes>,
-    pub(crate) origin: Option<(SourceKey, i64)>,
-}
-
 /// Raises `seen`'s offset of `key` to `offset` (a batch's few input
 /// partitions: a list beats a map).
 fn raise_ref<'a>(seen: &mut Vec<(&'a SourceKey, i64)>, key: &'a SourceKey, offset: i64) {
@@ -191,400 +98,16 @@ fn raise_ref<'a>(seen: &mut Vec<(&'a SourceKey, i64)>, key: &'a SourceKey, offse
     }
 }
 
-/// Raises `sources`' offset of `key` to `offset`.
-fn raise(sources: &mut SourceOffsets, key: &SourceKey, offset: i64) {
-    match sources.get_mut(key) {
-        Some(o) => *o = (*o).max(offset),
-        None => {
-            sources.insert(key.clone(), offset);
-        }
-    }
-}
-
-/// One table partition's data.
-pub(crate) struct PartitionStore {
-    /// `table[partition]`, for messages.
-    label: String,
-    backend: Backend,
-    /// The origins held when the partition was last recovered: events at
-    /// or below them are replays and leave the data alone.
-    replayed: Mutex<Vec<(SourceKey, i64)>>,
-    /// Records read from a changelog it does not own were applied (a
-    /// standby): it may hold part of an event that was never committed.
-    followed: std::sync::atomic::AtomicBool,
-}
-
-enum Backend {
-    Memory(Mutex<MemoryData>),
-    Rocks(Arc<RocksPartition>),
-}
-
-impl fmt::Debug for PartitionStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match &self.backend {
-            Backend::Memory(_) => "memory",
-            Backend::Rocks(_) => "rocksdb",
-        };
-        f.debug_struct("PartitionStore")
-            .field("label", &self.label)
-            .field("kind", &kind)
-            .finish()
-    }
-}
-
-#[derive(Debug, Default)]
-struct MemoryData {
-    data: BTreeMap<Bytes, Bytes>,
-    applied: Option<i64>,
-    sources: SourceOffsets,
-}
-
-impl PartitionStore {
-    /// An empty store in memory.
-    pub(crate) fn memory(label: String) -> Self {
-        PartitionStore {
-            label,
-            backend: Backend::Memory(Mutex::default()),
-            replayed: Mutex::default(),
-            followed: Default::default(),
-        }
-    }
-
-    /// Opens (or creates) the RocksDB database at `path`; a damaged one is
-    /// moved aside and started empty, to be rebuilt from the changelog.
-    pub(crate) fn rocksdb(label: String, env: &RocksEnv, path: &Path) -> Result<Self> {
-        let partition = RocksPartition::open(env, path, &label)?;
-        let followed = partition.followed_on_disk();
-        let applied = lock(&partition.pending).sources.clone();
-        Ok(PartitionStore {
-            label,
-            backend: Backend::Rocks(partition),
-            replayed: Mutex::new(applied.into_iter().collect()),
-            followed: std::sync::atomic::AtomicBool::new(followed),
-        })
-    }
-
-    /// The value of `key`.
-    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
-        match &self.backend {
-            Backend::Memory(m) => Ok(lock(m).data.get(key).cloned()),
-            Backend::Rocks(r) => r.get(key).map_err(|e| self.error("reading", e)),
-        }
-    }
-
-    /// Sets (`Some`) or deletes (`None`) `key`, for the event at `origin`
-    /// (`None` outside an event); returns the write's number, for
-    /// [`delivered`](Self::delivered).
-    pub(crate) fn write(
-        &self,
-        key: Bytes,
-        value: Option<Bytes>,
-        origin: Option<(SourceKey, i64)>,
-    ) -> Result<u64> {
-        match &self.backend {
-            Backend::Memory(m) => {
-                let mut m = lock(m);
-                match value {
-                    Some(v) => m.data.insert(key, v),
-                    None => m.data.remove(&key),
-                };
-                if let Some((source, offset)) = &origin {
-                    raise(&mut m.sources, source, *offset);
-                }
-                Ok(0)
-            }
-            Backend::Rocks(r) => r
-                .write(key, value, origin)
-                .map_err(|e| self.error("writing", e)),
-        }
-    }
-
-    /// Whether an event at `offset` of `source` was applied before the
-    /// last recovery: a replay, whose writes are dropped.
-    pub(crate) fn is_replay(&self, source: &SourceKey, offset: i64) -> bool {
-        // A few input partitions: a list, matched by pointer first (the
-        // topic names are shared) — this runs for every write.
-        lock(&self.replayed)
-            .iter()
-            .find(|(s, _)| (Arc::ptr_eq(&s.0, &source.0) || s.0 == source.0) && s.1 == source.1)
-            .is_some_and(|(_, applied)| offset <= *applied)
-    }
-
-    /// Takes the origins held now as the replay bound (after recovery),
-    /// and forgets that it was a standby.
-    pub(crate) fn mark_recovered(&self) -> Result<()> {
-        *lock(&self.replayed) = self.sources().into_iter().collect();
-        if self
-            .followed
-            .swap(false, std::sync::atomic::Ordering::Relaxed)
-            && let Backend::Rocks(r) = &self.backend
-        {
-            r.set_followed(false)
-                .map_err(|e| self.error("writing the standby mark of", e))?;
-        }
-        Ok(())
-    }
-
-    /// Writes under exact state: buffered writes go to disk only as
-    /// commits cover them, also when the buffer is full.
-    pub(crate) fn set_exact(&self, exact: bool) {
-        if let Backend::Rocks(r) = &self.backend {
-            lock(&r.pending).exact = exact;
-        }
-    }
-
-    /// The highest origin offset applied, per input partition.
-    pub(crate) fn sources(&self) -> SourceOffsets {
-        match &self.backend {
-            Backend::Memory(m) => lock(m).sources.clone(),
-            Backend::Rocks(r) => lock(&r.pending).sources.clone(),
-        }
-    }
-
-    /// Notes that records read from a changelog this worker does not own
-    /// were applied (a standby); on disk too, for a restart.
-    pub(crate) fn mark_followed(&self) -> Result<()> {
-        if !self
-            .followed
-            .swap(true, std::sync::atomic::Ordering::Relaxed)
-            && let Backend::Rocks(r) = &self.backend
-        {
-            r.set_followed(true)
-                .map_err(|e| self.error("writing the standby mark of", e))?;
-        }
-        Ok(())
-    }
-
-    /// Whether standby records were applied since the last recovery.
-    pub(crate) fn was_followed(&self) -> bool {
-        self.followed.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Number of keys (RocksDB: counted by a scan).
-    pub(crate) fn len(&self) -> Result<usize> {
-        match &self.backend {
-            Backend::Memory(m) => Ok(lock(m).data.len()),
-            Backend::Rocks(r) => {
-                let mut n = 0;
-                r.scan(&mut |_, _| n += 1)
-                    .map_err(|e| self.error("counting", e))?;
-                Ok(n)
-            }
-        }
-    }
-
-    /// Every key and value, in key order.
-    pub(crate) fn items(&self) -> Result<Vec<(Bytes, Bytes)>> {
-        self.range(b"", None)
-    }
-
-    /// The keys and values from `from` (inclusive) to `to` (exclusive; `None`:
-    /// to the end), in key order.
-    pub(crate) fn range(&self, from: &[u8], to: Option<&[u8]>) -> Result<Vec<(Bytes, Bytes)>> {
-        let before_end = |k: &[u8]| to.is_none_or(|to| k < to);
-        match &self.backend {
-            Backend::Memory(m) => Ok(lock(m)
-                .data
-                .range::<[u8], _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded))
-                .take_while(|(k, _)| before_end(k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()),
-            Backend::Rocks(r) => {
-                let mut out = Vec::new();
-                r.scan_from(from, &mut |k, v| {
-                    if !before_end(k) {
-                        return false;
-                    }
-                    out.push((Bytes::copy_from_slice(k), Bytes::copy_from_slice(v)));
-                    true
-                })
-                .map_err(|e| self.error("reading", e))?;
-                Ok(out)
-            }
-        }
-    }
-
-    /// The first key at or after `from`.
-    pub(crate) fn first_key_from(&self, from: &[u8]) -> Result<Option<Bytes>> {
-        match &self.backend {
-            Backend::Memory(m) => Ok(lock(m)
-                .data
-                .range::<[u8], _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded))
-                .next()
-                .map(|(k, _)| k.clone())),
-            Backend::Rocks(r) => {
-                let mut first = None;
-                r.scan_from(from, &mut |k, _| {
-                    first = Some(Bytes::copy_from_slice(k));
-                    false
-                })
-                .map_err(|e| self.error("reading", e))?;
-                Ok(first)
-            }
-        }
-    }
-
-    /// The last key.
-    pub(crate) fn last_key(&self) -> Result<Option<Bytes>> {
-        match &self.backend {
-            Backend::Memory(m) => Ok(lock(m).data.keys().next_back().cloned()),
-            Backend::Rocks(r) => r.last_live_key().map_err(|e| self.error("reading", e)),
-        }
-    }
-
-    /// The last changelog offset whose write this store holds.
-    pub(crate) fn applied_offset(&self) -> Option<i64> {
-        match &self.backend {
-            Backend::Memory(m) => lock(m).applied,
-            Backend::Rocks(r) => r.applied(),
-        }
-    }
-
-    /// Applies changelog records in offset order (recovery, standbys),
-    /// skipping those at or below the offset already held; `through` is
-    /// the last offset read, past records left out on purpose. In
-    /// RocksDB, one `WriteBatch` with the new offset and origins.
-    pub(crate) fn apply_changelog(
-        &self,
-        records: &[ChangelogRecord],
-        through: Option<i64>,
-    ) -> Result<()> {
-        match &self.backend {
-            Backend::Memory(m) => {
-                let mut m = lock(m);
-                for record in records {
-                    if m.applied.is_some_and(|a| record.offset <= a) {
-                        continue;
-                    }
-                    match &record.value {
-                        Some(v) => m.data.insert(record.key.clone(), v.clone()),
-                        None => m.data.remove(&record.key),
-                    };
-                    if let Some((source, offset)) = &record.origin {
-                        raise(&mut m.sources, source, *offset);
-                    }
-                    m.applied = Some(record.offset);
-                }
-                if let Some(through) = through {
-                    m.applied = Some(m.applied.map_or(through, |a| a.max(through)));
-                }
-                Ok(())
-            }
-            Backend::Rocks(r) => r
-                .apply(records, through)
-                .map_err(|e| self.error("recovering", e)),
-        }
-    }
-
-    /// Writes what RocksDB holds in memory for this partition into its data
-    /// files (after a long replay), so the next open has no write-ahead log
-    /// to replay. Nothing to do in memory.
-    pub(crate) fn persist(&self) -> Result<()> {
-        match &self.backend {
-            Backend::Memory(_) => Ok(()),
-            Backend::Rocks(r) => r.persist().map_err(|e| self.error("persisting", e)),
-        }
-    }
-
-    /// Notes that the broker holds write `seq`'s changelog record at
-    /// `offset`.
-    pub(crate) fn delivered(&self, seq: u64, offset: i64) {
-        match &self.backend {
-            Backend::Memory(m) => {
-                let mut m = lock(m);
-                m.applied = Some(m.applied.map_or(offset, |a| a.max(offset)));
-            }
-            Backend::Rocks(r) => r.delivered(seq, offset),
-        }
-    }
-
-    /// Writes buffered entries to disk, with their changelog offset and
-    /// origins. Under exact state ([`set_exact`](Self::set_exact)), only
-    /// the leading entries whose changelog record is on the broker and
-    /// whose event is below its input partition's offset in `committed`
-    /// (the committable offsets): the disk never holds part of an event,
-    /// nor an event a crash would replay. At least once, all of them.
-    pub(crate) fn flush(&self, committed: &SourceOffsets) -> Result<()> {
-        match &self.backend {
-            Backend::Memory(_) => Ok(()),
-            Backend::Rocks(r) => r.flush(committed).map_err(|e| self.error("flushing", e)),
-        }
-    }
-
-    /// Forgets buffered entries not on disk (the partition goes to another
-    /// worker, which replays their events).
-    pub(crate) fn discard_buffered(&self) {
-        if let Backend::Rocks(r) = &self.backend {
-            let mut pending = lock(&r.pending);
-            pending.first_seq += pending.log.len() as u64;
-            pending.valid_from = pending.first_seq;
-            pending.log.clear();
-            pending.overlay.clear();
-            // What the disk holds: recovery reads the changelog past it.
-            pending.delivered = pending.persisted;
-        }
-    }
-
-    /// The partition goes to another worker, or through a rebalance
-    /// (exact state): whatever holds writes of events not below their
-    /// offset in `committed` is dropped — buffered writes of RocksDB, the
-    /// whole data of a memory store that has some (rebuilt from the
-    /// changelog if the partition comes back).
-    pub(crate) fn revoked(&self, committed: &SourceOffsets) -> Result<()> {
-        match &self.backend {
-            Backend::Rocks(_) => {
-                self.discard_buffered();
-                Ok(())
-            }
-            Backend::Memory(_) if self.holds_from(committed, true) => self.clear(),
-            Backend::Memory(_) => Ok(()),
-        }
-    }
-
-    /// Whether the store holds writes of an event at or past its input
-    /// partition's offset in `offsets`; `unknown`: what an input partition
-    /// `offsets` does not name counts as.
-    pub(crate) fn holds_from(&self, offsets: &SourceOffsets, unknown: bool) -> bool {
-        self.sources()
-            .iter()
-            .any(|(source, offset)| offsets.get(source).map_or(unknown, |next| offset >= next))
-    }
-
-    /// Drops every key, the offset and the origins: the next recovery
-    /// starts at 0.
-    pub(crate) fn clear(&self) -> Result<()> {
-        lock(&self.replayed).clear();
-        match &self.backend {
-            Backend::Memory(m) => {
-                *lock(m) = MemoryData::default();
-                Ok(())
-            }
-            Backend::Rocks(r) => r.clear().map_err(|e| self.error("clearing", e)),
-        }
-    }
-
-    fn error(&self, doing: &str, e: rocksdb::Error) -> Error {
-        Error::Store {
-            what: format!("{doing} table partition {}", self.label),
-            reason: e.into_string(),
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// A RocksDB database holding one table partition.
-struct RocksPartition {
+pub(super) struct RocksPartition {
     db: rocksdb::DB,
     path: PathBuf,
-    pending: Mutex<PendingWrites>,
+    pub(super) pending: Mutex<PendingWrites>,
 }
 
 /// Writes not yet in RocksDB, in the order they were made, and offsets.
 #[derive(Default)]
-struct PendingWrites {
+pub(super) struct PendingWrites {
     /// The latest buffered value of each key (`None`: deleted), with the
     /// number of the write that set it: what reads see over the disk.
     overlay: BTreeMap<Bytes, (u64, Option<Bytes>)>,
@@ -650,24 +173,6 @@ impl Entry {
     }
 }
 
-/// The meta key of `source`'s origin offset.
-fn source_key(source: &SourceKey) -> Vec<u8> {
-    let mut key = META_SOURCE.to_vec();
-    key.extend_from_slice(source.0.as_bytes());
-    key.push(0);
-    key.extend_from_slice(&source.1.to_be_bytes());
-    key
-}
-
-/// The source a meta key names, if it is a source key.
-fn parse_source_key(key: &[u8]) -> Option<SourceKey> {
-    let rest = key.strip_prefix(META_SOURCE)?;
-    let nul = rest.iter().position(|b| *b == 0)?;
-    let topic = std::str::from_utf8(&rest[..nul]).ok()?;
-    let partition = i32::from_be_bytes(rest[nul + 1..].try_into().ok()?);
-    Some((Arc::from(topic), partition))
-}
-
 /// Databases open in this process, by folder: a partition revoked and
 /// assigned again, or opened by a second app in the same process, shares
 /// the one handle (RocksDB allows one per folder).
@@ -677,7 +182,7 @@ fn open_databases() -> &'static Mutex<HashMap<PathBuf, Weak<RocksPartition>>> {
 }
 
 impl RocksPartition {
-    fn open(env: &RocksEnv, path: &Path, label: &str) -> Result<Arc<RocksPartition>> {
+    pub(super) fn open(env: &RocksEnv, path: &Path, label: &str) -> Result<Arc<RocksPartition>> {
         let mut open = lock(open_databases());
         open.retain(|_, weak| weak.strong_count() > 0);
         if let Some(existing) = open.get(path).and_then(Weak::upgrade) {
@@ -752,48 +257,28 @@ impl RocksPartition {
             .cf_handle(META_CF)
             .ok_or_else(|| Damage::Damaged(format!("no `{META_CF}` column family")))?;
         let format = db.get_cf(meta, META_FORMAT).map_err(damaged)?;
-        let persisted = match format.as_deref() {
-            Some(FORMAT) => match db.get_cf(meta, META_OFFSET).map_err(damaged)? {
-                Some(bytes) => Some(decode_offset(&bytes).ok_or_else(|| {
-                    Damage::Damaged(format!("a changelog offset of {} bytes", bytes.len()))
-                })?),
-                None => None,
-            },
-            Some(other) => {
-                return Err(Damage::Damaged(format!(
-                    "written as {:?}, this build reads {:?}",
-                    String::from_utf8_lossy(other),
-                    String::from_utf8_lossy(FORMAT)
-                )));
-            }
-            None => {
-                let empty = db.iterator(rocksdb::IteratorMode::Start).next().is_none();
-                if !empty {
-                    return Err(Damage::Damaged("data without a format marker".into()));
-                }
-                db.put_cf(meta, META_FORMAT, FORMAT).map_err(damaged)?;
-                None
-            }
-        };
-        let mut sources = SourceOffsets::new();
+        let offset = db.get_cf(meta, META_OFFSET).map_err(damaged)?;
         let mode = rocksdb::IteratorMode::From(META_SOURCE, rocksdb::Direction::Forward);
-        for item in db.iterator_cf(meta, mode) {
-            let (key, value) = item.map_err(damaged)?;
-            let Some(source) = parse_source_key(&key) else {
-                break;
-            };
-            let offset = decode_offset(&value).ok_or_else(|| {
-                Damage::Damaged(format!("an origin offset of {} bytes", value.len()))
-            })?;
-            sources.insert(source, offset);
+        let sources = db
+            .iterator_cf(meta, mode)
+            .map(|item| item.map_err(rocksdb::Error::into_string));
+        let stored = disk::read_meta(format.as_deref(), offset.as_deref(), sources)
+            .map_err(Damage::Damaged)?;
+        if !stored.marked {
+            let empty = db.iterator(rocksdb::IteratorMode::Start).next().is_none();
+            if !empty {
+                return Err(Damage::Damaged("data without a format marker".into()));
+            }
+            db.put_cf(meta, META_FORMAT, disk::FORMAT)
+                .map_err(damaged)?;
         }
         Ok(RocksPartition {
             db,
             path: path.to_owned(),
             pending: Mutex::new(PendingWrites {
-                persisted,
-                delivered: persisted,
-                sources,
+                persisted: stored.offset,
+                delivered: stored.offset,
+                sources: stored.sources,
                 ..PendingWrites::default()
             }),
         })
@@ -801,11 +286,11 @@ impl RocksPartition {
 
     /// Whether the partition was last a standby (records of a changelog
     /// it did not own applied), as the disk says.
-    fn followed_on_disk(&self) -> bool {
+    pub(super) fn followed_on_disk(&self) -> bool {
         matches!(self.db.get_cf(self.meta(), META_FOLLOWED), Ok(Some(_)))
     }
 
-    fn set_followed(&self, followed: bool) -> std::result::Result<(), rocksdb::Error> {
+    pub(super) fn set_followed(&self, followed: bool) -> std::result::Result<(), rocksdb::Error> {
         if followed {
             self.db.put_cf(self.meta(), META_FOLLOWED, b"1")
         } else {
@@ -826,7 +311,7 @@ impl RocksPartition {
             batch.put_cf(
                 self.meta(),
                 source_key(source),
-                applied[source].to_be_bytes(),
+                encode_offset(applied[source]),
             );
         }
     }
@@ -838,7 +323,7 @@ impl RocksPartition {
             .expect("a partition database is opened with its meta column family")
     }
 
-    fn get(&self, key: &[u8]) -> std::result::Result<Option<Bytes>, rocksdb::Error> {
+    pub(super) fn get(&self, key: &[u8]) -> std::result::Result<Option<Bytes>, rocksdb::Error> {
         {
             let pending = lock(&self.pending);
             if let Some((_, value)) = pending.overlay.get(key) {
@@ -848,7 +333,7 @@ impl RocksPartition {
         Ok(self.db.get_pinned(key)?.map(|v| Bytes::copy_from_slice(&v)))
     }
 
-    fn write(
+    pub(super) fn write(
         &self,
         key: Bytes,
         value: Option<Bytes>,
@@ -874,7 +359,7 @@ impl RocksPartition {
         Ok(seq)
     }
 
-    fn delivered(&self, seq: u64, offset: i64) {
+    pub(super) fn delivered(&self, seq: u64, offset: i64) {
         let mut pending = lock(&self.pending);
         if seq < pending.valid_from {
             return;
@@ -887,11 +372,36 @@ impl RocksPartition {
         }
     }
 
-    fn applied(&self) -> Option<i64> {
+    /// Writes under exact state (see `PartitionStore::set_exact`).
+    pub(super) fn set_exact(&self, exact: bool) {
+        lock(&self.pending).exact = exact;
+    }
+
+    /// The highest origin offset on disk, per input partition.
+    pub(super) fn sources(&self) -> SourceOffsets {
+        lock(&self.pending).sources.clone()
+    }
+
+    /// Forgets buffered entries not on disk (see
+    /// `PartitionStore::discard_buffered`).
+    pub(super) fn discard_buffered(&self) {
+        let mut pending = lock(&self.pending);
+        pending.first_seq += pending.log.len() as u64;
+        pending.valid_from = pending.first_seq;
+        pending.log.clear();
+        pending.overlay.clear();
+        // What the disk holds: recovery reads the changelog past it.
+        pending.delivered = pending.persisted;
+    }
+
+    pub(super) fn applied(&self) -> Option<i64> {
         lock(&self.pending).delivered
     }
 
-    fn flush(&self, committed: &SourceOffsets) -> std::result::Result<(), rocksdb::Error> {
+    pub(super) fn flush(
+        &self,
+        committed: &SourceOffsets,
+    ) -> std::result::Result<(), rocksdb::Error> {
         let mut pending = lock(&self.pending);
         if pending.exact {
             pending.committed.clone_from(committed);
@@ -987,7 +497,7 @@ impl RocksPartition {
         }
         self.write_sources(&mut batch, &mut pending.sources, sources);
         if let Some(offset) = offset {
-            batch.put_cf(self.meta(), META_OFFSET, offset.to_be_bytes());
+            batch.put_cf(self.meta(), META_OFFSET, encode_offset(offset));
         }
         self.db.write(batch)?;
         pending.persisted = offset;
@@ -1005,7 +515,7 @@ impl RocksPartition {
         Ok(())
     }
 
-    fn apply(
+    pub(super) fn apply(
         &self,
         records: &[ChangelogRecord],
         through: Option<i64>,
@@ -1041,7 +551,7 @@ impl RocksPartition {
         }
         self.write_sources(&mut batch, &mut pending.sources, sources);
         if let Some(offset) = last {
-            batch.put_cf(self.meta(), META_OFFSET, offset.to_be_bytes());
+            batch.put_cf(self.meta(), META_OFFSET, encode_offset(offset));
         }
         self.db.write(batch)?;
         pending.delivered = last;
@@ -1051,7 +561,7 @@ impl RocksPartition {
 
     /// Flushes the memtables of both column families (atomically: the
     /// options set `atomic_flush`), data and offset together.
-    fn persist(&self) -> std::result::Result<(), rocksdb::Error> {
+    pub(super) fn persist(&self) -> std::result::Result<(), rocksdb::Error> {
         let data = self
             .db
             .cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME)
@@ -1060,7 +570,10 @@ impl RocksPartition {
             .flush_cfs_opt(&[data, self.meta()], &rocksdb::FlushOptions::default())
     }
 
-    fn scan(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> std::result::Result<(), rocksdb::Error> {
+    pub(super) fn scan(
+        &self,
+        f: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> std::result::Result<(), rocksdb::Error> {
         self.scan_from(b"", &mut |k, v| {
             f(k, v);
             true
@@ -1069,7 +582,7 @@ impl RocksPartition {
 
     /// Calls `f` with each key from `from` on, in order (buffered writes
     /// over what is on disk), until it returns false.
-    fn scan_from(
+    pub(super) fn scan_from(
         &self,
         from: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
@@ -1120,7 +633,7 @@ impl RocksPartition {
     }
 
     /// The last key, buffered writes over what is on disk.
-    fn last_live_key(&self) -> std::result::Result<Option<Bytes>, rocksdb::Error> {
+    pub(super) fn last_live_key(&self) -> std::result::Result<Option<Bytes>, rocksdb::Error> {
         let pending = lock(&self.pending);
         let buffered = pending
             .overlay
@@ -1145,7 +658,7 @@ impl RocksPartition {
         Ok(buffered)
     }
 
-    fn clear(&self) -> std::result::Result<(), rocksdb::Error> {
+    pub(super) fn clear(&self) -> std::result::Result<(), rocksdb::Error> {
         let mut pending = lock(&self.pending);
         // Write numbers keep rising: a late acknowledgement of a write
         // made before must not land on a new one.
@@ -1200,12 +713,9 @@ enum Damage {
     Damaged(String),
 }
 
-fn decode_offset(bytes: &[u8]) -> Option<i64> {
-    Some(i64::from_be_bytes(bytes.try_into().ok()?))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::{Backend, PartitionStore};
     use super::*;
 
     fn env() -> RocksEnv {
@@ -1496,35 +1006,5 @@ mod tests {
         first.write(b("a"), Some(b("1")), None).unwrap();
         let second = PartitionStore::rocksdb("t[2]".into(), &env, &path).unwrap();
         assert_eq!(second.get(b"a").unwrap(), Some(b("1")));
-    }
-
-    #[test]
-    fn store_urls_parse_and_tables_pick_theirs_or_the_apps() {
-        let memory = StoreKind::parse("memory://", "app").unwrap();
-        assert_eq!(memory, StoreKind::Memory);
-        assert_eq!(
-            StoreKind::parse("rocksdb://", "app").unwrap(),
-            StoreKind::RocksDb("app-data".into())
-        );
-        let rocks = StoreKind::parse("rocksdb:///var/lib/faust", "app").unwrap();
-        assert_eq!(rocks, StoreKind::RocksDb("/var/lib/faust".into()));
-        let err = StoreKind::parse("redis://x", "app").unwrap_err();
-        assert!(err.contains("rocksdb://DIR"), "{err}");
-        assert_eq!(
-            StoreKind::for_table("t", Some("rocksdb"), &rocks, "app").unwrap(),
-            rocks
-        );
-        assert_eq!(
-            StoreKind::for_table("t", Some("rocksdb"), &memory, "app").unwrap(),
-            StoreKind::RocksDb("app-data".into())
-        );
-        assert_eq!(
-            StoreKind::for_table("t", Some("memory"), &rocks, "app").unwrap(),
-            StoreKind::Memory
-        );
-        assert_eq!(
-            StoreKind::for_table("t", None, &rocks, "app").unwrap(),
-            rocks
-        );
     }
 }
