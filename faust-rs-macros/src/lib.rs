@@ -13,6 +13,8 @@
 //!
 //! [faust-rs]: https://example.invalid/faust-rs
 
+#![deny(missing_docs)]
+
 mod agent;
 mod attr;
 mod command;

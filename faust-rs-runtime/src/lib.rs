@@ -19,6 +19,7 @@
 //! | `cli` | the command line `faust::main!` generates |
 //! | `testing` | the [`TestDriver`](testing::TestDriver) |
 
+#![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
 #[doc(hidden)]

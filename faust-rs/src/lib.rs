@@ -47,6 +47,7 @@
 //! faust::main!(faust::App::new("orders-app"));
 //! ```
 
+#![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
 #[doc(inline)]
