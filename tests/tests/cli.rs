@@ -757,7 +757,15 @@ fn status_asks_a_running_worker_and_prints_its_state_agents_partitions_and_table
     assert_eq!(status["app"], "cli-app");
     assert_eq!(status["state"], "running");
     assert_eq!(status["web"], url.as_str());
-    assert_eq!(status["agents"][0]["name"], "greet");
+    // Both agents, in the order they were linked (not a fixed one).
+    let mut agents: Vec<&str> = status["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    agents.sort_unstable();
+    assert_eq!(agents, ["bill", "greet"], "{}", stdout(&json));
 }
 
 #[test]
