@@ -350,7 +350,17 @@ impl ProducerContext for Delivered {
 impl TaggedProducer {
     /// An idempotent producer to `topic`.
     pub(crate) fn new(bootstrap: &str, topic: &str) -> TaggedProducer {
-        let producer = client_config(bootstrap)
+        Self::with_properties(bootstrap, topic, &[])
+    }
+
+    /// [`new`](Self::new) with more client `properties` (e.g.
+    /// `security.protocol`).
+    pub(crate) fn with_properties(
+        bootstrap: &str,
+        topic: &str,
+        properties: &[(&str, &str)],
+    ) -> TaggedProducer {
+        let producer = client_config_with(bootstrap, properties)
             .set("linger.ms", "5")
             .set("enable.idempotence", "true")
             .set("queue.buffering.max.messages", "1000000")
@@ -738,6 +748,10 @@ pub(crate) struct OwnBroker {
     pub(crate) dir: PathBuf,
     pub(crate) port: u16,
     script: PathBuf,
+    /// The port it tells clients (its own unless a front stands before it).
+    advertised: u16,
+    /// More `tansu broker` arguments, e.g. `--authentication`.
+    args: Vec<String>,
 }
 
 impl OwnBroker {
@@ -748,13 +762,48 @@ impl OwnBroker {
         let script = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/tansu"));
         let dir = log_dir().join(format!("{name}-broker"));
         let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("broker directory");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free loopback port");
-        let broker = OwnBroker { dir, port, script };
+        let broker = OwnBroker {
+            dir,
+            port,
+            script,
+            advertised: port,
+            args: Vec::new(),
+        };
         broker.up();
         Some(broker)
+    }
+
+    /// From the next [`up`](Self::up) on: tells clients `advertised` as
+    /// its port (where a front, such as a TLS terminator, listens) and
+    /// runs with `args` too (e.g. `--authentication`).
+    pub(crate) fn reconfigure(&mut self, advertised: u16, args: &[&str]) {
+        self.advertised = advertised;
+        self.args = args.iter().map(|a| (*a).to_owned()).collect();
+    }
+
+    /// Runs `tansu ARGS` (e.g. `user create ...`; pass `--broker`) in its
+    /// folder; fails the test with the output unless it succeeds.
+    pub(crate) fn tansu(&self, args: &[&str]) {
+        let out = Command::new("bash")
+            .arg(&self.script)
+            .arg("run")
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .expect("run scripts/tansu");
+        assert!(
+            out.status.success(),
+            "tansu {} failed ({}): {}{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// `127.0.0.1:PORT`.
@@ -770,13 +819,16 @@ impl OwnBroker {
             .arg(&self.dir)
             .arg(self.port.to_string())
             .arg("sqlite")
+            .args(&self.args)
+            .env("TANSU_ADVERTISED_PORT", self.advertised.to_string())
             .status()
             .expect("run scripts/tansu");
         assert!(
             status.success(),
-            "scripts/tansu start {} {} sqlite failed: {status}; its log: {}",
+            "scripts/tansu start {} {} sqlite {} failed: {status}; its log: {}",
             self.dir.display(),
             self.port,
+            self.args.join(" "),
             std::fs::read_to_string(self.dir.join("tansu.log")).unwrap_or_default()
         );
     }
@@ -837,4 +889,13 @@ pub(crate) fn splitmix(i: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// [`client_config`] plus `properties` (e.g. `security.protocol`).
+pub(crate) fn client_config_with(bootstrap: &str, properties: &[(&str, &str)]) -> ClientConfig {
+    let mut config = client_config(bootstrap);
+    for (k, v) in properties {
+        config.set(*k, *v);
+    }
+    config
 }
