@@ -17,3 +17,6 @@
 //! | `exactly_once` | exact table counts through crashes (exact state), and a reader dropping repeated sink records with `Dedup` |
 //! | `transactions` | `processing_guarantee = "exactly_once"`: a ledger and balances in Kafka transactions, each payment once |
 //! | `sensors` | a sensor (`App::sensor`) that logs the events an agent took too long over |
+//! | `commands` | a `#[command]`: a subcommand of the program (`seed --count 5`) that sends orders an agent bills |
+//! | `python_interop` | records shared with Python Faust (`namespace`, its JSON bytes both ways), an agent with `concurrency = 4` |
+//! | `sliding_windows` | a sliding-window table: an alert when a user fails to log in more than three times in five minutes |
