@@ -52,26 +52,18 @@ const EVENTS: u64 = 300;
 
 #[test]
 fn a_worker_on_sasl_ssl_handles_every_event_and_never_shows_its_password() {
-    let Some(secured) = SecuredBroker::start("security-worker") else {
+    let Some(secured) = SecuredBroker::start("security-ok") else {
         return;
     };
-    let suffix = "-security-ok";
-    let input = format!("pipeline-in{suffix}");
-    let output = format!("pipeline-out{suffix}");
-    let web_port = http::free_port();
-    let mut env = secured.worker_env(PASSWORD);
-    env.push(("PIPELINE_APP".into(), "security-ok".into()));
-    env.push(("PIPELINE_SUFFIX".into(), suffix.into()));
-    env.push(("FAUST_WEB_PORT".into(), web_port.to_string()));
+    let input = secured.topic("pipeline-in");
+    let output = secured.topic("pipeline-out");
+    let web_port = http::free_port().to_string();
     // Debug: the worker logs every setting it resolved.
-    env.push(("FAUST_LOGLEVEL".into(), "debug".into()));
-    let mut worker = WorkerProcess::start(
-        env!("CARGO_BIN_EXE_pipeline_worker"),
-        &secured.bootstrap(),
-        "secured",
-        log_dir().join("security-ok-worker.log"),
-        &env,
+    let mut worker = secured.start_worker(
+        PASSWORD,
+        &[("FAUST_WEB_PORT", &web_port), ("FAUST_LOGLEVEL", "debug")],
     );
+    let web_port: u16 = web_port.parse().expect("a port");
 
     let client = secured.client_properties(PASSWORD);
     let mut producer = TaggedProducer::with_properties(&secured.bootstrap(), &input, &client);
@@ -106,7 +98,7 @@ fn a_worker_on_sasl_ssl_handles_every_event_and_never_shows_its_password() {
             log_tails([&worker], 40).replace(PASSWORD, "<the password>")
         );
         if reader.is_none() {
-            reader = Reader::try_open_with(&secured.bootstrap(), &output, "security-ok", &client);
+            reader = Reader::try_open_with(&secured.bootstrap(), &output, &secured.name, &client);
         }
         match &reader {
             Some(r) => {
@@ -168,6 +160,7 @@ fn clients_without_tls_trust_or_credentials_get_nothing_and_a_wrong_password_is_
         ("sasl.password", PASSWORD),
     ];
     let wrong = secured.client_properties("not-the-password");
+    let input = secured.topic("pipeline-in");
     let cases: [(&str, &[(&str, &str)]); 4] = [
         ("plaintext to the TLS port", &[]),
         ("TLS, certificate not trusted", &untrusted),
@@ -176,11 +169,7 @@ fn clients_without_tls_trust_or_credentials_get_nothing_and_a_wrong_password_is_
     ];
     for (what, properties) in cases {
         assert!(
-            !sees_topic(
-                &secured.bootstrap(),
-                properties,
-                "pipeline-in-security-refused"
-            ),
+            !sees_topic(&secured.bootstrap(), properties, &input),
             "{what}: the client read the broker's metadata"
         );
         println!("security: {what}: refused");
@@ -191,23 +180,13 @@ fn clients_without_tls_trust_or_credentials_get_nothing_and_a_wrong_password_is_
         sees_topic(
             &secured.bootstrap(),
             &secured.client_properties(PASSWORD),
-            "pipeline-in-security-refused"
+            &input
         ),
         "SASL_SSL with the right password: no metadata"
     );
 
     // A worker with a wrong password says so, and never prints it.
-    let mut env = secured.worker_env("wrong-pw-5d1e");
-    env.push(("PIPELINE_APP".into(), "security-refused".into()));
-    env.push(("PIPELINE_SUFFIX".into(), "-security-refused".into()));
-    env.push(("FAUST_WEB_ENABLED".into(), "false".into()));
-    let mut worker = WorkerProcess::start(
-        env!("CARGO_BIN_EXE_pipeline_worker"),
-        &secured.bootstrap(),
-        "wrong-password",
-        log_dir().join("security-refused-worker.log"),
-        &env,
-    );
+    let mut worker = secured.start_worker("wrong-pw-5d1e", &[("FAUST_WEB_ENABLED", "false")]);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let log = worker.log_text().to_lowercase();
@@ -235,6 +214,8 @@ fn clients_without_tls_trust_or_credentials_get_nothing_and_a_wrong_password_is_
 /// front on another; clients are told the front's port. Both stopped when
 /// dropped.
 struct SecuredBroker {
+    /// The test's name: its app id, and its topics' suffix (`-NAME`).
+    name: String,
     broker: OwnBroker,
     front: Child,
     tls_port: u16,
@@ -291,11 +272,37 @@ impl SecuredBroker {
             std::thread::sleep(Duration::from_millis(50));
         }
         Some(SecuredBroker {
+            name: name.to_owned(),
             broker,
             front,
             tls_port,
             ca: cert.display().to_string(),
         })
+    }
+
+    /// `base` with the test's suffix, as the worker names it.
+    fn topic(&self, base: &str) -> String {
+        format!("{base}-{}", self.name)
+    }
+
+    /// A `pipeline_worker` in the test's group on the test's topics,
+    /// logging in with `password`, with `extra` environment on top.
+    fn start_worker(&self, password: &str, extra: &[(&str, &str)]) -> WorkerProcess {
+        let mut env = self.worker_env(password);
+        env.push(("PIPELINE_APP".into(), self.name.clone()));
+        env.push(("PIPELINE_SUFFIX".into(), format!("-{}", self.name)));
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        WorkerProcess::start(
+            env!("CARGO_BIN_EXE_pipeline_worker"),
+            &self.bootstrap(),
+            &self.name,
+            log_dir().join(format!("{}-worker.log", self.name)),
+            &env,
+        )
     }
 
     /// The TLS front: the only address clients are given.
