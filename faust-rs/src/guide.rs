@@ -9,6 +9,9 @@ pub mod concepts {}
 #[doc = include_str!("../../docs/guide/agents.md")]
 pub mod agents {}
 
+#[doc = include_str!("../../docs/guide/macros.md")]
+pub mod macros {}
+
 #[doc = include_str!("../../docs/guide/records.md")]
 pub mod records {}
 

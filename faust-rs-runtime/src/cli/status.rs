@@ -102,6 +102,9 @@ fn summary(status: &Status) -> String {
         status.state.describe(),
         status.web
     );
+    if let Some(error) = &status.store_error {
+        out.push_str(&format!("table stores failing: {error}\n"));
+    }
     let known = |v: Option<i64>| v.map_or("-".to_owned(), |v| v.to_string());
     out.push('\n');
     if status.agents.is_empty() {
@@ -252,6 +255,7 @@ mod tests {
                 recovered_records: 30,
                 remaining_records: 90,
             }],
+            store_error: None,
         };
         let text = summary(&status);
         assert_eq!(

@@ -511,6 +511,9 @@ pub(crate) struct Tables {
     /// The committable offset of every input partition so far: under
     /// exact state, stores write only the events below them to disk.
     committed: Mutex<SourceOffsets>,
+    /// The last commit's store failure (a full disk, say), cleared by the
+    /// next one that writes everything: what was being done and why.
+    flush_failure: Mutex<Option<(String, String)>>,
 }
 
 impl Tables {
@@ -526,6 +529,7 @@ impl Tables {
             recovering: std::sync::atomic::AtomicBool::new(false),
             failure: Mutex::new(None),
             committed: Mutex::default(),
+            flush_failure: Mutex::new(None),
         }
     }
 
@@ -680,15 +684,35 @@ impl Tables {
     }
 
     /// Writes every table's buffered entries to disk (at each commit).
+    /// A failure is kept until a flush succeeds (see
+    /// [`flush_failure`](Self::flush_failure)) and counted in
+    /// `faust_table_store_errors_total`.
     pub(crate) fn flush(&self) -> Result<()> {
         let committed = self.committed();
         let mut first = None;
         for table in &self.list {
             if let Err(e) = table.flush(&committed) {
+                metrics::counter!("faust_table_store_errors_total", "table" => table.def.name)
+                    .increment(1);
                 first.get_or_insert(e);
             }
         }
+        let failed = first.as_ref().map(|e| match e {
+            Error::Store { what, reason } => (what.clone(), reason.clone()),
+            other => ("writing the table stores".to_owned(), other.to_string()),
+        });
+        *self.flush_failure.lock().unwrap_or_else(|e| e.into_inner()) = failed;
         first.map_or(Ok(()), Err)
+    }
+
+    /// The last commit's store failure, while it lasts: the writes it
+    /// could not make wait in memory for the next commit.
+    pub(crate) fn flush_failure(&self) -> Option<Error> {
+        self.flush_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .map(|(what, reason)| Error::Store { what, reason })
     }
 
     /// Flushes and closes every store (shutdown).

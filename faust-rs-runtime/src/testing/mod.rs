@@ -192,6 +192,17 @@ impl TestDriver {
         self.engine.commit(true);
     }
 
+    /// [`commit`](Self::commit), returning what a worker would only log:
+    /// the error of a table store that could not write (a full disk: the
+    /// writes wait in memory and the next commit tries again).
+    pub fn try_commit(&self) -> Result<()> {
+        self.engine.commit(true);
+        match self.engine.core.tables.flush_failure() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// Models a rebalance: this app now owns only `partitions` of its
     /// topics (another worker, not modelled, owns the rest). Finishes the
     /// work in flight and commits, flushes the tables' stores, then reads

@@ -39,6 +39,10 @@ pub(crate) struct Status {
     /// The partitions of its input topics it is assigned.
     pub(crate) partitions: Vec<PartitionStatus>,
     pub(crate) tables: Vec<TableStatus>,
+    /// The last commit's table store failure (a full disk, say) while it
+    /// lasts: the writes wait in memory and each commit tries again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) store_error: Option<String>,
 }
 
 /// What a worker is doing.
@@ -176,6 +180,7 @@ impl Sources {
             agents: self.agents(),
             partitions: self.partitions(consumer.as_deref(), assigned),
             tables: self.tables(),
+            store_error: self.core.tables.flush_failure().map(|e| e.to_string()),
         }
     }
 
@@ -359,6 +364,9 @@ fn render(status: &Status) -> Markup {
                     span id="state" class={ "state " (state) } { (status.state.describe()) }
                     span class="meta" { "up " (uptime) " · " (status.web) }
                 }
+                @if let Some(error) = &status.store_error {
+                    p id="store-error" class="bad" { (error) }
+                }
                 nav {
                     a href="/metrics" { "metrics" }
                     a href="/agents" { "agents" }
@@ -500,6 +508,7 @@ mod tests {
                 recovered_records: 25,
                 remaining_records: 75,
             }],
+            store_error: None,
         }
     }
 

@@ -230,9 +230,7 @@ impl PartitionStore {
                 Ok(0)
             }
             #[cfg(feature = "rocksdb")]
-            Backend::Rocks(r) => r
-                .write(key, value, origin)
-                .map_err(|e| self.error("writing", e)),
+            Backend::Rocks(r) => Ok(r.write(key, value, origin)),
         }
     }
 
@@ -524,9 +522,22 @@ impl PartitionStore {
 
     #[cfg(feature = "rocksdb")]
     fn error(&self, doing: &str, e: rocksdb::Error) -> Error {
+        let folder = match &self.backend {
+            Backend::Rocks(r) => format!(" ({})", r.path().display()),
+            Backend::Memory(_) => String::new(),
+        };
+        let mut reason = e.into_string();
+        // RocksDB says "No space left on device" (the OS's ENOSPC) or
+        // "NoSpace" (its own status, once it stops writing).
+        if reason.contains("No space left") || reason.contains("NoSpace") {
+            reason.push_str(
+                "; free space on that disk: until then the table's writes wait in memory \
+                 (its changelog has them) and each commit tries again",
+            );
+        }
         Error::Store {
-            what: format!("{doing} table partition {}", self.label),
-            reason: e.into_string(),
+            what: format!("{doing} table partition {}{folder}", self.label),
+            reason,
         }
     }
 }

@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use bytes::Bytes;
 
@@ -100,7 +101,14 @@ fn raise_ref<'a>(seen: &mut Vec<(&'a SourceKey, i64)>, key: &'a SourceKey, offse
 
 /// A RocksDB database holding one table partition.
 pub(super) struct RocksPartition {
-    db: rocksdb::DB,
+    /// The open database. After a failed write (a full disk, an I/O
+    /// error) RocksDB refuses every later write until it is opened again:
+    /// the next flush swaps in a fresh handle (see `reopen`).
+    db: RwLock<Arc<rocksdb::DB>>,
+    /// A write failed since the database was opened.
+    stuck: AtomicBool,
+    /// The options it was opened with, to open it again.
+    options: rocksdb::Options,
     path: PathBuf,
     pub(super) pending: Mutex<PendingWrites>,
 }
@@ -236,14 +244,19 @@ impl RocksPartition {
         })
     }
 
-    fn try_open(env: &RocksEnv, path: &Path) -> std::result::Result<RocksPartition, Damage> {
-        let cfs = [
+    /// The column families of a partition database.
+    fn column_families(options: &rocksdb::Options) -> [rocksdb::ColumnFamilyDescriptor; 2] {
+        [
             rocksdb::ColumnFamilyDescriptor::new(
                 rocksdb::DEFAULT_COLUMN_FAMILY_NAME,
-                env.options.clone(),
+                options.clone(),
             ),
-            rocksdb::ColumnFamilyDescriptor::new(META_CF, env.options.clone()),
-        ];
+            rocksdb::ColumnFamilyDescriptor::new(META_CF, options.clone()),
+        ]
+    }
+
+    fn try_open(env: &RocksEnv, path: &Path) -> std::result::Result<RocksPartition, Damage> {
+        let cfs = Self::column_families(&env.options);
         let db = rocksdb::DB::open_cf_descriptors(&env.options, path, cfs).map_err(|e| {
             let text = e.clone().into_string();
             if text.contains("lock") && !text.contains("No such file") {
@@ -273,7 +286,9 @@ impl RocksPartition {
                 .map_err(damaged)?;
         }
         Ok(RocksPartition {
-            db,
+            db: RwLock::new(Arc::new(db)),
+            stuck: AtomicBool::new(false),
+            options: env.options.clone(),
             path: path.to_owned(),
             pending: Mutex::new(PendingWrites {
                 persisted: stored.offset,
@@ -287,40 +302,82 @@ impl RocksPartition {
     /// Whether the partition was last a standby (records of a changelog
     /// it did not own applied), as the disk says.
     pub(super) fn followed_on_disk(&self) -> bool {
-        matches!(self.db.get_cf(self.meta(), META_FOLLOWED), Ok(Some(_)))
+        let db = self.db();
+        matches!(db.get_cf(meta(&db), META_FOLLOWED), Ok(Some(_)))
     }
 
     pub(super) fn set_followed(&self, followed: bool) -> std::result::Result<(), rocksdb::Error> {
+        let db = self.db();
         if followed {
-            self.db.put_cf(self.meta(), META_FOLLOWED, b"1")
+            db.put_cf(meta(&db), META_FOLLOWED, b"1")
         } else {
-            self.db.delete_cf(self.meta(), META_FOLLOWED)
+            db.delete_cf(meta(&db), META_FOLLOWED)
         }
+    }
+
+    /// The database handle now (a flush may swap in a fresh one).
+    fn db(&self) -> Arc<rocksdb::DB> {
+        self.db.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Writes `batch`; a failure marks the database for reopening.
+    fn write_batch(
+        &self,
+        db: &rocksdb::DB,
+        batch: rocksdb::WriteBatch,
+    ) -> std::result::Result<(), rocksdb::Error> {
+        let result = db.write(batch);
+        if result.is_err() {
+            self.stuck.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// After a failed write: RocksDB keeps refusing writes (its background
+    /// error) even once the disk has space again, until the database is
+    /// opened anew. A read-only handle stands in meanwhile, so reads go on
+    /// whatever happens; then the database is opened for writing again,
+    /// replaying its log. Should that fail (the disk still full), the
+    /// read-only handle stays and the next flush tries again. Nothing
+    /// buffered is lost either way: the buffer is only drained by a write
+    /// that succeeded.
+    fn reopen(&self) -> std::result::Result<(), rocksdb::Error> {
+        let mut current = self.db.write().unwrap_or_else(|e| e.into_inner());
+        let cfs = Self::column_families(&self.options);
+        let read_only =
+            rocksdb::DB::open_cf_descriptors_read_only(&self.options, &self.path, cfs, false)?;
+        // The failed handle closes here (unless a reader still holds it:
+        // then the open below finds the folder locked, and the next flush
+        // tries again).
+        *current = Arc::new(read_only);
+        let cfs = Self::column_families(&self.options);
+        let fresh = rocksdb::DB::open_cf_descriptors(&self.options, &self.path, cfs)?;
+        *current = Arc::new(fresh);
+        self.stuck.store(false, Ordering::Relaxed);
+        tracing::info!(
+            store = %self.path.display(),
+            "the store writes again (reopened after a failed write)"
+        );
+        Ok(())
     }
 
     /// Raises `applied` to `seen` (the highest origin per input partition
     /// of a batch) and puts each raised offset in `batch`, once.
     fn write_sources(
-        &self,
+        meta: &rocksdb::ColumnFamily,
         batch: &mut rocksdb::WriteBatch,
         applied: &mut SourceOffsets,
         seen: Vec<(&SourceKey, i64)>,
     ) {
         for (source, offset) in seen {
             raise(applied, source, offset);
-            batch.put_cf(
-                self.meta(),
-                source_key(source),
-                encode_offset(applied[source]),
-            );
+            batch.put_cf(meta, source_key(source), encode_offset(applied[source]));
         }
     }
 
-    fn meta(&self) -> &rocksdb::ColumnFamily {
-        // try_open checked it exists, and column families are never dropped.
-        self.db
-            .cf_handle(META_CF)
-            .expect("a partition database is opened with its meta column family")
+    /// The database's folder.
+    pub(super) fn path(&self) -> &Path {
+        &self.path
     }
 
     pub(super) fn get(&self, key: &[u8]) -> std::result::Result<Option<Bytes>, rocksdb::Error> {
@@ -330,7 +387,10 @@ impl RocksPartition {
                 return Ok(value.clone());
             }
         }
-        Ok(self.db.get_pinned(key)?.map(|v| Bytes::copy_from_slice(&v)))
+        Ok(self
+            .db()
+            .get_pinned(key)?
+            .map(|v| Bytes::copy_from_slice(&v)))
     }
 
     pub(super) fn write(
@@ -338,7 +398,7 @@ impl RocksPartition {
         key: Bytes,
         value: Option<Bytes>,
         origin: Option<(SourceKey, i64)>,
-    ) -> std::result::Result<u64, rocksdb::Error> {
+    ) -> u64 {
         let mut pending = lock(&self.pending);
         let seq = pending.first_seq + pending.log.len() as u64;
         pending.overlay.insert(key.clone(), (seq, value.clone()));
@@ -351,12 +411,20 @@ impl RocksPartition {
         // A full buffer is written out early (at least once: all of it;
         // under exact state what commits cover), then again only after as
         // many more writes: what no commit covers stays however long.
+        // A failed early flush (a full disk) fails nothing: the write is
+        // buffered, its changelog record on its way, and the next commit
+        // tries again and reports it.
         if pending.log.len() >= pending.flush_at.max(FLUSH_AT) {
-            let result = self.flush_locked(&mut pending);
+            if let Err(e) = self.flush_locked(&mut pending) {
+                tracing::warn!(
+                    store = %self.path.display(),
+                    buffered = pending.log.len(),
+                    "early flush of a full write buffer failed: {e}; kept in memory until a commit writes it"
+                );
+            }
             pending.flush_at = pending.log.len() + FLUSH_AT;
-            result?;
         }
-        Ok(seq)
+        seq
     }
 
     pub(super) fn delivered(&self, seq: u64, offset: i64) {
@@ -449,6 +517,10 @@ impl RocksPartition {
         if count == 0 && offset == pending.persisted {
             return Ok(());
         }
+        if self.stuck.load(Ordering::Relaxed) {
+            self.reopen()?;
+        }
+        let db = self.db();
         let mut batch = rocksdb::WriteBatch::default();
         let next_seq = pending.first_seq + count as u64;
         // One put per key, the last value the flushed entries give it, in
@@ -495,11 +567,11 @@ impl RocksPartition {
                 raise_ref(&mut sources, source, *o);
             }
         }
-        self.write_sources(&mut batch, &mut pending.sources, sources);
+        Self::write_sources(meta(&db), &mut batch, &mut pending.sources, sources);
         if let Some(offset) = offset {
-            batch.put_cf(self.meta(), META_OFFSET, encode_offset(offset));
+            batch.put_cf(meta(&db), META_OFFSET, encode_offset(offset));
         }
-        self.db.write(batch)?;
+        self.write_batch(&db, batch)?;
         pending.persisted = offset;
         for entry in pending.log.drain(..count) {
             if pending
@@ -521,6 +593,10 @@ impl RocksPartition {
         through: Option<i64>,
     ) -> std::result::Result<(), rocksdb::Error> {
         let mut pending = lock(&self.pending);
+        if self.stuck.load(Ordering::Relaxed) {
+            self.reopen()?;
+        }
+        let db = self.db();
         let mut batch = rocksdb::WriteBatch::default();
         let mut last = pending.delivered;
         let mut sources: Vec<(&SourceKey, i64)> = Vec::new();
@@ -549,11 +625,11 @@ impl RocksPartition {
         if last == pending.delivered {
             return Ok(());
         }
-        self.write_sources(&mut batch, &mut pending.sources, sources);
+        Self::write_sources(meta(&db), &mut batch, &mut pending.sources, sources);
         if let Some(offset) = last {
-            batch.put_cf(self.meta(), META_OFFSET, encode_offset(offset));
+            batch.put_cf(meta(&db), META_OFFSET, encode_offset(offset));
         }
-        self.db.write(batch)?;
+        self.write_batch(&db, batch)?;
         pending.delivered = last;
         pending.persisted = last;
         Ok(())
@@ -562,12 +638,11 @@ impl RocksPartition {
     /// Flushes the memtables of both column families (atomically: the
     /// options set `atomic_flush`), data and offset together.
     pub(super) fn persist(&self) -> std::result::Result<(), rocksdb::Error> {
-        let data = self
-            .db
+        let db = self.db();
+        let data = db
             .cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME)
             .expect("a partition database is opened with its default column family");
-        self.db
-            .flush_cfs_opt(&[data, self.meta()], &rocksdb::FlushOptions::default())
+        db.flush_cfs_opt(&[data, meta(&db)], &rocksdb::FlushOptions::default())
     }
 
     pub(super) fn scan(
@@ -589,6 +664,7 @@ impl RocksPartition {
     ) -> std::result::Result<(), rocksdb::Error> {
         // The buffer and the disk as of one moment: the iterator is
         // opened (a snapshot) before a flush can move entries between them.
+        let db = self.db();
         let (overlay, disk) = {
             let pending = lock(&self.pending);
             let overlay: Vec<(Bytes, Option<Bytes>)> = pending
@@ -597,7 +673,7 @@ impl RocksPartition {
                 .map(|(k, (_, v))| (k.clone(), v.clone()))
                 .collect();
             let mode = rocksdb::IteratorMode::From(from, rocksdb::Direction::Forward);
-            (overlay, self.db.iterator(mode))
+            (overlay, db.iterator(mode))
         };
         let mut buffered = overlay.into_iter().peekable();
         let mut disk = disk.peekable();
@@ -641,7 +717,8 @@ impl RocksPartition {
             .rev()
             .find(|(_, (_, v))| v.is_some())
             .map(|(k, _)| k.clone());
-        for item in self.db.iterator(rocksdb::IteratorMode::End) {
+        let db = self.db();
+        for item in db.iterator(rocksdb::IteratorMode::End) {
             let (key, _) = item?;
             match pending.overlay.get(key.as_ref()) {
                 // Deleted in the buffer: look further back.
@@ -669,20 +746,24 @@ impl RocksPartition {
             exact: pending.exact,
             ..PendingWrites::default()
         };
+        if self.stuck.load(Ordering::Relaxed) {
+            self.reopen()?;
+        }
+        let db = self.db();
         let mut batch = rocksdb::WriteBatch::default();
         if let (Some(first), Some(last)) = (self.first_key()?, self.last_key()?) {
             batch.delete_range(&first[..], &last[..]);
             batch.delete(&last[..]);
         }
-        batch.delete_cf(self.meta(), META_OFFSET);
+        batch.delete_cf(meta(&db), META_OFFSET);
         let mut end = META_SOURCE.to_vec();
         end.push(0xff);
-        batch.delete_range_cf(self.meta(), META_SOURCE, &end[..]);
-        self.db.write(batch)
+        batch.delete_range_cf(meta(&db), META_SOURCE, &end[..]);
+        self.write_batch(&db, batch)
     }
 
     fn first_key(&self) -> std::result::Result<Option<Box<[u8]>>, rocksdb::Error> {
-        self.db
+        self.db()
             .iterator(rocksdb::IteratorMode::Start)
             .next()
             .transpose()
@@ -690,7 +771,7 @@ impl RocksPartition {
     }
 
     fn last_key(&self) -> std::result::Result<Option<Box<[u8]>>, rocksdb::Error> {
-        self.db
+        self.db()
             .iterator(rocksdb::IteratorMode::End)
             .next()
             .transpose()
@@ -704,6 +785,13 @@ impl fmt::Debug for RocksPartition {
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
+}
+
+/// A partition database's meta column family.
+fn meta(db: &rocksdb::DB) -> &rocksdb::ColumnFamily {
+    // try_open checked it exists, and column families are never dropped.
+    db.cf_handle(META_CF)
+        .expect("a partition database is opened with its meta column family")
 }
 
 enum Damage {
@@ -990,7 +1078,8 @@ mod tests {
             let Backend::Rocks(r) = &store.backend else {
                 unreachable!()
             };
-            r.db.put_cf(r.meta(), META_FORMAT, b"faust-rs/0").unwrap();
+            let db = r.db();
+            db.put_cf(meta(&db), META_FORMAT, b"faust-rs/0").unwrap();
         }
         let store = PartitionStore::rocksdb("t[1]".into(), &env, &path).unwrap();
         assert_eq!(store.applied_offset(), None, "rebuilt from offset 0");
