@@ -175,6 +175,19 @@ fn assert_totals(t: &TestDriver, each: u64, when: &str) {
     );
 }
 
+/// A driver on a fresh 16 MiB disk (`None` where it cannot be mounted),
+/// with 50 events handled and committed.
+async fn start(name: &str) -> faust::Result<Option<(SmallDisk, TestDriver)>> {
+    let Some(disk) = SmallDisk::mount(name, "16m") else {
+        return Ok(None);
+    };
+    let mut t = TestDriver::with_app(app(&disk.stores()));
+    send_words(&mut t, &KEYS, 50).await;
+    t.run_until_idle().await?;
+    t.try_commit()?;
+    Ok(Some((disk, t)))
+}
+
 /// On a full disk: sends rounds of 100 events and commits after each
 /// until a commit fails (RocksDB writes into space it set aside first:
 /// its log is preallocated, so the first few commits may still fit).
@@ -200,14 +213,10 @@ async fn send_until_a_commit_fails(t: &mut TestDriver, sent: &mut u64) -> String
 #[tokio::test]
 async fn a_full_disk_keeps_writes_in_memory_says_why_and_writes_them_once_space_is_back()
 -> faust::Result<()> {
-    let Some(disk) = SmallDisk::mount("commit", "16m") else {
+    let Some((disk, mut t)) = start("commit").await? else {
         return Ok(());
     };
-    let mut t = TestDriver::with_app(app(&disk.stores()));
     let mut sent = 50;
-    send_words(&mut t, &KEYS, 50).await;
-    t.run_until_idle().await?;
-    t.try_commit()?;
     assert_totals(&t, 10, "the first commit");
 
     disk.fill();
@@ -269,14 +278,10 @@ async fn a_full_disk_keeps_writes_in_memory_says_why_and_writes_them_once_space_
 
 #[tokio::test]
 async fn a_crash_on_a_full_disk_recovers_the_lost_buffer_from_the_changelog() -> faust::Result<()> {
-    let Some(disk) = SmallDisk::mount("crash", "16m") else {
+    let Some((disk, mut t)) = start("crash").await? else {
         return Ok(());
     };
-    let mut t = TestDriver::with_app(app(&disk.stores()));
     let mut sent = 50;
-    send_words(&mut t, &KEYS, 50).await;
-    t.run_until_idle().await?;
-    t.try_commit()?;
 
     disk.fill();
     send_until_a_commit_fails(&mut t, &mut sent).await;

@@ -57,13 +57,15 @@ fn a_worker_on_sasl_ssl_handles_every_event_and_never_shows_its_password() {
     };
     let input = secured.topic("pipeline-in");
     let output = secured.topic("pipeline-out");
-    let web_port = http::free_port().to_string();
+    let web_port = http::free_port();
     // Debug: the worker logs every setting it resolved.
     let mut worker = secured.start_worker(
         PASSWORD,
-        &[("FAUST_WEB_PORT", &web_port), ("FAUST_LOGLEVEL", "debug")],
+        &[
+            ("FAUST_WEB_PORT", &web_port.to_string()),
+            ("FAUST_LOGLEVEL", "debug"),
+        ],
     );
-    let web_port: u16 = web_port.parse().expect("a port");
 
     let client = secured.client_properties(PASSWORD);
     let mut producer = TaggedProducer::with_properties(&secured.bootstrap(), &input, &client);

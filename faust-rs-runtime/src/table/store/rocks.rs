@@ -320,6 +320,15 @@ impl RocksPartition {
         self.db.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The handle to write with: reopened first if a write failed since
+    /// it was opened (see `reopen`).
+    fn writable_db(&self) -> std::result::Result<Arc<rocksdb::DB>, rocksdb::Error> {
+        if self.stuck.load(Ordering::Relaxed) {
+            self.reopen()?;
+        }
+        Ok(self.db())
+    }
+
     /// Writes `batch`; a failure marks the database for reopening.
     fn write_batch(
         &self,
@@ -517,10 +526,7 @@ impl RocksPartition {
         if count == 0 && offset == pending.persisted {
             return Ok(());
         }
-        if self.stuck.load(Ordering::Relaxed) {
-            self.reopen()?;
-        }
-        let db = self.db();
+        let db = self.writable_db()?;
         let mut batch = rocksdb::WriteBatch::default();
         let next_seq = pending.first_seq + count as u64;
         // One put per key, the last value the flushed entries give it, in
@@ -593,10 +599,7 @@ impl RocksPartition {
         through: Option<i64>,
     ) -> std::result::Result<(), rocksdb::Error> {
         let mut pending = lock(&self.pending);
-        if self.stuck.load(Ordering::Relaxed) {
-            self.reopen()?;
-        }
-        let db = self.db();
+        let db = self.writable_db()?;
         let mut batch = rocksdb::WriteBatch::default();
         let mut last = pending.delivered;
         let mut sources: Vec<(&SourceKey, i64)> = Vec::new();
@@ -746,10 +749,7 @@ impl RocksPartition {
             exact: pending.exact,
             ..PendingWrites::default()
         };
-        if self.stuck.load(Ordering::Relaxed) {
-            self.reopen()?;
-        }
-        let db = self.db();
+        let db = self.writable_db()?;
         let mut batch = rocksdb::WriteBatch::default();
         if let (Some(first), Some(last)) = (self.first_key()?, self.last_key()?) {
             batch.delete_range(&first[..], &last[..]);
