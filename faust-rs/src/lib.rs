@@ -201,13 +201,58 @@ pub mod prelude {
 ///     faust::worker::cli_main(faust::App::new("hello-app"))
 /// }
 /// ```
+///
+/// It also declares the program's global allocator: jemalloc, with the
+/// `jemalloc` feature (on by default); see [`global_allocator!`].
 #[macro_export]
 macro_rules! main {
     ($app:expr $(,)?) => {
+        $crate::global_allocator!();
+
         fn main() -> ::std::process::ExitCode {
             $crate::worker::cli_main($app)
         }
     };
+}
+
+/// Declares jemalloc the program's `#[global_allocator]`, as [`main!`]
+/// does: for a program with a `main` of its own.
+///
+/// A worker frees on one thread what another allocated: records cross from
+/// the fetch task to the agents' tasks, and librdkafka's threads free what
+/// the producer handed them. glibc's allocator takes a lock per arena for
+/// that; jemalloc does not, and the stateless benchmark (W1) spends about
+/// 20% less CPU per event on it, the test driver runs 1.1–1.8× faster.
+///
+/// With the `jemalloc` feature off (or on MSVC targets) it declares
+/// nothing and the system allocator stays. A program with a
+/// `#[global_allocator]` of its own turns the feature off:
+/// `faust-rs = { version = "0.1", default-features = false, features =
+/// ["rocksdb"] }`; otherwise rustc refuses the second allocator.
+///
+/// ```no_run
+/// faust::global_allocator!();
+///
+/// fn main() -> std::process::ExitCode {
+///     faust::worker::cli_main(faust::App::new("hello-app"))
+/// }
+/// ```
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
+#[macro_export]
+macro_rules! global_allocator {
+    () => {
+        #[global_allocator]
+        static FAUST_GLOBAL_ALLOCATOR: $crate::__private::Jemalloc = $crate::__private::Jemalloc;
+    };
+}
+
+/// Declares jemalloc the program's `#[global_allocator]`, as [`main!`]
+/// does; this build has the `jemalloc` feature off (or targets MSVC), so
+/// it declares nothing and the system allocator stays.
+#[cfg(not(all(feature = "jemalloc", not(target_env = "msvc"))))]
+#[macro_export]
+macro_rules! global_allocator {
+    () => {};
 }
 
 /// Support for generated code. Not a public API: it changes without notice.
@@ -238,4 +283,6 @@ pub mod __private {
         ClosedWindow, LateEvent, LatePolicy, TimeSource, WindowDef, WindowKind,
     };
     pub use faust_rs_runtime::{Error, Result};
+    #[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
+    pub use tikv_jemallocator::Jemalloc;
 }

@@ -732,7 +732,9 @@ pub(crate) struct Completions {
 #[derive(Debug)]
 enum Step {
     Deliver(crate::transport::Delivery),
-    Ack(Envelope),
+    /// The ack of one event: its partition and offset, not its record,
+    /// which is freed as soon as the handler is done with it.
+    Ack(Arc<PartitionAcks>, i64),
 }
 
 impl Completions {
@@ -749,7 +751,8 @@ impl Completions {
 
     /// Queues an ack after everything queued so far.
     pub(crate) fn push_ack(&mut self, envelope: Envelope) {
-        self.queue.push_back(Step::Ack(envelope));
+        let offset = envelope.message.offset;
+        self.queue.push_back(Step::Ack(envelope.acks, offset));
         self.waiting += 1;
     }
 
@@ -764,8 +767,8 @@ impl Completions {
         use std::task::Poll;
         while let Some(front) = self.queue.front_mut() {
             match front {
-                Step::Ack(envelope) => {
-                    envelope.ack();
+                Step::Ack(acks, offset) => {
+                    acks.ack(*offset);
                     self.queue.pop_front();
                     self.waiting -= 1;
                 }

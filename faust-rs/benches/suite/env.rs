@@ -35,7 +35,7 @@ pub(crate) struct Env {
     /// broker.
     pub(crate) run_id: String,
     /// Rounds of the workloads that take several (`FAUST_BENCH_ROUNDS`,
-    /// default 3): the sides alternate, and each side's median round is
+    /// default 5): the sides alternate, and each side's median round is
     /// the one reported.
     pub(crate) rounds: usize,
 }
@@ -79,7 +79,7 @@ impl Env {
             Ok(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
                 format!("FAUST_BENCH_ROUNDS={v:?} is not a positive number, e.g. 3")
             })?,
-            Err(_) => 3,
+            Err(_) => 5,
         };
         Ok(Env {
             broker,

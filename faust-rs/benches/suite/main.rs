@@ -17,13 +17,17 @@
 //! fixed rate ([`w5_latency`]), `w4` and `w4b` the test driver
 //! ([`w4_driver`], no broker, faust only). `FAUST_BENCH_ONLY=w1,w5` runs
 //! some; `FAUST_BENCH_EVENTS` sets the events of the throughput ones;
-//! `FAUST_BENCH_ROUNDS` (default 3) the rounds of `w1`, whose sides
+//! `FAUST_BENCH_ROUNDS` (default 5) the rounds of `w1`, whose sides
 //! take turns going first and whose median rounds are compared.
 //!
 //! Besides rate and peak memory, each side reports `cpu µs/event`: the
 //! CPU time (all threads) of its whole child process divided by its
 //! events. On a small, busy machine, where the broker and both sides share
 //! the cores, it is the steadier figure of the two.
+//!
+//! The binary declares faust-rs's global allocator (jemalloc, as
+//! `faust::main!` does in a faust-rs program), so both sides run on it:
+//! the same process settings as well as the same client settings.
 
 mod env;
 mod faust_side;
@@ -38,6 +42,8 @@ mod w5_latency;
 use std::process::Command;
 
 use env::Env;
+
+faust::global_allocator!();
 use report::{REPORT_PREFIX, Report, Side};
 
 /// Runs one side of a workload in this process and returns what it measured.
