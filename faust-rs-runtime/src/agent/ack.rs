@@ -243,6 +243,47 @@ mod tests {
     }
 
     #[test]
+    fn an_event_waiting_for_the_broker_holds_its_offset_not_its_record() {
+        use crate::transport::{Delivery, Headers, Message, RecordMetadata};
+        let p = acks();
+        p.track(3, 1);
+        let message = Arc::new(Message {
+            topic: Arc::from("t"),
+            partition: 0,
+            offset: 3,
+            timestamp: 0,
+            key: None,
+            value: Some(crate::__bytes::Bytes::from_static(b"a large record")),
+            headers: Headers::new(),
+        });
+        let mut done = Completions::default();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        done.queue
+            .push_back(Step::Deliver(Delivery::pending(async move {
+                let _ = rx.await;
+                Ok(RecordMetadata {
+                    partition: 0,
+                    offset: 0,
+                })
+            })));
+        done.push_ack(Envelope::new(message.clone(), p.clone()));
+        assert_eq!(
+            Arc::strong_count(&message),
+            1,
+            "the record is freed once handled, not kept until its output is delivered"
+        );
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(done.poll_progress(&mut cx).is_pending());
+        assert_eq!(p.take_committable(), None, "not delivered yet");
+        tx.send(()).unwrap();
+        assert!(matches!(
+            done.poll_progress(&mut cx),
+            std::task::Poll::Ready(None)
+        ));
+        assert_eq!(p.take_committable(), Some(4), "acked once delivered");
+    }
+
+    #[test]
     fn an_agent_held_at_the_bound_goes_on_a_quarter_below_it() {
         use crate::transport::{Delivery, Headers, Message, RecordMetadata};
         let p = acks();

@@ -318,7 +318,7 @@ impl AgentRuntime {
         {
             let pending = Pending::default();
             let mut done = Completions::default();
-            let max_waiting = self.core.max_ahead;
+            let max_waiting = self.core.queue_capacity;
             let mut since_progress: u32 = 0;
             // Under transactions each stage counts what it holds.
             let owner = match stage {
