@@ -206,6 +206,36 @@ mod tests {
         OffsetTracker::default().partition(&Arc::from("t"), 0)
     }
 
+    /// The record at `offset` of partition 0 of `t`.
+    fn message(offset: i64) -> Arc<crate::transport::Message> {
+        Arc::new(crate::transport::Message {
+            topic: Arc::from("t"),
+            partition: 0,
+            offset,
+            timestamp: 0,
+            key: None,
+            value: None,
+            headers: crate::transport::Headers::new(),
+        })
+    }
+
+    /// Queues in `done` a delivery that completes when the returned sender
+    /// sends.
+    fn push_held_delivery(done: &mut Completions, offset: i64) -> tokio::sync::oneshot::Sender<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        done.queue
+            .push_back(Step::Deliver(crate::transport::Delivery::pending(
+                async move {
+                    let _ = rx.await;
+                    Ok(crate::transport::RecordMetadata {
+                        partition: 0,
+                        offset,
+                    })
+                },
+            )));
+        tx
+    }
+
     #[test]
     fn commit_waits_for_the_gap() {
         let p = acks();
@@ -244,28 +274,11 @@ mod tests {
 
     #[test]
     fn an_event_waiting_for_the_broker_holds_its_offset_not_its_record() {
-        use crate::transport::{Delivery, Headers, Message, RecordMetadata};
         let p = acks();
         p.track(3, 1);
-        let message = Arc::new(Message {
-            topic: Arc::from("t"),
-            partition: 0,
-            offset: 3,
-            timestamp: 0,
-            key: None,
-            value: Some(crate::__bytes::Bytes::from_static(b"a large record")),
-            headers: Headers::new(),
-        });
+        let message = message(3);
         let mut done = Completions::default();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        done.queue
-            .push_back(Step::Deliver(Delivery::pending(async move {
-                let _ = rx.await;
-                Ok(RecordMetadata {
-                    partition: 0,
-                    offset: 0,
-                })
-            })));
+        let tx = push_held_delivery(&mut done, 0);
         done.push_ack(Envelope::new(message.clone(), p.clone()));
         assert_eq!(
             Arc::strong_count(&message),
@@ -285,32 +298,13 @@ mod tests {
 
     #[test]
     fn an_agent_held_at_the_bound_goes_on_a_quarter_below_it() {
-        use crate::transport::{Delivery, Headers, Message, RecordMetadata};
         let p = acks();
         let mut done = Completions::default();
         let mut deliver = Vec::new();
         for offset in 0..8 {
             p.track(offset, 1);
-            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            deliver.push(tx);
-            done.queue
-                .push_back(Step::Deliver(Delivery::pending(async move {
-                    let _ = rx.await;
-                    Ok(RecordMetadata {
-                        partition: 0,
-                        offset,
-                    })
-                })));
-            let message = Message {
-                topic: Arc::from("t"),
-                partition: 0,
-                offset,
-                timestamp: 0,
-                key: None,
-                value: None,
-                headers: Headers::new(),
-            };
-            done.push_ack(Envelope::new(Arc::new(message), p.clone()));
+            deliver.push(push_held_delivery(&mut done, offset));
+            done.push_ack(Envelope::new(message(offset), p.clone()));
         }
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         assert!(

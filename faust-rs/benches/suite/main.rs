@@ -42,9 +42,9 @@ mod w5_latency;
 use std::process::Command;
 
 use env::Env;
+use report::{REPORT_PREFIX, Report, Side};
 
 faust::global_allocator!();
-use report::{REPORT_PREFIX, Report, Side};
 
 /// Runs one side of a workload in this process and returns what it measured.
 type RunFn = fn(&Env) -> Result<Report, Box<dyn std::error::Error>>;
