@@ -12,6 +12,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::agent::ack::Envelope;
 use crate::app::AppCore;
 use crate::error::Result;
 use crate::origin::Origin;
@@ -44,12 +45,13 @@ pub(crate) enum Source {
     Stream(Arc<Cursor>),
 }
 
-/// The event a per-event handler runs for: the message, its time, and how
-/// many records the handler has written for it.
+/// The event a per-event handler runs for: the record (with its
+/// partition's ack handle, which says whether the partition was revoked
+/// since), its time, and how many records the handler has written for it.
 #[derive(Debug)]
 pub(crate) struct EventCursor {
     agent: Arc<str>,
-    message: Arc<Message>,
+    event: Envelope,
     timestamp: AtomicI64,
     written: AtomicU32,
 }
@@ -60,7 +62,7 @@ pub(crate) struct EventCursor {
 pub(crate) struct Cursor {
     /// The agent handling it.
     agent: Arc<str>,
-    message: Mutex<Option<Arc<Message>>>,
+    event: Mutex<Option<Envelope>>,
     timestamp: AtomicI64,
     written: AtomicU32,
 }
@@ -74,9 +76,9 @@ impl Cursor {
         }
     }
 
-    /// Now at `message`, with time `timestamp` (ms).
-    pub(crate) fn set(&self, message: &Arc<Message>, timestamp: i64) {
-        *self.message.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.clone());
+    /// Now at `event`, with time `timestamp` (ms).
+    pub(crate) fn set(&self, event: &Envelope, timestamp: i64) {
+        *self.event.lock().unwrap_or_else(|e| e.into_inner()) = Some(event.clone());
         self.timestamp.store(timestamp, Ordering::Relaxed);
         self.written.store(0, Ordering::Relaxed);
     }
@@ -88,28 +90,49 @@ impl Cursor {
     }
 
     fn message(&self) -> Option<Arc<Message>> {
-        self.message
+        self.event
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .as_ref()
+            .map(|e| e.message.clone())
+    }
+
+    fn is_revoked(&self) -> bool {
+        self.event
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(Envelope::is_revoked)
     }
 }
 
 impl Source {
     /// The source of one event handled by per-event agent `agent`.
-    pub(crate) fn event(agent: &Arc<str>, message: &Arc<Message>) -> Self {
+    pub(crate) fn event(agent: &Arc<str>, event: &Envelope) -> Self {
         Source::Event(Arc::new(EventCursor {
             agent: agent.clone(),
-            message: message.clone(),
-            timestamp: AtomicI64::new(message.timestamp),
+            event: event.clone(),
+            timestamp: AtomicI64::new(event.message.timestamp),
             written: AtomicU32::new(0),
         }))
+    }
+
+    /// Whether the current event's partition was revoked from this worker
+    /// since the event was read: its next owner handles it again, so what
+    /// it would still write to a table is dropped (a "zombie" event, still
+    /// running here after a rebalance that did not wait for it).
+    pub(crate) fn is_revoked(&self) -> bool {
+        match self {
+            Source::None => false,
+            Source::Event(event) => event.event.is_revoked(),
+            Source::Stream(cursor) => cursor.is_revoked(),
+        }
     }
 
     pub(crate) fn partition(&self) -> Option<i32> {
         match self {
             Source::None => None,
-            Source::Event(event) => Some(event.message.partition),
+            Source::Event(event) => Some(event.event.message.partition),
             Source::Stream(cursor) => cursor.message().map(|m| m.partition),
         }
     }
@@ -141,7 +164,7 @@ impl Source {
         let at = |m: &Message| (m.topic.clone(), m.partition, m.offset);
         match self {
             Source::None => None,
-            Source::Event(event) => Some(at(&event.message)),
+            Source::Event(event) => Some(at(&event.event.message)),
             Source::Stream(cursor) => cursor.message().map(|m| at(&m)),
         }
     }

@@ -2,10 +2,14 @@
 //! restart and replays only the changelog's tail; a corrupt, deleted or
 //! foreign store folder is rebuilt from the changelog; global and set
 //! tables; a rebalance closes the partitions that leave and recovers the
-//! ones that come back.
+//! ones that come back, and a handler still running when its partition is
+//! revoked writes nothing to its tables.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::Notify;
 
 use faust::prelude::*;
 use faust::table::{GlobalTable, SetGlobalTable, SetTable};
@@ -367,5 +371,64 @@ async fn a_rebalance_closes_partitions_that_leave_and_recovers_those_that_come_b
     for w in words {
         assert_eq!(t.table(&COUNTS).get(w), Some(2), "{w}");
     }
+    Ok(())
+}
+
+/// Whether the `gated` agent's handlers may go on.
+static GATE_OPEN: AtomicBool = AtomicBool::new(false);
+static GATE: Notify = Notify::const_new();
+
+#[table(name = "gated-counts", default, partitions = 4)]
+static GATED: Table<String, u64>;
+
+/// Counts its words once the test opens the gate: a handler waiting on
+/// something outside the app (a slow call) while its partition moves.
+#[agent(topic = "gated-words")]
+async fn gated(word: Event<String>) -> Result<()> {
+    loop {
+        let opened = GATE.notified();
+        if GATE_OPEN.load(Ordering::Acquire) {
+            break;
+        }
+        opened.await;
+    }
+    GATED.update(&word.value, |n| *n += 1)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_handler_still_running_when_its_partition_is_revoked_writes_nothing_and_its_event_counts_once()
+-> faust::Result<()> {
+    let mut t = TestDriver::with_app(
+        App::bare("zombies")
+            .topic_partitions(4)
+            .table(&GATED)
+            .agent(&gated::AGENT),
+    );
+    t.send("gated-words", "w", "w".to_owned()).await;
+    t.run_until_idle().await?;
+    assert_eq!(
+        t.table(&GATED).get("w"),
+        None,
+        "the handler waits at the gate"
+    );
+
+    // The partition is revoked and given back while the handler waits: the
+    // event is read again from the committed offset (nothing committed).
+    t.rebalance(0..4).await?;
+    GATE_OPEN.store(true, Ordering::Release);
+    GATE.notify_waiters();
+    t.run_until_idle().await?;
+
+    // The first run's write was dropped; the second run counted it.
+    assert_eq!(t.table(&GATED).get("w"), Some(1));
+    let changelog: Vec<_> = t
+        .records("zombies-gated-counts-changelog")
+        .into_iter()
+        .filter(|r| r.key.as_deref() == Some(b"w".as_slice()))
+        .collect();
+    assert_eq!(changelog.len(), 1, "one changelog record: {changelog:?}");
+    let partition = faust::partition_for_key(b"w", 4) as i32;
+    assert_eq!(t.committed("gated-words", partition), Some(1));
     Ok(())
 }

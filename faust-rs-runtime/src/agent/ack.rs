@@ -165,6 +165,17 @@ impl OffsetTracker {
         acks.take_committable()
     }
 
+    /// Forgets every partition, as an eager rebalance revokes them all
+    /// (the test driver's); their records still in flight are skipped, and
+    /// what a handler still running for one writes to a table is dropped.
+    pub(crate) fn revoke_all(&self) {
+        let mut parts = self.partitions.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, acks) in parts.drain() {
+            acks.revoked
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+
     /// Where each partition read since it was assigned stands (for the
     /// status page).
     pub(crate) fn positions(&self) -> Vec<Position> {

@@ -8,7 +8,7 @@ use futures_util::future::{Either, select};
 use futures_util::{StreamExt, TryStreamExt};
 use tracing::Instrument;
 
-use super::ack::{Completions, Inbox};
+use super::ack::{Completions, Envelope, Inbox};
 use super::dead_letter::headers;
 use super::rpc::ReplyTo;
 use super::{BoundSink, EmitCx, Failure, HandlerKind, InputCodecs};
@@ -293,7 +293,7 @@ impl AgentRuntime {
                 }
                 this.room(&this.held).await;
                 let pending = Pending::default();
-                this.process(&envelope.message, &pending).await?;
+                this.process(&envelope, &pending).await?;
                 pending
                     .settle()
                     .await
@@ -364,7 +364,7 @@ impl AgentRuntime {
                     continue;
                 }
                 let step = match stage {
-                    Stage::Handler => self.process(&envelope.message, &pending).await,
+                    Stage::Handler => self.process(&envelope, &pending).await,
                     Stage::Forward => {
                         let step = self.forward_one(&envelope.message, &pending).await;
                         if step.is_ok()
@@ -483,10 +483,11 @@ impl AgentRuntime {
     /// Processes one event: the handler with retries, then the policy.
     /// What it sends is left in `pending`, for the caller to await before
     /// acking. `Err` means the worker must stop.
-    pub(crate) async fn process(&self, message: &Arc<Message>, pending: &Pending) -> Result<()> {
+    pub(crate) async fn process(&self, event: &Envelope, pending: &Pending) -> Result<()> {
         let HandlerKind::PerEvent(handler) = &self.handler else {
             return Ok(());
         };
+        let message = &event.message;
         let span = tracing::debug_span!(
             "event",
             agent = %self.name,
@@ -498,7 +499,7 @@ impl AgentRuntime {
         // under the test driver (where backoffs take virtual time).
         let started = self.core.clock.elapsed();
         let result = self
-            .process_in_span(handler, message, pending)
+            .process_in_span(handler, event, pending)
             .instrument(span)
             .await;
         let took = self.core.clock.elapsed().saturating_sub(started);
@@ -532,9 +533,10 @@ impl AgentRuntime {
     async fn process_in_span(
         &self,
         handler: &Arc<dyn super::EventHandler>,
-        message: &Arc<Message>,
+        event: &Envelope,
         pending: &Pending,
     ) -> Result<Outcome> {
+        let message = &event.message;
         let input = self.input(&message.topic);
         let reply = ReplyTo::of(message);
         let mut attempt: u32 = 0;
@@ -548,7 +550,7 @@ impl AgentRuntime {
                 reply: reply.as_ref(),
                 codecs: &self.core.codecs,
             };
-            let source = Source::event(&self.name, message);
+            let source = Source::event(&self.name, event);
             let scope = Scope {
                 core: self.core.clone(),
                 pending: pending.clone(),

@@ -288,7 +288,7 @@ impl<T: Payload> Stream<T> {
                         let timestamp = value.event_time().unwrap_or(message.timestamp);
                         // Now, not when the item leaves the stream: the
                         // combinators (a join's table lookup) see its partition.
-                        control.cursor.set(&message, timestamp);
+                        control.cursor.set(&envelope, timestamp);
                         let item = Item {
                             value,
                             key,

@@ -367,7 +367,8 @@ impl TableState {
     ///
     /// Under exact state, the write of an event the partition applied
     /// before its last recovery (a replay after a crash) is dropped, and
-    /// the changelog record carries the event's origin.
+    /// the changelog record carries the event's origin. The write of an
+    /// event whose partition was revoked since it was read is dropped too.
     pub(crate) fn write_at(&self, partition: i32, key: Bytes, value: Option<Bytes>) -> Result<()> {
         with_scope(|scope| self.write_in(scope, partition, key, value)).unwrap_or(Err(
             Error::NoContext {
@@ -383,6 +384,16 @@ impl TableState {
         key: Bytes,
         value: Option<Bytes>,
     ) -> Result<()> {
+        // An event of a partition revoked since it was read (a rebalance
+        // that did not wait for it) writes nothing: its next owner handles
+        // it again from the committed offset, and the partition's store may
+        // already be closed here, or given back with what it held then.
+        if scope.source.is_revoked() {
+            metrics::counter!("faust_table_revoked_writes_total", "table" => self.def.name)
+                .increment(1);
+            scope.source.skip_seq();
+            return Ok(());
+        }
         let store = self.open(partition)?;
         self.sets.increment(1);
         let origin = if self.exact {

@@ -208,7 +208,9 @@ impl TestDriver {
     /// work in flight and commits, flushes the tables' stores, then reads
     /// only `partitions`, each from its committed offset, after bringing
     /// their table partitions up to their changelogs' end; partitions no
-    /// longer owned are closed. Give every partition back to model the
+    /// longer owned are closed. A handler waiting on something outside
+    /// the app stays in flight: its event is read again, and what the
+    /// handler writes to a table once it goes on is dropped. Give every partition back to model the
     /// partitions coming home. The app is its group's leader (leader-only
     /// timers run) while it owns partition 0.
     pub async fn rebalance(&mut self, partitions: impl IntoIterator<Item = i32>) -> Result<()> {
@@ -217,6 +219,11 @@ impl TestDriver {
         if let Some(txn) = &self.engine.core.transactions {
             txn.revoke(|_, _| true);
         }
+        // Eager, as a Kafka group: every partition is revoked, also those
+        // coming back. An event still in a handler (waiting on something
+        // outside the app) finishes as a zombie: its table writes are
+        // dropped, and the event is read again from the committed offset.
+        self.engine.tracker.revoke_all();
         let tables = self.engine.core.tables.clone();
         let every: Vec<i32> = (0..tables.all().iter().map(|t| t.partitions).max().unwrap_or(0))
             .map(|p| p as i32)

@@ -1221,9 +1221,62 @@ impl FaustContext {
             );
         }
     }
-}
 
-impl FaustContext {
+    /// A revoke at least once: waits (bounded) for the in-flight events of
+    /// the lost partitions, commits what finished, then flushes the
+    /// tables' stores and drops what they hold of unfinished events.
+    fn revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        self.drain_revoked(tpl);
+        let mut partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+        partitions.sort_unstable();
+        partitions.dedup();
+        let mut commit = TopicPartitionList::new();
+        let mut stored = lock(&self.stored);
+        for elem in tpl.elements() {
+            let key = (Arc::<str>::from(elem.topic()), elem.partition());
+            if let Some(offset) = self.tracker.revoke(elem.topic(), elem.partition()) {
+                stored.offsets.insert(key.clone(), offset);
+            }
+            if let Some(offset) = stored.offsets.remove(&key) {
+                let _ = commit.add_partition_offset(
+                    elem.topic(),
+                    elem.partition(),
+                    Offset::Offset(offset),
+                );
+            }
+        }
+        drop(stored);
+        // The stores write the events being committed, no later.
+        let finished: Vec<(Arc<str>, i32, i64)> = commit
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((Arc::from(e.topic()), e.partition(), o)),
+                _ => None,
+            })
+            .collect();
+        self.tables.note_committed(&finished);
+        self.tables.revoke(&partitions);
+        if let Some(leader) = &self.leader
+            && tpl.find_partition(&leader.topic, 0).is_some()
+        {
+            leader.set(false);
+        }
+        tracing::info!(
+            "partitions revoked: {}; committing {} finished",
+            describe_tpl(tpl),
+            commit.count()
+        );
+        if commit.count() > 0
+            && let Err(e) = consumer.commit(&commit, CommitMode::Sync)
+        {
+            tracing::warn!(
+                "commit on revoke failed: {e}; those events will be processed again \
+                     by the partitions' next owner"
+            );
+        }
+    }
+
     /// A revoke under transactions: a running cycle finishes first (what
     /// it commits is committed before the partitions move), then what the
     /// uncommitted events of the lost partitions hold is dropped, and so
@@ -1273,61 +1326,14 @@ impl ConsumerContext for FaustContext {
                 .rebalance(matches!(rebalance, Rebalance::Assign(_)), partitions);
         }
         match rebalance {
+            // Off the runtime: the callback runs inside the fetcher's
+            // poll, on a tokio worker, and waits there (for the in-flight
+            // events of the lost partitions, for a commit); the tasks queued
+            // on that worker, the agents among them, must run meanwhile.
             Rebalance::Revoke(tpl) if self.transactions.is_some() => {
-                self.revoke_transactional(tpl);
+                off_the_runtime(|| self.revoke_transactional(tpl));
             }
-            Rebalance::Revoke(tpl) => {
-                self.drain_revoked(tpl);
-                let mut partitions: Vec<i32> =
-                    tpl.elements().iter().map(|e| e.partition()).collect();
-                partitions.sort_unstable();
-                partitions.dedup();
-                let mut commit = TopicPartitionList::new();
-                let mut stored = lock(&self.stored);
-                for elem in tpl.elements() {
-                    let key = (Arc::<str>::from(elem.topic()), elem.partition());
-                    if let Some(offset) = self.tracker.revoke(elem.topic(), elem.partition()) {
-                        stored.offsets.insert(key.clone(), offset);
-                    }
-                    if let Some(offset) = stored.offsets.remove(&key) {
-                        let _ = commit.add_partition_offset(
-                            elem.topic(),
-                            elem.partition(),
-                            Offset::Offset(offset),
-                        );
-                    }
-                }
-                drop(stored);
-                // The stores write the events being committed, no later.
-                let finished: Vec<(Arc<str>, i32, i64)> = commit
-                    .elements()
-                    .iter()
-                    .filter_map(|e| match e.offset() {
-                        Offset::Offset(o) => Some((Arc::from(e.topic()), e.partition(), o)),
-                        _ => None,
-                    })
-                    .collect();
-                self.tables.note_committed(&finished);
-                self.tables.revoke(&partitions);
-                if let Some(leader) = &self.leader
-                    && tpl.find_partition(&leader.topic, 0).is_some()
-                {
-                    leader.set(false);
-                }
-                tracing::info!(
-                    "partitions revoked: {}; committing {} finished",
-                    describe_tpl(tpl),
-                    commit.count()
-                );
-                if commit.count() > 0
-                    && let Err(e) = consumer.commit(&commit, CommitMode::Sync)
-                {
-                    tracing::warn!(
-                        "commit on revoke failed: {e}; those events will be processed again \
-                             by the partitions' next owner"
-                    );
-                }
-            }
+            Rebalance::Revoke(tpl) => off_the_runtime(|| self.revoke(consumer, tpl)),
             Rebalance::Assign(tpl) => {
                 tracing::info!("partitions assigned: {}", describe_tpl(tpl));
                 if let Some(leader) = &self.leader
