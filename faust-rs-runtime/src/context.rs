@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use crate::agent::ack::Envelope;
 use crate::app::AppCore;
 use crate::error::Result;
-use crate::origin::Origin;
 use crate::time::Clock;
 use crate::transport::{Delivery, Message};
 
@@ -33,7 +32,7 @@ pub(crate) struct Scope {
 
 /// The event the current code handles, if any: table writes go to its
 /// partition (co-partitioning), windowed tables use its time, and what it
-/// writes carries its [`Origin`].
+/// writes carries its [`Origin`](crate::origin::Origin).
 #[derive(Clone, Debug, Default)]
 pub(crate) enum Source {
     /// A task or timer: no event.
@@ -169,38 +168,27 @@ impl Source {
         }
     }
 
-    /// Where the current event is, if code runs for one (`seq` 0).
-    pub(crate) fn origin(&self) -> Option<Origin> {
-        let agent = match self {
-            Source::None => return None,
-            Source::Event(event) => &event.agent,
-            Source::Stream(cursor) => &cursor.agent,
-        };
-        let (topic, partition, offset) = self.position()?;
-        Some(Origin {
-            agent: agent.clone(),
-            topic,
-            partition,
-            offset,
-            seq: 0,
-        })
-    }
-
     /// The origin header of the next record the current event writes:
     /// its origin and the record's number among the event's records.
     pub(crate) fn stamp(&self, headers: &mut crate::transport::Headers) {
-        if let Some(origin) = self.next_seq() {
-            origin.stamp(headers);
+        let (agent, written) = match self {
+            Source::None => return,
+            Source::Event(event) => (&event.agent, &event.written),
+            Source::Stream(cursor) => (&cursor.agent, &cursor.written),
+        };
+        let mut at = |m: &Message| {
+            let seq = written.fetch_add(1, Ordering::Relaxed);
+            crate::origin::stamp(headers, agent, &m.topic, m.partition, m.offset, seq);
+        };
+        match self {
+            Source::None => {}
+            Source::Event(event) => at(&event.event.message),
+            Source::Stream(cursor) => {
+                if let Some(message) = cursor.message() {
+                    at(&message);
+                }
+            }
         }
-    }
-
-    /// The origin of the next record the current event writes, numbered
-    /// (the count moves on).
-    pub(crate) fn next_seq(&self) -> Option<Origin> {
-        let written = self.written()?;
-        let origin = self.origin()?;
-        let seq = written.fetch_add(1, Ordering::Relaxed);
-        Some(Origin { seq, ..origin })
     }
 
     /// Counts a record the current event writes without a header.

@@ -116,6 +116,15 @@ pub trait Sensor: Send + Sync + 'static {
         let _ = event;
     }
 
+    /// Whether this sensor reads [`EventOut::duration`] (the default).
+    /// Timing each event takes two clock reads, a measurable part of a
+    /// light handler's time: when no installed sensor reads durations,
+    /// events are timed only for the `faust_handler_seconds` sample (one
+    /// in 16), and `duration` is zero in the others.
+    fn wants_durations(&self) -> bool {
+        true
+    }
+
     /// An event failed: `error.action` says what happens next.
     fn on_error(&self, error: &EventError<'_>) {
         let _ = error;
@@ -170,6 +179,9 @@ impl<S: Sensor + ?Sized> Sensor for Arc<S> {
     }
     fn on_event_out(&self, event: &EventOut<'_>) {
         (**self).on_event_out(event);
+    }
+    fn wants_durations(&self) -> bool {
+        (**self).wants_durations()
     }
     fn on_error(&self, error: &EventError<'_>) {
         (**self).on_error(error);
@@ -239,7 +251,8 @@ pub struct EventOut<'a> {
     pub offset: i64,
     /// The handler's time, retries, backoffs and dead letter included, on
     /// the app's clock (virtual under the test driver, where only time the
-    /// driver moves counts: a retry's backoff does).
+    /// driver moves counts: a retry's backoff does). Zero for events left
+    /// untimed when no sensor [wants durations](Sensor::wants_durations).
     pub duration: Duration,
     /// How it ended.
     pub outcome: Outcome,
@@ -380,29 +393,43 @@ pub struct Partitions<'a> {
 
 /// The app's sensors, shared by everything that reports to them.
 #[derive(Clone, Default)]
-pub(crate) struct Sensors(Arc<[Arc<dyn Sensor>]>);
+pub(crate) struct Sensors {
+    list: Arc<[Arc<dyn Sensor>]>,
+    /// Some sensor reads events' durations.
+    durations: bool,
+}
 
 impl fmt::Debug for Sensors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Sensors({})", self.0.len())
+        write!(f, "Sensors({})", self.list.len())
     }
 }
 
 impl Sensors {
     pub(crate) fn new(sensors: &[Arc<dyn Sensor>]) -> Self {
-        Sensors(sensors.iter().cloned().collect())
+        Sensors {
+            list: sensors.iter().cloned().collect(),
+            durations: sensors.iter().any(|s| s.wants_durations()),
+        }
     }
 
     /// Whether there are none: callers skip building what a hook needs.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.list.is_empty()
+    }
+
+    /// Whether some sensor reads [`EventOut::duration`]: every event is
+    /// timed then.
+    #[inline]
+    pub(crate) fn wants_durations(&self) -> bool {
+        self.durations
     }
 
     /// Calls `hook` on each sensor.
     #[inline]
     pub(crate) fn each(&self, hook: impl Fn(&dyn Sensor)) {
-        for sensor in self.0.iter() {
+        for sensor in self.list.iter() {
             hook(&**sensor);
         }
     }

@@ -3,15 +3,16 @@
 //! and writes (a failed attempt's writes taken back), the sends and their
 //! deliveries, a failing event retried then dead-lettered, the events'
 //! outcomes with their (virtual) durations, the commits the driver makes,
-//! and the rebalances it models.
+//! and the rebalances it models; a sensor that wants no durations leaves
+//! events untimed.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use faust::prelude::*;
 use faust::sensor::{
-    Commit, EventError, EventOut, MessageIn, Partitions, SendCompleted, SendError, SendInitiated,
-    TableGet, TableSet,
+    Commit, EventError, EventOut, MessageIn, Outcome, Partitions, SendCompleted, SendError,
+    SendInitiated, TableGet, TableSet,
 };
 use faust::testing::TestDriver;
 
@@ -245,5 +246,48 @@ async fn an_app_without_sensors_runs_the_same() -> faust::Result<()> {
     t.topic::<u64>("sensed-out").assert_values(&[2]);
     assert_eq!(t.dead_letters("sensed-dlq").len(), 1);
     assert_eq!(t.table(&COUNTS).get("a"), Some(1));
+    Ok(())
+}
+
+/// Reads the events' outcomes, not their durations.
+#[derive(Default)]
+struct Outcomes(Mutex<Vec<(Outcome, Duration)>>);
+
+impl Sensor for Outcomes {
+    fn on_event_out(&self, e: &EventOut<'_>) {
+        self.0.lock().unwrap().push((e.outcome, e.duration));
+    }
+
+    fn wants_durations(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test]
+async fn a_sensor_that_wants_no_durations_gets_zero_for_events_the_histogram_does_not_sample()
+-> faust::Result<()> {
+    let outcomes = Arc::new(Outcomes::default());
+    let app = App::bare("sensed")
+        .topic_partitions(1)
+        .agent(&tally::AGENT)
+        .table(&COUNTS)
+        .sensor(outcomes.clone());
+    let mut t = TestDriver::with_app(app);
+    // Three zeros: each retried after a second of backoff, then
+    // dead-lettered.
+    for _ in 0..3 {
+        t.send("sensed-in", "a", 0u64).await;
+    }
+    t.advance(Duration::from_secs(10)).await?;
+    // The first event of an agent is timed for `faust_handler_seconds`
+    // (one in 16), the next ones are not.
+    assert_eq!(
+        *outcomes.0.lock().unwrap(),
+        [
+            (Outcome::DeadLettered, Duration::from_secs(1)),
+            (Outcome::DeadLettered, Duration::ZERO),
+            (Outcome::DeadLettered, Duration::ZERO),
+        ]
+    );
     Ok(())
 }

@@ -27,8 +27,9 @@ pub struct Settings {
     pub topic_replication_factor: i16,
     /// How often finished offsets are committed.
     pub commit_interval: Duration,
-    /// Records buffered per agent before reading pauses; also the events an
-    /// agent may run ahead of the broker (handled, output not yet taken).
+    /// Records buffered per agent before reading pauses; twice as many
+    /// events an agent may run ahead of the broker (handled, output not yet
+    /// taken).
     pub queue_capacity: usize,
     /// Where tables keep their data: `memory://` or `rocksdb://DIR`
     /// (Faust's `store`); a table's own `store` option wins.

@@ -237,11 +237,11 @@ impl App {
         self
     }
 
-    /// Records buffered per agent before reading pauses, and events an
-    /// agent may have handled whose output the broker has not taken yet
-    /// before it waits for the broker (backpressure both ways; default
-    /// 4096, 0 is taken as 1). The second bound also bounds what a crash
-    /// makes the worker handle again.
+    /// Records buffered per agent before reading pauses; twice as
+    /// many events an agent may have handled whose output the broker has
+    /// not taken yet before it waits for the broker (backpressure both
+    /// ways; default 4096, 0 is taken as 1). The second bound also bounds
+    /// what a crash makes the worker handle again.
     pub fn queue_capacity(mut self, n: usize) -> Self {
         self.settings.queue_capacity = n.max(1);
         self.settings.mark("queue_capacity", Source::App);
@@ -679,9 +679,11 @@ pub(crate) struct AppCore {
     pub(crate) clock: Clock,
     pub(crate) topics: HashMap<String, TopicSettings>,
     pub(crate) tables: Arc<crate::table::Tables>,
-    /// `queue_capacity`: events an agent holds, waiting to be handled and,
-    /// separately, waiting for the broker to take their output.
-    pub(crate) queue_capacity: usize,
+    /// Events an agent may have handled whose output the broker has not
+    /// taken yet before it waits for the broker:
+    /// [`AHEAD_PER_QUEUED`](crate::worker::engine::AHEAD_PER_QUEUED) ×
+    /// `queue_capacity`.
+    pub(crate) max_ahead: usize,
     /// Set while this worker is its group's leader (see
     /// [`Leadership`](crate::transport::Leadership)).
     pub(crate) leader: Arc<std::sync::atomic::AtomicBool>,

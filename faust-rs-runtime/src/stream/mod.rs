@@ -327,7 +327,7 @@ impl<T: Send + 'static> Stream<T> {
     async fn next_item(&mut self) -> Option<Item<T>> {
         let control = self.control.clone();
         // Ahead of the broker by a full queue: wait for it first.
-        if let Err(e) = control.wait_below(self.agent.core.queue_capacity).await {
+        if let Err(e) = control.wait_below(self.agent.core.max_ahead).await {
             control.set_stop(self.agent.delivery_failed(e));
             return None;
         }

@@ -79,7 +79,7 @@ impl Env {
             Ok(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
                 format!("FAUST_BENCH_ROUNDS={v:?} is not a positive number, e.g. 3")
             })?,
-            Err(_) => 5,
+            Err(_) => 9,
         };
         Ok(Env {
             broker,

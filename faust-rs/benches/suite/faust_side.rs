@@ -72,6 +72,12 @@ impl Sensor for Progress {
         self.first_in.get_or_init(Instant::now);
     }
 
+    /// The probe counts deliveries only: the worker times events as it
+    /// would with no sensor.
+    fn wants_durations(&self) -> bool {
+        false
+    }
+
     fn on_send_completed(&self, send: &SendCompleted<'_>) {
         if send.topic == self.sink {
             let n = self.delivered.fetch_add(1, Ordering::Relaxed) + 1;

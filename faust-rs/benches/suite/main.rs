@@ -17,7 +17,7 @@
 //! fixed rate ([`w5_latency`]), `w4` and `w4b` the test driver
 //! ([`w4_driver`], no broker, faust only). `FAUST_BENCH_ONLY=w1,w5` runs
 //! some; `FAUST_BENCH_EVENTS` sets the events of the throughput ones;
-//! `FAUST_BENCH_ROUNDS` (default 5) the rounds of `w1`, whose sides
+//! `FAUST_BENCH_ROUNDS` (default 9) the rounds of `w1`, whose sides
 //! take turns going first and whose median rounds are compared.
 //!
 //! Besides rate and peak memory, each side reports `cpu µs/event`: the
@@ -200,10 +200,23 @@ fn parent(all: &[Workload], env: &Env) {
                     round + 1
                 );
                 match spawn(env, w.id, *side, round) {
-                    Ok(r) => match side {
-                        Side::Faust => faust.push(r),
-                        Side::Rdkafka => plain.push(r),
-                    },
+                    Ok(r) => {
+                        eprintln!(
+                            "suite: {} — {}: {:.0} events/s ({} in {:.2} s), {:.1} µs CPU/event, \
+                             peak {:.0} MiB",
+                            w.id,
+                            side_name(*side),
+                            r.rate(),
+                            r.events,
+                            r.seconds,
+                            r.cpu_us_per_event(),
+                            r.peak_rss_mib
+                        );
+                        match side {
+                            Side::Faust => faust.push(r),
+                            Side::Rdkafka => plain.push(r),
+                        }
+                    }
                     Err(e) => {
                         eprintln!("suite: {e}");
                         failed = true;
