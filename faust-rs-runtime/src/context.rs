@@ -171,21 +171,14 @@ impl Source {
     /// The origin header of the next record the current event writes:
     /// its origin and the record's number among the event's records.
     pub(crate) fn stamp(&self, headers: &mut crate::transport::Headers) {
-        let (agent, written) = match self {
-            Source::None => return,
-            Source::Event(event) => (&event.agent, &event.written),
-            Source::Stream(cursor) => (&cursor.agent, &cursor.written),
-        };
-        let mut at = |m: &Message| {
-            let seq = written.fetch_add(1, Ordering::Relaxed);
-            crate::origin::stamp(headers, agent, &m.topic, m.partition, m.offset, seq);
-        };
         match self {
             Source::None => {}
-            Source::Event(event) => at(&event.event.message),
+            Source::Event(event) => {
+                stamp_at(headers, &event.agent, &event.written, &event.event.message)
+            }
             Source::Stream(cursor) => {
                 if let Some(message) = cursor.message() {
-                    at(&message);
+                    stamp_at(headers, &cursor.agent, &cursor.written, &message);
                 }
             }
         }
@@ -206,6 +199,25 @@ impl Source {
             Source::Stream(cursor) => Some(&cursor.written),
         }
     }
+}
+
+/// Stamps `headers` with the origin of the next record `agent` writes for
+/// `message` (`written` counts the event's records).
+fn stamp_at(
+    headers: &mut crate::transport::Headers,
+    agent: &str,
+    written: &AtomicU32,
+    message: &Message,
+) {
+    let seq = written.fetch_add(1, Ordering::Relaxed);
+    crate::origin::stamp(
+        headers,
+        agent,
+        &message.topic,
+        message.partition,
+        message.offset,
+        seq,
+    );
 }
 
 impl Scope {

@@ -224,6 +224,8 @@ mod tests {
         let origin = Origin::new("count_views", "page.views-v2", 7, 123_456, 2);
         let mut headers = Headers::new();
         stamp(&mut headers, "count_views", "page.views-v2", 7, 123_456, 2);
+        // The header and `Display` write the same text.
+        assert_eq!(headers.get_str(HEADER), Some(origin.to_string().as_str()));
         assert_eq!(
             headers.get_str(HEADER),
             Some("count_views@page.views-v2/7/123456/2"),

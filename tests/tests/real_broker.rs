@@ -465,7 +465,7 @@ fn a_slow_agent_keeps_the_worker_memory_bounded_and_then_catches_up_with_nothing
     // 40,000 inputs of 8 KiB (320 MiB) waiting for an agent that takes
     // 2 ms an event for its first 20 s: the worker holds only what its
     // bounds allow (librdkafka's prefetch, `queued.max.messages.kbytes` =
-    // 16 MiB, and the agent's `queue_capacity` events in flight), not the
+    // 16 MiB, and the agent's 2 × `queue_capacity` events in flight), not the
     // backlog.
     const EVENTS: u64 = 40_000;
     const NOTE: usize = 8 << 10;

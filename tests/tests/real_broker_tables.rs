@@ -115,8 +115,8 @@ fn a_worker_killed_halfway_through_200k_events_restarts_from_its_rocksdb_store_a
     // The events handled again after the kill are those not committed:
     // those acked since the last commit (200 ms here), and those whose
     // changelog records the broker had not acknowledged (at most
-    // `queue_capacity`, 4,096: the agent waits for the broker when it is
-    // that far ahead).
+    // 2 × `queue_capacity`, 8,192: the agent waits for the broker when it
+    // is that far ahead).
     run.start_worker("w1", "w1", SMALL_WINDOW_AT_LEAST_ONCE);
 
     // SIGKILL once about half the events are counted.

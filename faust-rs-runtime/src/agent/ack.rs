@@ -67,6 +67,12 @@ impl PartitionAcks {
         }
     }
 
+    /// The partition was revoked from this worker.
+    fn mark_revoked(&self) {
+        self.revoked
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
     /// True once the partition was revoked from this worker.
     pub(crate) fn is_revoked(&self) -> bool {
         self.revoked.load(std::sync::atomic::Ordering::Acquire)
@@ -160,8 +166,7 @@ impl OffsetTracker {
         let mut parts = self.partitions.lock().unwrap_or_else(|e| e.into_inner());
         let key = (Arc::<str>::from(topic), partition);
         let acks = parts.remove(&key)?;
-        acks.revoked
-            .store(true, std::sync::atomic::Ordering::Release);
+        acks.mark_revoked();
         acks.take_committable()
     }
 
@@ -171,8 +176,7 @@ impl OffsetTracker {
     pub(crate) fn revoke_all(&self) {
         let mut parts = self.partitions.lock().unwrap_or_else(|e| e.into_inner());
         for (_, acks) in parts.drain() {
-            acks.revoked
-                .store(true, std::sync::atomic::Ordering::Release);
+            acks.mark_revoked();
         }
     }
 

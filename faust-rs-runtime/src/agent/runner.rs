@@ -330,7 +330,7 @@ impl AgentRuntime {
                 Stage::Forward => &self.forward_held,
             };
             loop {
-                // Ahead of the broker by a full queue: wait for it first.
+                // Ahead of the broker by `max_ahead` events: wait for it first.
                 if let Err(e) = done.wait_below(max_waiting).await {
                     return Err(self.delivery_failed(e));
                 }

@@ -101,7 +101,7 @@ pub use registry::{Codec, CodecRef, Codecs};
 /// out at their exact size: one allocation per value. (A `Vec` grown by
 /// the writer and handed to `Bytes` costs two when its capacity is not
 /// its length, the buffer and `Bytes`' shared header, on the hot path of
-/// every encoded record and origin header.)
+/// every encoded record.)
 pub(crate) fn exact_bytes<E>(
     write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
 ) -> Result<bytes::Bytes, E> {

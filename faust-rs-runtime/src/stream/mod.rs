@@ -326,7 +326,7 @@ impl<T: Send + 'static> Stream<T> {
     /// At the end of the stream, waits for every delivery.
     async fn next_item(&mut self) -> Option<Item<T>> {
         let control = self.control.clone();
-        // Ahead of the broker by a full queue: wait for it first.
+        // Ahead of the broker by `max_ahead` events: wait for it first.
         if let Err(e) = control.wait_below(self.agent.core.max_ahead).await {
             control.set_stop(self.agent.delivery_failed(e));
             return None;

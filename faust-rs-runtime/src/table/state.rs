@@ -389,10 +389,7 @@ impl TableState {
         // it again from the committed offset, and the partition's store may
         // already be closed here, or given back with what it held then.
         if scope.source.is_revoked() {
-            metrics::counter!("faust_table_revoked_writes_total", "table" => self.def.name)
-                .increment(1);
-            scope.source.skip_seq();
-            return Ok(());
+            return self.drop_revoked_write(scope);
         }
         let store = self.open(partition)?;
         self.sets.increment(1);
@@ -432,7 +429,13 @@ impl TableState {
         // value, or for a tombstone (which must stay empty) in a header.
         let record_value = super::changelog_record_value(origin.as_ref(), value.clone());
         let tombstone_origin = origin.is_some() && value.is_none();
-        let seq = store.write(key.clone(), value, origin)?;
+        // Asked again under the store's lock: a revoke may have started
+        // since, and its drop of uncommitted writes must not miss this one.
+        let Some(seq) =
+            store.write_unless(key.clone(), value, origin, || scope.source.is_revoked())?
+        else {
+            return self.drop_revoked_write(scope);
+        };
         let mut record = OutgoingRecord {
             topic: self.changelog.clone(),
             partition: Some(partition),
@@ -458,6 +461,15 @@ impl TableState {
                 .send_then(record, move |meta| store.delivered(seq, meta.offset))
         };
         scope.pending.push(delivery);
+        Ok(())
+    }
+
+    /// Drops a write of an event whose partition was revoked (numbered all
+    /// the same, as its first run numbered it).
+    fn drop_revoked_write(&self, scope: &crate::context::Scope) -> Result<()> {
+        metrics::counter!("faust_table_revoked_writes_total", "table" => self.def.name)
+            .increment(1);
+        scope.source.skip_seq();
         Ok(())
     }
 

@@ -210,9 +210,9 @@ impl TestDriver {
     /// their table partitions up to their changelogs' end; partitions no
     /// longer owned are closed. A handler waiting on something outside
     /// the app stays in flight: its event is read again, and what the
-    /// handler writes to a table once it goes on is dropped. Give every partition back to model the
-    /// partitions coming home. The app is its group's leader (leader-only
-    /// timers run) while it owns partition 0.
+    /// handler writes to a table once it goes on is dropped. Give every
+    /// partition back to model the partitions coming home. The app is its
+    /// group's leader (leader-only timers run) while it owns partition 0.
     pub async fn rebalance(&mut self, partitions: impl IntoIterator<Item = i32>) -> Result<()> {
         self.run_until_idle().await?;
         self.engine.commit(true);

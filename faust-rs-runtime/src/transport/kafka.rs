@@ -305,6 +305,7 @@ impl Transport for KafkaTransport {
             transactions,
             sensors,
             high_watermarks: Mutex::default(),
+            revoked_in_batch: RevokedInBatch::default(),
         };
         let mut config = config(&self.bootstrap, CONSUMER_DEFAULTS, &self.settings.consumer);
         config.set("group.id", group);
@@ -1120,6 +1121,42 @@ struct FaustContext {
     sensors: crate::sensor::Sensors,
     /// Each partition's high watermark, from the last statistics.
     high_watermarks: Mutex<HashMap<(String, i32), i64>>,
+    /// The partitions revoked while a batch is being read.
+    revoked_in_batch: RevokedInBatch,
+}
+
+/// The partitions a revoke took while [`poll_batch`] was reading a batch:
+/// the records of them already in the batch were read under the old
+/// assignment. The revoke no longer waits for them, and handed to the
+/// agents they would be tracked (and counted in the tables) afresh, then
+/// read again from the committed offset: they are dropped instead.
+#[derive(Debug, Default)]
+struct RevokedInBatch {
+    /// Set by a revoke; looked at after each record (one load).
+    any: std::sync::atomic::AtomicBool,
+    partitions: Mutex<Vec<(Arc<str>, i32)>>,
+}
+
+impl RevokedInBatch {
+    fn note(&self, tpl: &TopicPartitionList) {
+        let mut partitions = self.partitions.lock().unwrap_or_else(|e| e.into_inner());
+        partitions.extend(
+            tpl.elements()
+                .iter()
+                .map(|e| (Arc::<str>::from(e.topic()), e.partition())),
+        );
+        self.any.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The partitions revoked since the last call, if any.
+    fn take(&self) -> Option<Vec<(Arc<str>, i32)>> {
+        if !self.any.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            return None;
+        }
+        Some(std::mem::take(
+            &mut *self.partitions.lock().unwrap_or_else(|e| e.into_inner()),
+        ))
+    }
 }
 
 impl ClientContext for FaustContext {
@@ -1227,9 +1264,7 @@ impl FaustContext {
     /// tables' stores and drops what they hold of unfinished events.
     fn revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
         self.drain_revoked(tpl);
-        let mut partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
-        partitions.sort_unstable();
-        partitions.dedup();
+        let partitions = partitions_of(tpl);
         let mut commit = TopicPartitionList::new();
         let mut stored = lock(&self.stored);
         for elem in tpl.elements() {
@@ -1290,9 +1325,7 @@ impl FaustContext {
         for elem in tpl.elements() {
             let _ = self.tracker.revoke(elem.topic(), elem.partition());
         }
-        let mut partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
-        partitions.sort_unstable();
-        partitions.dedup();
+        let partitions = partitions_of(tpl);
         self.tables.revoke(&partitions);
         if let Some(leader) = &self.leader
             && tpl.find_partition(&leader.topic, 0).is_some()
@@ -1331,9 +1364,13 @@ impl ConsumerContext for FaustContext {
             // events of the lost partitions, for a commit); the tasks queued
             // on that worker, the agents among them, must run meanwhile.
             Rebalance::Revoke(tpl) if self.transactions.is_some() => {
+                self.revoked_in_batch.note(tpl);
                 off_the_runtime(|| self.revoke_transactional(tpl));
             }
-            Rebalance::Revoke(tpl) => off_the_runtime(|| self.revoke(consumer, tpl)),
+            Rebalance::Revoke(tpl) => {
+                self.revoked_in_batch.note(tpl);
+                off_the_runtime(|| self.revoke(consumer, tpl));
+            }
             Rebalance::Assign(tpl) => {
                 tracing::info!("partitions assigned: {}", describe_tpl(tpl));
                 if let Some(leader) = &self.leader
@@ -1343,10 +1380,7 @@ impl ConsumerContext for FaustContext {
                 }
                 // Tables first: no event of these partitions is fetched
                 // until their table partitions are rebuilt.
-                let mut partitions: Vec<i32> =
-                    tpl.elements().iter().map(|e| e.partition()).collect();
-                partitions.sort_unstable();
-                partitions.dedup();
+                let partitions = partitions_of(tpl);
                 if !self.tables.is_empty()
                     && let Err(e) = self
                         .offsets
@@ -1372,8 +1406,9 @@ impl ConsumerContext for FaustContext {
     }
 }
 
-/// Runs `f`, which blocks for long (a table recovery inside the rebalance
-/// callback, called from the consumer's poll on a runtime thread), without
+/// Runs `f`, which blocks for long (a table recovery or a revoke's wait
+/// inside the rebalance callback, called from the consumer's poll on a
+/// runtime thread), without
 /// stalling the tasks queued on this thread: on a multi-threaded tokio
 /// runtime they move to another thread meanwhile, so the web endpoint
 /// still answers `/ready` during a recovery.
@@ -1418,6 +1453,15 @@ fn resume_offsets(
         resume.insert((Arc::from(elem.topic()), elem.partition()), offset);
     }
     Ok(resume)
+}
+
+/// The partition numbers `tpl` names, sorted, once each (the tables'
+/// partitions: co-partitioned across the input topics).
+fn partitions_of(tpl: &TopicPartitionList) -> Vec<i32> {
+    let mut partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+    partitions.sort_unstable();
+    partitions.dedup();
+    partitions
 }
 
 fn describe_tpl(tpl: &TopicPartitionList) -> String {
@@ -1513,14 +1557,23 @@ fn convert(batch: &[BorrowedMessage<'_>], topics: &[Arc<str>]) -> Vec<Arc<Messag
 
 /// Waits for a record, then takes what else is ready, up to `max`.
 /// Read errors are logged and retried with backoff.
+///
+/// With `revokes` (a group member's), a revoke that runs inside a read
+/// (the rebalance callback) drops the batch's records of the partitions it
+/// took: they were read under the old assignment (see [`RevokedInBatch`]).
 async fn poll_batch<C: ConsumerContext + 'static>(
     inner: &StreamConsumer<C>,
     max: usize,
     topics: &[Arc<str>],
+    revokes: Option<&RevokedInBatch>,
 ) -> Vec<Arc<Message>> {
     // Sized once: growing it record by record reallocates large blocks.
     let mut batch = Vec::with_capacity(max);
     let mut backoff = Duration::from_millis(100);
+    // What a revoke between batches took is gone from the client's queue.
+    if let Some(revokes) = revokes {
+        revokes.take();
+    }
     loop {
         match inner.recv().await {
             Ok(m) => {
@@ -1536,7 +1589,13 @@ async fn poll_batch<C: ConsumerContext + 'static>(
     }
     while batch.len() < max {
         match inner.recv().now_or_never() {
-            Some(Ok(m)) => batch.push(m),
+            Some(Ok(m)) => {
+                // The record came after the callback: the new assignment's.
+                if let Some(revoked) = revokes.and_then(RevokedInBatch::take) {
+                    drop_revoked(&mut batch, &revoked, |m| (m.topic(), m.partition()));
+                }
+                batch.push(m);
+            }
             Some(Err(e)) => {
                 tracing::warn!("reading from the broker failed: {e}");
                 break;
@@ -1544,7 +1603,32 @@ async fn poll_batch<C: ConsumerContext + 'static>(
             None => break,
         }
     }
+    if let Some(revoked) = revokes.and_then(RevokedInBatch::take) {
+        drop_revoked(&mut batch, &revoked, |m| (m.topic(), m.partition()));
+    }
     convert(&batch, topics)
+}
+
+/// Drops `batch`'s records of the `revoked` partitions (`at`: a record's
+/// topic and partition).
+fn drop_revoked<M>(
+    batch: &mut Vec<M>,
+    revoked: &[(Arc<str>, i32)],
+    at: impl Fn(&M) -> (&str, i32),
+) {
+    let before = batch.len();
+    batch.retain(|m| {
+        let (topic, partition) = at(m);
+        !revoked
+            .iter()
+            .any(|(t, p)| **t == *topic && *p == partition)
+    });
+    if batch.len() < before {
+        tracing::debug!(
+            dropped = before - batch.len(),
+            "records read before their partitions were revoked; their next owner reads them again"
+        );
+    }
 }
 
 /// Reads a topic from its end, outside any group (the reply topic).
@@ -1563,7 +1647,7 @@ impl fmt::Debug for TailConsumer {
 
 impl Consumer for TailConsumer {
     fn poll(&self, max: usize) -> BoxFuture<'_, Vec<Arc<Message>>> {
-        Box::pin(poll_batch(&self.inner, max, &self.topics))
+        Box::pin(poll_batch(&self.inner, max, &self.topics, None))
     }
 
     fn store(&self, _offsets: &[(Arc<str>, i32, i64)]) {}
@@ -1575,7 +1659,8 @@ impl Consumer for TailConsumer {
 
 impl Consumer for KafkaConsumer {
     fn poll(&self, max: usize) -> BoxFuture<'_, Vec<Arc<Message>>> {
-        Box::pin(poll_batch(&self.inner, max, &self.topics))
+        let revokes = &self.inner.context().revoked_in_batch;
+        Box::pin(poll_batch(&self.inner, max, &self.topics, Some(revokes)))
     }
 
     /// From librdkafka's last statistics (every `statistics.interval.ms`).
@@ -1741,5 +1826,25 @@ impl EmbeddedBroker {
                 what: format!("creating topic `{name}` on the embedded broker"),
                 source: e.into(),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revoke_during_a_batch_drops_the_records_read_before_it_of_the_partitions_it_took() {
+        let revokes = RevokedInBatch::default();
+        assert_eq!(revokes.take(), None, "nothing revoked");
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition("in", 1);
+        revokes.note(&tpl);
+        let revoked = revokes.take().expect("the revoke is seen once");
+        assert_eq!(revokes.take(), None);
+
+        let mut batch = vec![("in", 0, 10), ("in", 1, 20), ("other", 1, 5), ("in", 1, 21)];
+        drop_revoked(&mut batch, &revoked, |&(t, p, _)| (t, p));
+        assert_eq!(batch, [("in", 0, 10), ("other", 1, 5)]);
     }
 }

@@ -45,6 +45,7 @@
 //! (histogram), `faust_errors_total{agent,kind}`,
 //! `faust_retries_total{agent}`, `faust_dead_letters_total{agent}`,
 //! `faust_table_gets_total{table}`, `faust_table_sets_total{table}`,
+//! `faust_table_revoked_writes_total{table}`,
 //! `faust_recovery_records_total{table}`,
 //! `faust_recovery_remaining_records`, `faust_rebalances_total{kind}`,
 //! `faust_transactions_committed_total`, and the windows' and exact

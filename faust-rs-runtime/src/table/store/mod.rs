@@ -217,9 +217,27 @@ impl PartitionStore {
         value: Option<Bytes>,
         origin: Option<(SourceKey, i64)>,
     ) -> Result<u64> {
+        self.write_unless(key, value, origin, || false)
+            .map(Option::unwrap_or_default)
+    }
+
+    /// [`write`](Self::write), unless `revoked` says no: asked under the
+    /// store's lock, which a revoke's drop of uncommitted writes takes too,
+    /// so a write of an event whose partition is being revoked either
+    /// lands before that drop or not at all. `None`: not written.
+    pub(crate) fn write_unless(
+        &self,
+        key: Bytes,
+        value: Option<Bytes>,
+        origin: Option<(SourceKey, i64)>,
+        revoked: impl FnOnce() -> bool,
+    ) -> Result<Option<u64>> {
         match &self.backend {
             Backend::Memory(m) => {
                 let mut m = lock(m);
+                if revoked() {
+                    return Ok(None);
+                }
                 match value {
                     Some(v) => m.data.insert(key, v),
                     None => m.data.remove(&key),
@@ -227,10 +245,10 @@ impl PartitionStore {
                 if let Some((source, offset)) = &origin {
                     raise(&mut m.sources, source, *offset);
                 }
-                Ok(0)
+                Ok(Some(0))
             }
             #[cfg(feature = "rocksdb")]
-            Backend::Rocks(r) => Ok(r.write(key, value, origin)),
+            Backend::Rocks(r) => Ok(r.write_unless(key, value, origin, revoked)),
         }
     }
 

@@ -402,13 +402,19 @@ impl RocksPartition {
             .map(|v| Bytes::copy_from_slice(&v)))
     }
 
-    pub(super) fn write(
+    /// Buffers a write and returns its number, unless `revoked` says no
+    /// (asked under the buffer's lock, which a revoke's discard takes too).
+    pub(super) fn write_unless(
         &self,
         key: Bytes,
         value: Option<Bytes>,
         origin: Option<(SourceKey, i64)>,
-    ) -> u64 {
+        revoked: impl FnOnce() -> bool,
+    ) -> Option<u64> {
         let mut pending = lock(&self.pending);
+        if revoked() {
+            return None;
+        }
         let seq = pending.first_seq + pending.log.len() as u64;
         pending.overlay.insert(key.clone(), (seq, value.clone()));
         pending.log.push_back(Entry {
@@ -433,7 +439,7 @@ impl RocksPartition {
             }
             pending.flush_at = pending.log.len() + FLUSH_AT;
         }
-        seq
+        Some(seq)
     }
 
     pub(super) fn delivered(&self, seq: u64, offset: i64) {
@@ -1043,6 +1049,26 @@ mod tests {
         assert_eq!(store.applied_offset(), Some(41));
         assert_eq!(store.items().unwrap(), vec![(b("a"), b("1"))]);
         assert_eq!(store.len().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_write_whose_event_was_revoked_is_not_buffered() {
+        for store in [
+            PartitionStore::memory("m[0]".into()),
+            PartitionStore::rocksdb("r[0]".into(), &env(), &dir("revoked-write")).unwrap(),
+        ] {
+            let written = store
+                .write_unless(b("k"), Some(b("1")), input(7), || true)
+                .unwrap();
+            assert_eq!(written, None, "{store:?}");
+            assert_eq!(store.get(b"k").unwrap(), None, "{store:?}");
+            assert!(store.sources().is_empty(), "{store:?}");
+            let written = store
+                .write_unless(b("k"), Some(b("2")), input(8), || false)
+                .unwrap();
+            assert!(written.is_some(), "{store:?}");
+            assert_eq!(store.get(b"k").unwrap(), Some(b("2")), "{store:?}");
+        }
     }
 
     #[test]
