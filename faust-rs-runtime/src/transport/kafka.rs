@@ -1567,13 +1567,8 @@ async fn poll_batch<C: ConsumerContext + 'static>(
     topics: &[Arc<str>],
     revokes: Option<&RevokedInBatch>,
 ) -> Vec<Arc<Message>> {
-    // Sized once: growing it record by record reallocates large blocks.
-    let mut batch = Vec::with_capacity(max);
+    let mut batch = Batch::new(max, revokes);
     let mut backoff = Duration::from_millis(100);
-    // What a revoke between batches took is gone from the client's queue.
-    if let Some(revokes) = revokes {
-        revokes.take();
-    }
     loop {
         match inner.recv().await {
             Ok(m) => {
@@ -1587,15 +1582,9 @@ async fn poll_batch<C: ConsumerContext + 'static>(
             }
         }
     }
-    while batch.len() < max {
+    while batch.records.len() < max {
         match inner.recv().now_or_never() {
-            Some(Ok(m)) => {
-                // The record came after the callback: the new assignment's.
-                if let Some(revoked) = revokes.and_then(RevokedInBatch::take) {
-                    drop_revoked(&mut batch, &revoked, |m| (m.topic(), m.partition()));
-                }
-                batch.push(m);
-            }
+            Some(Ok(m)) => batch.push(m),
             Some(Err(e)) => {
                 tracing::warn!("reading from the broker failed: {e}");
                 break;
@@ -1603,31 +1592,72 @@ async fn poll_batch<C: ConsumerContext + 'static>(
             None => break,
         }
     }
-    if let Some(revoked) = revokes.and_then(RevokedInBatch::take) {
-        drop_revoked(&mut batch, &revoked, |m| (m.topic(), m.partition()));
-    }
-    convert(&batch, topics)
+    convert(&batch.finish(), topics)
 }
 
-/// Drops `batch`'s records of the `revoked` partitions (`at`: a record's
-/// topic and partition).
-fn drop_revoked<M>(
-    batch: &mut Vec<M>,
-    revoked: &[(Arc<str>, i32)],
-    at: impl Fn(&M) -> (&str, i32),
-) {
-    let before = batch.len();
-    batch.retain(|m| {
-        let (topic, partition) = at(m);
-        !revoked
-            .iter()
-            .any(|(t, p)| **t == *topic && *p == partition)
-    });
-    if batch.len() < before {
-        tracing::debug!(
-            dropped = before - batch.len(),
-            "records read before their partitions were revoked; their next owner reads them again"
-        );
+/// The records of one [`poll_batch`], kept in step with the revokes that
+/// run inside its reads: a revoke drops the records read before it of
+/// the partitions it took, and never the record whose read it ran in
+/// (that one comes after the callback: the new assignment's, and librdkafka
+/// moved past it).
+struct Batch<'a, M> {
+    records: Vec<M>,
+    revokes: Option<&'a RevokedInBatch>,
+}
+
+impl<'a, M: BatchRecord> Batch<'a, M> {
+    fn new(max: usize, revokes: Option<&'a RevokedInBatch>) -> Self {
+        // What a revoke between batches took is gone from the client's queue.
+        if let Some(revokes) = revokes {
+            revokes.take();
+        }
+        Batch {
+            // Sized once: growing it record by record reallocates large blocks.
+            records: Vec::with_capacity(max),
+            revokes,
+        }
+    }
+
+    /// A record just read: first drops what a revoke during its read took.
+    fn push(&mut self, record: M) {
+        self.drop_revoked();
+        self.records.push(record);
+    }
+
+    /// The batch, less what a revoke during the last (empty) read took.
+    fn finish(mut self) -> Vec<M> {
+        self.drop_revoked();
+        self.records
+    }
+
+    fn drop_revoked(&mut self) {
+        let Some(revoked) = self.revokes.and_then(RevokedInBatch::take) else {
+            return;
+        };
+        let before = self.records.len();
+        self.records.retain(|m| {
+            let (topic, partition) = m.at();
+            !revoked
+                .iter()
+                .any(|(t, p)| **t == *topic && *p == partition)
+        });
+        if self.records.len() < before {
+            tracing::debug!(
+                dropped = before - self.records.len(),
+                "records read before their partitions were revoked; their next owner reads them again"
+            );
+        }
+    }
+}
+
+/// A record's topic and partition, for [`Batch`].
+trait BatchRecord {
+    fn at(&self) -> (&str, i32);
+}
+
+impl BatchRecord for BorrowedMessage<'_> {
+    fn at(&self) -> (&str, i32) {
+        (self.topic(), self.partition())
     }
 }
 
@@ -1833,18 +1863,62 @@ impl EmbeddedBroker {
 mod tests {
     use super::*;
 
+    impl BatchRecord for (&str, i32, i64) {
+        fn at(&self) -> (&str, i32) {
+            (self.0, self.1)
+        }
+    }
+
+    fn revoke(revokes: &RevokedInBatch, topic: &str, partition: i32) {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(topic, partition);
+        revokes.note(&tpl);
+    }
+
     #[test]
     fn a_revoke_during_a_batch_drops_the_records_read_before_it_of_the_partitions_it_took() {
         let revokes = RevokedInBatch::default();
         assert_eq!(revokes.take(), None, "nothing revoked");
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition("in", 1);
-        revokes.note(&tpl);
-        let revoked = revokes.take().expect("the revoke is seen once");
+        revoke(&revokes, "in", 9);
+        assert!(revokes.take().is_some(), "the revoke is seen once");
         assert_eq!(revokes.take(), None);
 
-        let mut batch = vec![("in", 0, 10), ("in", 1, 20), ("other", 1, 5), ("in", 1, 21)];
-        drop_revoked(&mut batch, &revoked, |&(t, p, _)| (t, p));
-        assert_eq!(batch, [("in", 0, 10), ("other", 1, 5)]);
+        let mut batch = Batch::new(8, Some(&revokes));
+        for record in [("in", 0, 10), ("in", 1, 20), ("other", 1, 5)] {
+            batch.push(record);
+        }
+        // The callback runs inside the next read: what that read returns
+        // is the new assignment's and stays.
+        revoke(&revokes, "in", 1);
+        batch.push(("in", 1, 3));
+        assert_eq!(
+            batch.finish(),
+            [("in", 0, 10), ("other", 1, 5), ("in", 1, 3)]
+        );
+    }
+
+    #[test]
+    fn a_revoke_during_the_read_of_a_batchs_first_record_drops_nothing() {
+        // The partition came straight back (a revoke, then an assign in the
+        // same read): the first record is read from the committed offset,
+        // and dropping it would skip it for good.
+        let revokes = RevokedInBatch::default();
+        let mut batch = Batch::new(8, Some(&revokes));
+        revoke(&revokes, "in", 1);
+        batch.push(("in", 1, 3));
+        batch.push(("in", 1, 4));
+        assert_eq!(batch.finish(), [("in", 1, 3), ("in", 1, 4)]);
+    }
+
+    #[test]
+    fn a_revoke_during_a_batchs_last_empty_read_drops_what_it_took() {
+        let revokes = RevokedInBatch::default();
+        revoke(&revokes, "in", 0);
+        // Noted between batches: the client's queue had already lost them.
+        let mut batch = Batch::new(8, Some(&revokes));
+        batch.push(("in", 0, 7));
+        batch.push(("in", 1, 8));
+        revoke(&revokes, "in", 0);
+        assert_eq!(batch.finish(), [("in", 1, 8)]);
     }
 }
